@@ -1,0 +1,172 @@
+"""Command line: ``allocator solve | validate | verify``.
+
+Exit codes: 0 success; 1 ``verify`` found a violation; 2 bad input (data, policy or
+arguments); 3 the solver failed. No traceback reaches the user unless ``--debug``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+__all__ = ["main"]
+
+EXIT_OK, EXIT_VIOLATION, EXIT_INPUT, EXIT_SOLVER = 0, 1, 2, 3
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # usage errors exit 2, as bad input does
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_INPUT, f"allocator: error: {message}\n")
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="allocator", description="Allocate scarce medical supplies: the optimal daily dispatch plan.")
+    p.add_argument("--debug", action="store_true", help="show tracebacks")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    def policy_args(sp):
+        sp.add_argument("--equity", choices=["on", "off"], help="override the policy's equity switch")
+        sp.add_argument("--icu-for-general", choices=["yes", "no"],
+                        help="may ICU-grade products serve general demand (overrides the policy)")
+        sp.add_argument("--policy", action="append", default=[], metavar="KEY=VALUE",
+                        help="override a policy value, e.g. weights.icu=6 or routes.cost_per_km=2 (repeatable)")
+
+    s = sub.add_parser("solve", help="solve a day's instance and print the plan")
+    s.add_argument("instance", help="instance folder (CSV files, optional policy.toml)")
+    s.add_argument("--output", "-o", metavar="DIR", help="write dispatch.csv, fill.csv, allocation.csv, summary.json")
+    s.add_argument("--format", choices=["text", "json"], default="text")
+    s.add_argument("--top", type=int, default=10, help="shortfalls to list (default 10)")
+    s.add_argument("--shipments", type=int, default=20, help="shipments to list (default 20)")
+    s.add_argument("--time-limit", type=float, default=None, metavar="SECONDS", help="solver time limit")
+    policy_args(s)
+
+    v = sub.add_parser("validate", help="check an instance and list every problem")
+    v.add_argument("instance")
+    v.add_argument("--format", choices=["text", "json"], default="text")
+    policy_args(v)
+
+    c = sub.add_parser("verify", help="check a plan folder against the instance's rules")
+    c.add_argument("instance")
+    c.add_argument("plan", help="plan folder with dispatch.csv (and optionally fill.csv)")
+    c.add_argument("--format", choices=["text", "json"], default="text")
+    c.add_argument("--no-optimality", action="store_true", help="check feasibility only, not optimality")
+    policy_args(c)
+    return p
+
+
+def _overrides(args) -> list[str]:
+    out = list(args.policy)
+    if args.equity:
+        out.append(f"equity={args.equity}")
+    if args.icu_for_general:
+        out.append(f"icu_grade_for_general={'true' if args.icu_for_general == 'yes' else 'false'}")
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return _run(args)
+    except KeyboardInterrupt:
+        print("allocator: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return EXIT_OK
+    except Exception as exc:  # the last line of defence: a message, never a traceback
+        from .errors import InstanceError, PolicyError, SolverError
+
+        if args.debug:
+            raise
+        if isinstance(exc, InstanceError):
+            _print_issues(exc.issues, sys.stderr)
+            return EXIT_INPUT
+        if isinstance(exc, PolicyError):
+            print(f"allocator: policy error: {exc}", file=sys.stderr)
+            return EXIT_INPUT
+        if isinstance(exc, SolverError):
+            print(f"allocator: solver failed: {exc}", file=sys.stderr)
+            return EXIT_SOLVER
+        if isinstance(exc, OSError):
+            print(f"allocator: {exc.strerror or exc}: {exc.filename or ''}", file=sys.stderr)
+            return EXIT_INPUT
+        print(f"allocator: internal error ({type(exc).__name__}: {exc}); rerun with --debug and report it",
+              file=sys.stderr)
+        return EXIT_SOLVER
+
+
+def _print_issues(issues, stream) -> None:
+    errors = [i for i in issues if i.severity == "error"]
+    warnings = [i for i in issues if i.severity != "error"]
+    for issue in errors + warnings:
+        print(str(issue), file=stream)
+    print(f"{len(errors)} error(s), {len(warnings)} warning(s)", file=stream)
+
+
+def _run(args) -> int:
+    from .validate import load
+
+    if args.command == "validate":
+        from .errors import InstanceError
+
+        try:
+            inst = load(args.instance, overrides=_overrides(args))
+            issues = inst.warnings
+        except InstanceError as exc:
+            issues = exc.issues
+        errors = [i for i in issues if i.severity == "error"]
+        if args.format == "json":
+            print(json.dumps([i.__dict__ for i in issues], indent=2, ensure_ascii=False))
+        elif issues:
+            _print_issues(issues, sys.stdout)
+        else:
+            print(f"{args.instance}: valid (0 errors, 0 warnings)")
+        return EXIT_INPUT if errors else EXIT_OK
+
+    instance = load(args.instance, overrides=_overrides(args))
+    if args.command == "solve":
+        from .optimize import solve
+        from .report import render_json, render_text, write_outputs
+
+        result = solve(instance, time_limit=args.time_limit)
+        if args.output:
+            from time import perf_counter
+
+            t = perf_counter()
+            written = write_outputs(result, args.output)
+            result.timings["write"] = perf_counter() - t
+        if args.format == "json":
+            print(render_json(result))
+        else:
+            sys.stdout.write(render_text(result, top=args.top, shipments=args.shipments))
+            if args.output:
+                print(f"\nwrote {', '.join(str(p) for p in written)}")
+        return EXIT_OK
+
+    from .verify import read_plan, verify
+
+    dispatch, fill = read_plan(args.plan)
+    ver = verify(instance, dispatch, fill=fill, optimality=not args.no_optimality)
+    if args.format == "json":
+        print(json.dumps({"ok": ver.ok, "metrics": ver.metrics,
+                          "violations": json.loads(ver.violations.to_json(orient="records"))}, indent=2))
+    else:
+        viol = ver.violations
+        for rec in viol.itertuples(index=False):
+            where = ", ".join(x for x in (rec.file, None if rec.row is None or rec.row is __import__("pandas").NA
+                                          else f"row {rec.row}") if x)
+            print(f"{rec.severity}: [{rec.rule}] {where + ': ' if where else ''}{rec.detail}")
+        m = ver.metrics
+        print(f"weighted shortfall {m['weighted_shortfall']:,.6g}"
+              + (f" (optimum {m['optimal_weighted_shortfall']:,.6g})" if "optimal_weighted_shortfall" in m else "")
+              + f"; route cost {m['route_cost']:,.6g}"
+              + (f" (least {m['optimal_route_cost']:,.6g})" if "optimal_route_cost" in m else ""))
+        n_err = int((viol["severity"] == "error").sum())
+        print(f"{args.plan}: {'OK' if ver.ok else 'FAILED'}: {n_err} violation(s), "
+              f"{len(viol) - n_err} warning(s)")
+    return EXIT_OK if ver.ok else EXIT_VIOLATION
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,70 @@
+"""Exceptions and the issue record shared by loading, validation and verification."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = [
+    "AllocatorError",
+    "InstanceError",
+    "Issue",
+    "PlanFileError",
+    "PolicyError",
+    "SolverError",
+]
+
+
+@dataclass(frozen=True, order=True)
+class Issue:
+    """One problem found in the input, located as precisely as the data allows.
+
+    ``row`` is the row as a spreadsheet numbers it: the header is row 1, the first
+    data row is row 2. ``None`` where the problem concerns a whole file or column.
+    """
+
+    file: str
+    row: int | None
+    column: str | None
+    message: str
+    severity: str = "error"  # "error" or "warning"
+
+    def location(self) -> str:
+        parts = [self.file]
+        if self.row is not None:
+            parts.append(f"row {self.row}")
+        if self.column is not None:
+            parts.append(f"column '{self.column}'")
+        return ", ".join(parts)
+
+    def __str__(self) -> str:
+        return f"{self.severity}: {self.location()}: {self.message}"
+
+
+class AllocatorError(Exception):
+    """Root of every error the library raises on purpose."""
+
+
+class InstanceError(AllocatorError, ValueError):
+    """The instance has one or more errors; ``issues`` lists all of them."""
+
+    def __init__(self, issues: list[Issue]) -> None:
+        self.issues = sorted(issues, key=_issue_key)
+        errors = [i for i in self.issues if i.severity == "error"]
+        head = f"{len(errors)} error(s) in the instance"
+        super().__init__(head + ":\n" + "\n".join(str(i) for i in errors))
+
+
+class PolicyError(AllocatorError, ValueError):
+    """A policy file or a policy override is invalid."""
+
+
+class PlanFileError(InstanceError):
+    """A plan folder given to ``verify`` cannot be read."""
+
+
+class SolverError(AllocatorError, RuntimeError):
+    """The solver failed or returned a solution that does not pass the checks."""
+
+
+def _issue_key(issue: Issue) -> tuple:
+    return (issue.file, issue.row if issue.row is not None else -1, issue.column or "", issue.message)

@@ -1,0 +1,165 @@
+"""The pipeline: validate (done by ``load``) -> build -> solve -> plan -> check.
+
+``solve(instance)`` returns a ``Result``: the plan's tables, the objective terms, the
+summary by tier and region, and the timings.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from .errors import SolverError
+from .explain import shortfall_reasons
+from .instance import Instance
+from .lexicographic import solve_lexicographic
+from .model import build
+from .plan import Plan, plan_from_solution
+from .policy import Policy
+
+__all__ = ["Result", "solve"]
+
+
+@dataclass
+class Result:
+    """An optimal dispatch plan and what a planner needs to read it."""
+
+    instance: Instance
+    plan: Plan
+    status: str
+    objective: dict
+    fair_fill: np.ndarray
+    by_tier: pd.DataFrame
+    by_region: pd.DataFrame
+    solver: str
+    lp_solves: int
+    timings: dict = field(default_factory=dict)
+
+    @property
+    def dispatch(self) -> pd.DataFrame:
+        return self.plan.dispatch
+
+    @property
+    def fill(self) -> pd.DataFrame:
+        return self.plan.fill
+
+    def summary(self) -> dict:
+        inst = self.instance
+        fill = self.plan.fill
+        return {
+            "instance": inst.name,
+            "status": self.status,
+            "solver": self.solver,
+            "lp_solves": self.lp_solves,
+            "policy": inst.policy.to_dict(),
+            "objective": self.objective,
+            "totals": {
+                "supply": _num(inst.supply["quantity"].sum()),
+                "demand": _num(fill["demand"].sum()),
+                "delivered": _num(fill["delivered"].sum()),
+                "shortfall": _num(fill["shortfall"].sum()),
+                "fill_rate": round(float(fill["delivered"].sum() / max(fill["demand"].sum(), 1e-12)), 6),
+                "shipments": len(self.plan.dispatch),
+            },
+            "by_tier": [{k: _num(v) if isinstance(v, (float, np.floating, np.integer)) else v
+                         for k, v in rec.items()} for rec in self.by_tier.to_dict("records")],
+            "timings_s": {k: round(v, 4) for k, v in self.timings.items()},
+        }
+
+
+def solve(instance: Instance, *, equity: bool | None = None, icu_grade_for_general: bool | None = None,
+          policy: Policy | None = None, solver: str = "highs", time_limit: float | None = None,
+          check: bool = True) -> Result:
+    """Solve one day's instance to the lexicographic optimum.
+
+    Parameters
+    ----------
+    equity, icu_grade_for_general:
+        Override the instance policy's switches.
+    policy:
+        Replace the instance's policy entirely.
+    check:
+        Verify the plan's invariants independently of the model (recommended; raises
+        ``SolverError`` on any violation).
+    """
+    timings: dict[str, float] = {}
+    pol = policy or instance.policy
+    if equity is not None or icu_grade_for_general is not None:
+        pol = pol.with_overrides({k: v for k, v in (("equity", equity),
+                                                    ("icu_grade_for_general", icu_grade_for_general))
+                                  if v is not None})
+    if pol is not instance.policy:
+        instance = instance.with_policy(pol)
+    t = time.perf_counter()
+    model = build(instance)
+    timings["build"] = time.perf_counter() - t
+    t = time.perf_counter()
+    sol = solve_lexicographic(model, equity=pol.equity, solver=solver, time_limit=time_limit)
+    timings["solve"] = time.perf_counter() - t
+    t = time.perf_counter()
+    plan = plan_from_solution(instance, model, sol.x)
+    plan.fill["reason"] = shortfall_reasons(instance, model, sol.x, plan.fill).to_numpy()
+    fair = sol.fair_fill
+    timings["plan"] = time.perf_counter() - t
+    objective = {
+        "weighted_shortfall": _num(sol.weighted_shortfall),
+        "route_cost": _num(sol.route_cost),
+        "equity": "max-min fair fill rates within each tier" if pol.equity else "off",
+    }
+    result = Result(instance=instance, plan=plan, status="optimal", objective=objective, fair_fill=fair,
+                    by_tier=_by_tier(plan.fill), by_region=_by_region(instance, plan.fill), solver=sol.solver,
+                    lp_solves=sol.lp_solves, timings=timings)
+    if check:
+        from .verify import verify
+
+        t = time.perf_counter()
+        ver = verify(instance, plan, optimality=False)
+        timings["verify"] = time.perf_counter() - t
+        if not ver.ok:
+            msg = "the solver's plan failed verification:\n" + ver.errors().to_string(index=False)
+            raise SolverError(msg)
+        got = ver.metrics["weighted_shortfall"]
+        if abs(got - sol.weighted_shortfall) > 1e-6 * max(1.0, abs(got)):
+            msg = f"weighted shortfall of the plan {got} differs from the stage-1 optimum {sol.weighted_shortfall}"
+            raise SolverError(msg)
+    return result
+
+
+def _by_tier(fill: pd.DataFrame) -> pd.DataFrame:
+    g = fill.groupby("tier")
+    out = pd.DataFrame({
+        "weight": g["weight"].max(),
+        "rows": g.size(),
+        "demand": g["demand"].sum(),
+        "delivered": g["delivered"].sum(),
+        "shortfall": g["shortfall"].sum(),
+        "min_fill": g["fill_rate"].min(),
+        "max_fill": g["fill_rate"].max(),
+    }).reset_index()
+    out["fill_rate"] = out["delivered"] / out["demand"].where(out["demand"] > 0, 1.0)
+    out.loc[out["demand"] <= 0, "fill_rate"] = 1.0
+    return out[["tier", "weight", "rows", "demand", "delivered", "shortfall", "fill_rate", "min_fill", "max_fill"]]
+
+
+def _by_region(instance: Instance, fill: pd.DataFrame) -> pd.DataFrame:
+    g = fill.groupby("region")
+    out = pd.DataFrame({
+        "demand": g["demand"].sum(),
+        "delivered": g["delivered"].sum(),
+        "shortfall": g["shortfall"].sum(),
+        "top_tier": g["tier"].min(),
+    }).reset_index()
+    out["fill_rate"] = out["delivered"] / out["demand"].where(out["demand"] > 0, 1.0)
+    regions = instance.regions.set_index("region")
+    out["name"] = out["region"].map(regions["name"])
+    out["flags"] = out["region"].map(regions["flags"])
+    out = out.sort_values(["top_tier", "fill_rate", "region"]).reset_index(drop=True)
+    return out[["region", "name", "flags", "top_tier", "demand", "delivered", "shortfall", "fill_rate"]]
+
+
+def _num(x):
+    x = float(x)
+    return int(round(x)) if abs(x - round(x)) < 1e-9 and abs(x) < 2**53 else round(x, 6)

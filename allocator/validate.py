@@ -1,0 +1,338 @@
+"""Validation: from text tables to a typed ``Instance``, or every problem at once.
+
+Each problem is an ``Issue`` naming the file, the row (as a spreadsheet numbers it) and
+the column, and saying what was expected. Errors stop the instance from reaching the
+solver; warnings (demand no route can reach, ...) are kept on the instance.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .errors import InstanceError, Issue, PolicyError
+from .instance import Instance
+from .io import RawInstance, read_folder
+from .policy import Policy, load_policy
+from .schema import MAX_COST, MAX_QUANTITY, TABLES, Column, Table
+
+__all__ = ["load", "check", "validate_folder"]
+
+_TRUE = {"true", "yes", "1", "y", "t"}
+_FALSE = {"false", "no", "0", "n", "f"}
+
+
+def load(path: str | Path, policy: Policy | None = None, overrides: list[str] | None = None) -> Instance:
+    """Read and validate an instance folder; raise ``InstanceError`` listing every error."""
+    raw = read_folder(path)
+    return check(raw, policy=policy, overrides=overrides)
+
+
+def validate_folder(path: str | Path, overrides: list[str] | None = None) -> tuple[Instance | None, list[Issue]]:
+    """Like ``load`` but return ``(instance or None, all issues)`` instead of raising."""
+    try:
+        instance = load(path, overrides=overrides)
+    except InstanceError as exc:
+        return None, exc.issues
+    return instance, list(instance.warnings)
+
+
+def check(raw: RawInstance, policy: Policy | None = None, overrides: list[str] | None = None) -> Instance:
+    """Validate text tables; return the typed instance or raise ``InstanceError``."""
+    issues = list(raw.issues)
+    if policy is None:
+        try:
+            policy = load_policy(raw.policy_path)
+        except PolicyError as exc:
+            issues.append(Issue("policy.toml", None, None, str(exc).removeprefix("policy.toml: ")))
+            policy = Policy()
+    try:
+        policy = policy.with_overrides(overrides)
+    except PolicyError as exc:
+        issues.append(Issue("policy override", None, None, str(exc)))
+    typed: dict[str, pd.DataFrame | None] = {}
+    for table in TABLES.values():
+        frame = raw.tables.get(table.name)
+        if frame is None:
+            typed[table.name] = None
+            continue
+        typed[table.name] = _parse_table(table, frame, raw.rows.get(table.name, []), policy, issues)
+    if not any(i.severity == "error" for i in issues):
+        _check_references(typed, raw.rows, policy, issues)
+    errors = [i for i in issues if i.severity == "error"]
+    if errors:
+        raise InstanceError(issues)
+    instance = Instance(
+        name=raw.name,
+        products=typed["products"].reset_index(drop=True),
+        sources=typed["sources"].reset_index(drop=True),
+        supply=typed["supply"].reset_index(drop=True),
+        regions=typed["regions"].reset_index(drop=True),
+        demand=typed["demand"].reset_index(drop=True),
+        routes=None if typed["routes"] is None else typed["routes"].reset_index(drop=True),
+        policy=policy,
+        path=raw.path,
+        warnings=[],
+    )
+    instance.warnings = sorted(issues + _reachability_warnings(instance, raw.rows), key=lambda i: (
+        i.file, i.row or 0, i.column or "", i.message))
+    return instance
+
+
+# --- one table ---------------------------------------------------------------------------
+
+
+def _parse_table(table: Table, frame: pd.DataFrame, rows: list[int], policy: Policy,
+                 issues: list[Issue]) -> pd.DataFrame | None:
+    file = table.file
+    known = [c.name for c in table.columns]
+    for name in frame.columns:
+        if name not in known:
+            close = difflib.get_close_matches(name, known, n=1)
+            if close and close[0] not in frame.columns:
+                # Most likely a misspelt column: ignoring it would silently drop its values.
+                issues.append(Issue(file, 1, name, f"unknown column: did you mean '{close[0]}'?"))
+            else:
+                issues.append(Issue(file, 1, name, "unknown column (ignored)", "warning"))
+    missing = [c.name for c in table.columns if c.required and c.name not in frame.columns]
+    for name in missing:
+        issues.append(Issue(file, 1, name, f"required column is missing: the header needs {', '.join(known[:1])}"
+                            f"{''.join(', ' + c.name for c in table.columns[1:] if c.required)}"))
+    if missing:
+        return None
+    if len(frame) == 0:
+        issues.append(Issue(file, None, None, "has a header but no rows: expected at least one row"))
+        return None
+    out = pd.DataFrame(index=frame.index)
+    row_of = np.asarray(rows if len(rows) == len(frame) else range(2, len(frame) + 2))
+    for col in table.columns:
+        values = frame[col.name] if col.name in frame.columns else pd.Series([""] * len(frame), index=frame.index,
+                                                                             dtype=object)
+        out[col.name] = _parse_column(file, col, values, row_of, policy, issues)
+    # Unique keys.
+    key = list(table.key)
+    if all(k in out.columns for k in key):
+        dup = out.duplicated(subset=key, keep=False)
+        if dup.any():
+            first: dict[tuple, int] = {}
+            for pos in np.flatnonzero(dup.to_numpy()):
+                ident = tuple(out.iloc[pos][k] for k in key)
+                if ident in first:
+                    shown = ", ".join(f"{k}={v!r}" for k, v in zip(key, ident) if v != "")
+                    issues.append(Issue(file, int(row_of[pos]), key[0],
+                                        f"duplicate {shown}: already on row {first[ident]}"))
+                else:
+                    first[ident] = int(row_of[pos])
+    out["_row"] = row_of
+    return out
+
+
+def _parse_column(file: str, col: Column, values: pd.Series, rows: np.ndarray, policy: Policy,
+                  issues: list[Issue]) -> pd.Series:
+    text = values.astype(str).str.strip()
+    empty = text == ""
+    if col.required:
+        for pos in np.flatnonzero(empty.to_numpy()):
+            issues.append(Issue(file, int(rows[pos]), col.name, f"is empty: expected {_expected(col)}"))
+    kind = col.kind
+    if kind in ("id", "ref", "text"):
+        if kind == "text" and col.default is not None:
+            return text.where(~empty, str(col.default))
+        return text
+    if kind == "choice":
+        lowered = text.str.lower()
+        bad = ~empty & ~lowered.isin(col.choices)
+        for pos in np.flatnonzero(bad.to_numpy()):
+            issues.append(Issue(file, int(rows[pos]), col.name,
+                                f"is {text.iloc[pos]!r}: expected one of {', '.join(col.choices)}"))
+        return lowered.where(~empty, str(col.default))
+    if kind == "bool":
+        lowered = text.str.lower()
+        bad = ~empty & ~lowered.isin(_TRUE | _FALSE)
+        for pos in np.flatnonzero(bad.to_numpy()):
+            issues.append(Issue(file, int(rows[pos]), col.name, f"is {text.iloc[pos]!r}: expected true or false"))
+        return pd.Series(np.where(empty, bool(col.default), lowered.isin(_TRUE)), index=values.index, dtype=bool)
+    if kind == "flags":
+        allowed = policy.flags
+        cleaned = []
+        for pos, cell in enumerate(text):
+            names = [f.strip().lower() for f in cell.replace(",", ";").split(";") if f.strip()]
+            for name in names:
+                if name not in allowed:
+                    issues.append(Issue(file, int(rows[pos]), col.name,
+                                        f"unknown flag {name!r}: expected any of {', '.join(allowed)} "
+                                        "separated by ';' (or give it a weight in policy.toml [weights])"))
+            cleaned.append(";".join(sorted(dict.fromkeys(names))))
+        return pd.Series(cleaned, index=values.index, dtype=object)
+    # Numbers.
+    numbers = pd.to_numeric(text.where(~empty, None), errors="coerce")
+    bad_text = ~empty & numbers.isna() & ~text.str.lower().isin(["nan", "inf", "-inf", "infinity", "-infinity"])
+    for pos in np.flatnonzero(bad_text.to_numpy()):
+        issues.append(Issue(file, int(rows[pos]), col.name, f"is {text.iloc[pos]!r}: expected {_expected(col)}"))
+    nonfinite = ~empty & ~bad_text & ~np.isfinite(numbers.fillna(np.inf).to_numpy()) | (
+        ~empty & text.str.lower().isin(["nan", "inf", "-inf", "infinity", "-infinity"]))
+    for pos in np.flatnonzero(nonfinite.to_numpy()):
+        issues.append(Issue(file, int(rows[pos]), col.name, f"is {text.iloc[pos]!r}: expected {_expected(col)}"))
+    ok = ~empty & ~bad_text & ~nonfinite
+    lo, hi = _range(col)
+    out_of_range = ok & ((numbers < lo) | (numbers > hi) | ((numbers <= 0) & (col.name == "weight")))
+    for pos in np.flatnonzero(out_of_range.to_numpy()):
+        issues.append(Issue(file, int(rows[pos]), col.name, f"is {text.iloc[pos]}: expected {_expected(col)}"))
+    default = np.nan if col.default is None else float(col.default)
+    return pd.Series(np.where(ok, numbers, default), index=values.index, dtype=float)
+
+
+def _range(col: Column) -> tuple[float, float]:
+    if col.kind == "quantity":
+        return 0.0, MAX_QUANTITY
+    if col.kind == "cost":
+        return 0.0, MAX_COST
+    if col.kind == "lat":
+        return -90.0, 90.0
+    if col.kind == "lon":
+        return -180.0, 180.0
+    return 0.0, 1e9
+
+
+def _expected(col: Column) -> str:
+    if col.kind == "quantity":
+        return f"a number from 0 to {MAX_QUANTITY:.0e}"
+    if col.kind == "cost":
+        return f"a number from 0 to {MAX_COST:.0e}"
+    if col.kind == "lat":
+        return "a latitude from -90 to 90"
+    if col.kind == "lon":
+        return "a longitude from -180 to 180"
+    if col.kind == "number":
+        return "a number more than 0 and at most 1e9" if col.name == "weight" else "a number from 0 to 1e9"
+    if col.kind == "ref":
+        return f"a {col.ref.rstrip('s')} id from {col.ref}.csv"
+    if col.kind == "id":
+        return f"a {col.name} id"
+    return "a value"
+
+
+# --- across tables -----------------------------------------------------------------------
+
+
+def _check_references(t: dict[str, pd.DataFrame | None], rows: dict[str, list[int]], policy: Policy,
+                      issues: list[Issue]) -> None:
+    products, sources, supply = t["products"], t["sources"], t["supply"]
+    regions, demand, routes = t["regions"], t["demand"], t["routes"]
+    assert products is not None and sources is not None and supply is not None
+    assert regions is not None and demand is not None
+    products["family"] = products["family"].where(products["family"] != "", products["product"])
+    ids = {
+        "products": set(products["product"]),
+        "sources": set(sources["source"]),
+        "regions": set(regions["region"]),
+    }
+    for name, frame in (("sources", sources), ("supply", supply), ("demand", demand), ("routes", routes)):
+        if frame is None:
+            continue
+        table = TABLES[name]
+        for col in table.columns:
+            if col.kind != "ref":
+                continue
+            values = frame[col.name]
+            bad = ~values.isin(ids[col.ref]) & (values != "")
+            for pos in np.flatnonzero(bad.to_numpy()):
+                close = difflib.get_close_matches(values.iloc[pos], sorted(ids[col.ref]), n=1)
+                hint = f" (did you mean {close[0]!r}?)" if close else ""
+                issues.append(Issue(table.file, int(frame["_row"].iloc[pos]), col.name,
+                                    f"unknown {col.ref.rstrip('s')} {values.iloc[pos]!r}: expected {_expected(col)}"
+                                    f"{hint}"))
+    # A family is countable or not as a whole.
+    mixed = products.groupby("family")["countable"].nunique()
+    for family in mixed[mixed > 1].index:
+        issues.append(Issue("products.csv", None, "countable", f"family {family!r} mixes countable and "
+                            "non-countable products: expected one kind per family"))
+    countable_product = dict(zip(products["product"], products["countable"]))
+    families = set(products["family"])
+    family_countable = products.groupby("family")["countable"].all().to_dict()
+    # Whole numbers where the item is countable.
+    frac = supply["product"].map(countable_product).fillna(False).astype(bool) & (
+        supply["quantity"] != np.floor(supply["quantity"]))
+    for pos in np.flatnonzero(frac.to_numpy()):
+        issues.append(Issue("supply.csv", int(supply["_row"].iloc[pos]), "quantity",
+                            f"is {supply['quantity'].iloc[pos]:g}: product {supply['product'].iloc[pos]!r} is "
+                            "countable, expected a whole number"))
+    unknown_family = ~demand["family"].isin(families)
+    for pos in np.flatnonzero(unknown_family.to_numpy()):
+        fam = demand["family"].iloc[pos]
+        close = difflib.get_close_matches(fam, sorted(families), n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        issues.append(Issue("demand.csv", int(demand["_row"].iloc[pos]), "family",
+                            f"no product belongs to family {fam!r}: expected a family from products.csv{hint}"))
+    frac = demand["family"].map(family_countable).fillna(False).astype(bool) & (
+        demand["quantity"] != np.floor(demand["quantity"]))
+    for pos in np.flatnonzero(frac.to_numpy()):
+        issues.append(Issue("demand.csv", int(demand["_row"].iloc[pos]), "quantity",
+                            f"is {demand['quantity'].iloc[pos]:g}: family {demand['family'].iloc[pos]!r} is "
+                            "countable, expected a whole number"))
+    if routes is not None:
+        frac = routes["product"].map(countable_product).fillna(False).astype(bool) & routes["capacity"].notna() & (
+            routes["capacity"] != np.floor(routes["capacity"]))
+        for pos in np.flatnonzero(frac.to_numpy()):
+            issues.append(Issue("routes.csv", int(routes["_row"].iloc[pos]), "capacity",
+                                f"is {routes['capacity'].iloc[pos]:g}: the product is countable, expected a whole "
+                                "number"))
+    # Coordinates come in pairs.
+    for name, frame in (("sources", sources), ("regions", regions)):
+        half = frame["lat"].isna() != frame["lon"].isna()
+        for pos in np.flatnonzero(half.to_numpy()):
+            col = "lon" if frame["lon"].isna().iloc[pos] else "lat"
+            issues.append(Issue(f"{name}.csv", int(frame["_row"].iloc[pos]), col,
+                                "is empty but the other coordinate is given: expected both lat and lon"))
+    if routes is None:
+        # Every route is priced from great-circle distance: coordinates are needed.
+        region_has = regions.set_index("region")["lat"].notna()
+        src_has = sources["lat"].notna() | sources["region"].map(region_has).fillna(False).astype(bool)
+        for pos in np.flatnonzero(~src_has.to_numpy()):
+            issues.append(Issue("sources.csv", int(sources["_row"].iloc[pos]), "lat",
+                                "no coordinates for the source or its region, and there is no routes.csv: expected "
+                                "lat and lon here or in regions.csv, or a routes.csv with costs"))
+        needed = set(demand["region"])
+        for pos in np.flatnonzero((regions["lat"].isna() & regions["region"].isin(needed)).to_numpy()):
+            issues.append(Issue("regions.csv", int(regions["_row"].iloc[pos]), "lat",
+                                "region has demand but no coordinates, and there is no routes.csv: expected lat and "
+                                "lon, or a routes.csv with costs"))
+
+
+def _reachability_warnings(instance: Instance, rows: dict[str, list[int]]) -> list[Issue]:
+    """Warn about demand that no supply can reach: it will be short whatever the plan."""
+    from .model import eligible_pairs, route_table
+
+    out: list[Issue] = []
+    demand = instance.demand
+    if len(demand) == 0:
+        return out
+    pairs = eligible_pairs(instance)  # demand_idx, product
+    supply = instance.supply[instance.supply["quantity"] > 0]
+    routes = route_table(instance)
+    reach = pairs.merge(supply[["source", "product"]], on="product")
+    reach = reach.merge(routes[["source", "region", "product"]], on=["source", "product"])
+    reach = reach[reach["region"] == demand.loc[reach["demand_idx"], "region"].to_numpy()]
+    has_supply = set(pairs.merge(supply[["product"]], on="product")["demand_idx"])
+    reachable = set(reach["demand_idx"])
+    for idx, row in demand.iterrows():
+        if row["quantity"] <= 0:
+            continue
+        grade = "ICU-grade " if row["use"] == "icu" else ""
+        if idx not in has_supply:
+            msg = f"no {grade}supply of family {row['family']!r} anywhere today: this {row['use']} demand will be short"
+        elif idx not in reachable:
+            msg = (f"no route from any source holding family {row['family']!r} reaches region {row['region']!r}: "
+                   "this demand will be short")
+        else:
+            continue
+        out.append(Issue("demand.csv", int(row["_row"]), None, msg, "warning"))
+    return out
+
+
+def _finite(x: float) -> bool:
+    return math.isfinite(x)
