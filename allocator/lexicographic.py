@@ -22,6 +22,7 @@ import time
 from dataclasses import dataclass, field
 
 import numpy as np
+import pandas as pd
 
 from .errors import SolverError
 from .model import FlowModel
@@ -70,7 +71,8 @@ def solve_lexicographic(model: FlowModel, *, equity: bool = True, solver: str = 
     quantity = model.demand["quantity"].to_numpy(float)
     fair = np.full(len(quantity), np.nan)
     if equity and len(quantity):
-        solves += _progressive_filling(lp, model, lower, upper, fair)
+        # The filling passes tighten copies; the box below starts again from the stage-1 face.
+        solves += _progressive_filling(lp, model, lower.copy(), upper.copy(), fair)
         _box_to_fair_level(lp, model, lower, upper, fair)
     seconds["equity"] = time.perf_counter() - t1
 
@@ -142,8 +144,7 @@ def _progressive_filling(lp, model: FlowModel, lower: np.ndarray, upper: np.ndar
     fair[quantity <= 0] = 1.0
     # Rows whose delivery the optimal face already fixes (or that nothing can reach) need no
     # filling pass: their level is known.
-    reachable = np.zeros(len(quantity), dtype=bool)
-    reachable[model.serve["demand_idx"].to_numpy()] = True
+    reachable = _reachable_on_face(model, upper)
     fixed = (quantity > 0) & ((lower[short] >= upper[short]) | ~reachable)
     fair[fixed] = np.where(reachable[fixed], 1.0 - upper[short][fixed] / quantity[fixed], 0.0)
     t_col = lp.add_col(0.0, 0.0, 0.0)
@@ -185,6 +186,17 @@ def _progressive_filling(lp, model: FlowModel, lower: np.ndarray, upper: np.ndar
         lp.set_col_bounds([t_col], 0.0, 0.0)
     lp.set_costs(np.zeros(lp.n_cols))
     return solves
+
+
+def _reachable_on_face(model: FlowModel, upper: np.ndarray) -> np.ndarray:
+    """Demand rows that some open ship arc and open serve arc can still reach."""
+    ship_open = upper[: model.n_ship] > 0
+    hub_key = pd.MultiIndex.from_frame(model.ship.loc[ship_open, ["region", "product"]])
+    serve_hub = pd.MultiIndex.from_frame(model.serve[["region", "product"]])
+    serve_open = (upper[model.n_ship: model.n_ship + model.n_serve] > 0) & serve_hub.isin(hub_key)
+    reachable = np.zeros(len(model.demand), dtype=bool)
+    reachable[model.serve["demand_idx"].to_numpy()[serve_open]] = True
+    return reachable
 
 
 def _box_to_fair_level(lp, model: FlowModel, lower: np.ndarray, upper: np.ndarray, fair: np.ndarray) -> None:

@@ -255,7 +255,7 @@ def _check_references(t: dict[str, pd.DataFrame | None], rows: dict[str, list[in
     families = set(products["family"])
     family_countable = products.groupby("family")["countable"].all().to_dict()
     # Whole numbers where the item is countable.
-    frac = supply["product"].map(countable_product).fillna(False).astype(bool) & (
+    frac = supply["product"].map(countable_product).eq(True) & (
         supply["quantity"] != np.floor(supply["quantity"]))
     for pos in np.flatnonzero(frac.to_numpy()):
         issues.append(Issue("supply.csv", int(supply["_row"].iloc[pos]), "quantity",
@@ -268,14 +268,14 @@ def _check_references(t: dict[str, pd.DataFrame | None], rows: dict[str, list[in
         hint = f" (did you mean {close[0]!r}?)" if close else ""
         issues.append(Issue("demand.csv", int(demand["_row"].iloc[pos]), "family",
                             f"no product belongs to family {fam!r}: expected a family from products.csv{hint}"))
-    frac = demand["family"].map(family_countable).fillna(False).astype(bool) & (
+    frac = demand["family"].map(family_countable).eq(True) & (
         demand["quantity"] != np.floor(demand["quantity"]))
     for pos in np.flatnonzero(frac.to_numpy()):
         issues.append(Issue("demand.csv", int(demand["_row"].iloc[pos]), "quantity",
                             f"is {demand['quantity'].iloc[pos]:g}: family {demand['family'].iloc[pos]!r} is "
                             "countable, expected a whole number"))
     if routes is not None:
-        frac = routes["product"].map(countable_product).fillna(False).astype(bool) & routes["capacity"].notna() & (
+        frac = routes["product"].map(countable_product).eq(True) & routes["capacity"].notna() & (
             routes["capacity"] != np.floor(routes["capacity"]))
         for pos in np.flatnonzero(frac.to_numpy()):
             issues.append(Issue("routes.csv", int(routes["_row"].iloc[pos]), "capacity",
@@ -291,7 +291,7 @@ def _check_references(t: dict[str, pd.DataFrame | None], rows: dict[str, list[in
     if routes is None:
         # Every route is priced from great-circle distance: coordinates are needed.
         region_has = regions.set_index("region")["lat"].notna()
-        src_has = sources["lat"].notna() | sources["region"].map(region_has).fillna(False).astype(bool)
+        src_has = sources["lat"].notna() | sources["region"].map(region_has).eq(True)
         for pos in np.flatnonzero(~src_has.to_numpy()):
             issues.append(Issue("sources.csv", int(sources["_row"].iloc[pos]), "lat",
                                 "no coordinates for the source or its region, and there is no routes.csv: expected "
