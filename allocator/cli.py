@@ -152,10 +152,12 @@ def _run(args) -> int:
         print(json.dumps({"ok": ver.ok, "metrics": ver.metrics,
                           "violations": json.loads(ver.violations.to_json(orient="records"))}, indent=2))
     else:
+        import pandas as pd
+
         viol = ver.violations
         for rec in viol.itertuples(index=False):
-            where = ", ".join(x for x in (rec.file, None if rec.row is None or rec.row is __import__("pandas").NA
-                                          else f"row {rec.row}") if x)
+            row = None if pd.isna(rec.row) else f"row {rec.row}"
+            where = ", ".join(x for x in (rec.file, row) if x)
             print(f"{rec.severity}: [{rec.rule}] {where + ': ' if where else ''}{rec.detail}")
         m = ver.metrics
         print(f"weighted shortfall {m['weighted_shortfall']:,.6g}"

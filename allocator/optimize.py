@@ -61,7 +61,8 @@ class Result:
                 "demand": _num(fill["demand"].sum()),
                 "delivered": _num(fill["delivered"].sum()),
                 "shortfall": _num(fill["shortfall"].sum()),
-                "fill_rate": round(float(fill["delivered"].sum() / max(fill["demand"].sum(), 1e-12)), 6),
+                "fill_rate": round(float(fill["delivered"].sum() / fill["demand"].sum()), 6)
+                if fill["demand"].sum() > 0 else 1.0,
                 "shipments": len(self.plan.dispatch),
             },
             "by_tier": [{k: _num(v) if isinstance(v, (float, np.floating, np.integer)) else v
@@ -153,6 +154,7 @@ def _by_region(instance: Instance, fill: pd.DataFrame) -> pd.DataFrame:
         "top_tier": g["tier"].min(),
     }).reset_index()
     out["fill_rate"] = out["delivered"] / out["demand"].where(out["demand"] > 0, 1.0)
+    out.loc[out["demand"] <= 0, "fill_rate"] = 1.0
     regions = instance.regions.set_index("region")
     out["name"] = out["region"].map(regions["name"])
     out["flags"] = out["region"].map(regions["flags"])

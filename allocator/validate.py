@@ -61,7 +61,10 @@ def check(raw: RawInstance, policy: Policy | None = None, overrides: list[str] |
             typed[table.name] = None
             continue
         typed[table.name] = _parse_table(table, frame, raw.rows.get(table.name, []), policy, issues)
-    if not any(i.severity == "error" for i in issues):
+    required_parsed = all(typed.get(t.name) is not None for t in TABLES.values() if t.required)
+    if required_parsed and (raw.tables.get("routes") is None or typed["routes"] is not None):
+        # Cross-table checks run even when cells are bad, so that every problem shows at once;
+        # bad cells were already reported and hold a neutral value here.
         _check_references(typed, raw.rows, policy, issues)
     errors = [i for i in issues if i.severity == "error"]
     if errors:
@@ -255,7 +258,7 @@ def _check_references(t: dict[str, pd.DataFrame | None], rows: dict[str, list[in
     families = set(products["family"])
     family_countable = products.groupby("family")["countable"].all().to_dict()
     # Whole numbers where the item is countable.
-    frac = supply["product"].map(countable_product).eq(True) & (
+    frac = supply["product"].map(countable_product).eq(True) & supply["quantity"].notna() & (
         supply["quantity"] != np.floor(supply["quantity"]))
     for pos in np.flatnonzero(frac.to_numpy()):
         issues.append(Issue("supply.csv", int(supply["_row"].iloc[pos]), "quantity",
@@ -268,7 +271,7 @@ def _check_references(t: dict[str, pd.DataFrame | None], rows: dict[str, list[in
         hint = f" (did you mean {close[0]!r}?)" if close else ""
         issues.append(Issue("demand.csv", int(demand["_row"].iloc[pos]), "family",
                             f"no product belongs to family {fam!r}: expected a family from products.csv{hint}"))
-    frac = demand["family"].map(family_countable).eq(True) & (
+    frac = demand["family"].map(family_countable).eq(True) & demand["quantity"].notna() & (
         demand["quantity"] != np.floor(demand["quantity"]))
     for pos in np.flatnonzero(frac.to_numpy()):
         issues.append(Issue("demand.csv", int(demand["_row"].iloc[pos]), "quantity",

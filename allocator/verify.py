@@ -184,7 +184,7 @@ def verify(instance: Instance, plan: Plan | pd.DataFrame, *, fill: pd.DataFrame 
             v.append((rule, "dispatch.csv", None, why, "error"))
     delivered = delivered_by_demand(instance, delivered_by)
     if fill is not None:
-        _check_fill(instance, fill, delivered, v)
+        delivered = _check_fill(instance, fill, delivered_by, delivered, v)
 
     weights = instance.demand_weights().to_numpy(float)
     quantity = demand["quantity"].to_numpy(float)
@@ -262,23 +262,50 @@ def _grade_totals(instance: Instance, dispatch: pd.DataFrame) -> pd.DataFrame:
     return table
 
 
-def _check_fill(instance: Instance, fill: pd.DataFrame, delivered: np.ndarray, v: list) -> None:
+def _check_fill(instance: Instance, fill: pd.DataFrame, by_grade: pd.DataFrame, derived: np.ndarray,
+                v: list) -> np.ndarray:
+    """Check the plan's own fill table against its dispatch; return the deliveries it claims.
+
+    The claimed split between ICU and general use must be one the dispatched grades allow:
+    ICU use from ICU-grade units only, general use from general-grade units and (where the
+    policy allows) the ICU-grade units left over, and every delivered unit in some use.
+    """
     demand = instance.demand
     idx = {k: i for i, k in enumerate(zip(demand["region"], demand["family"], demand["use"]))}
     rows = fill["_row"] if "_row" in fill.columns else pd.Series(np.arange(2, len(fill) + 2), index=fill.index)
-    claimed = pd.to_numeric(fill["delivered"], errors="coerce")
-    seen = set()
+    claimed_col = pd.to_numeric(fill["delivered"], errors="coerce")
+    claimed = np.zeros(len(demand))
     for pos in range(len(fill)):
         key = (str(fill["region"].iloc[pos]), str(fill["family"].iloc[pos]), str(fill["use"].iloc[pos]))
         i = idx.get(key)
+        c = claimed_col.iloc[pos]
         if i is None:
-            v.append(("fill", "fill.csv", rows.iloc[pos], f"no demand row {key} in the instance", "error"))
-            continue
-        seen.add(i)
-        c = claimed.iloc[pos]
-        if pd.isna(c) or abs(c - delivered[i]) > 1e-6 * max(1.0, delivered[i]):
-            v.append(("fill", "fill.csv", rows.iloc[pos], f"says delivered {fill['delivered'].iloc[pos]} for "
-                      f"{key[0]}/{key[1]}/{key[2]}; the dispatch delivers {_n(delivered[i])}", "error"))
+            v.append(("fill", "fill.csv", rows.iloc[pos], f"no demand row {'/'.join(key)} in the instance", "error"))
+        elif pd.isna(c) or c < -1e-9 or c > demand["quantity"].iloc[i] + 1e-9:
+            v.append(("fill", "fill.csv", rows.iloc[pos], f"delivered {fill['delivered'].iloc[pos]!r} for "
+                      f"{'/'.join(key)}: expected a number from 0 to its demand {_n(demand['quantity'].iloc[i])}",
+                      "error"))
+        else:
+            claimed[i] = c
+    allow = instance.policy.icu_grade_for_general
+    for (region, family), row in by_grade.iterrows():
+        gi, gg = float(row.get("icu", 0.0)), float(row.get("general", 0.0))
+        ci = claimed[idx[(region, family, "icu")]] if (region, family, "icu") in idx else 0.0
+        cg = claimed[idx[(region, family, "general")]] if (region, family, "general") in idx else 0.0
+        tol = 1e-6 * max(1.0, gi + gg)
+        ok = (ci <= gi + tol and cg <= gg + (gi - ci if allow else 0.0) + tol
+              and abs(ci + cg - (gi + gg)) <= tol)
+        if not ok:
+            v.append(("fill", "fill.csv", None, f"{region}/{family}: says delivered {_n(ci)} to ICU use and {_n(cg)} "
+                      f"to general use; the dispatch delivers {_n(gi)} ICU-grade and {_n(gg)} general-grade units",
+                      "error"))
+    # Rows of regions the dispatch sends nothing to must claim nothing.
+    served = set(by_grade.index)
+    for (region, family, use), i in idx.items():
+        if (region, family) not in served and claimed[i] > 1e-9:
+            v.append(("fill", "fill.csv", None, f"{region}/{family}/{use}: says delivered {_n(claimed[i])}; the "
+                      "dispatch delivers nothing there", "error"))
+    return claimed
 
 
 def _check_optimality(instance: Instance, delivered: np.ndarray, metrics: dict, v: list, reference) -> None:

@@ -15,6 +15,7 @@ documented rule (``Instance.demand_weights``), route costs from the route table.
 from __future__ import annotations
 
 import math
+from collections import defaultdict
 
 import networkx as nx
 import numpy as np
@@ -32,6 +33,22 @@ def _arcs(inst):
     """(source, region, product) -> (unit cost, capacity or None), straight from routes.csv."""
     arcs = {}
     prods = list(inst.products["product"])
+    if inst.routes is None:
+        # Every source to every region at great-circle km (haversine, R = 6371.0088 km),
+        # rounded to 0.1 km, times the policy's cost per km, as the README states.
+        reg = {r["region"]: (r["lat"], r["lon"]) for _, r in inst.regions.iterrows()}
+        for _, s in inst.sources.iterrows():
+            lat1, lon1 = (s["lat"], s["lon"]) if not math.isnan(s["lat"]) else reg[s["region"]]
+            for region, (lat2, lon2) in reg.items():
+                if math.isnan(lat2):
+                    continue
+                p1, p2 = math.radians(lat1), math.radians(lat2)
+                h = (math.sin((p2 - p1) / 2) ** 2
+                     + math.cos(p1) * math.cos(p2) * math.sin(math.radians(lon2 - lon1) / 2) ** 2)
+                km = round(2 * 6371.0088 * math.asin(math.sqrt(h)), 1)
+                for p in prods:
+                    arcs[(s["source"], region, p)] = (km * inst.policy.cost_per_km, None)
+        return arcs
     for _, r in inst.routes.iterrows():
         for p in ([r["product"]] if r["product"] else prods):
             key = (r["source"], r["region"], p)
@@ -60,29 +77,34 @@ def pulp_reference(inst):
     arcs = _arcs(inst)
     countable = {p: bool(prod[p]["countable"]) for p in prod}
     # One variable per (source, region, product, use) that may carry something.
+    dem_by_region = defaultdict(list)
+    for (dr, fam, use, q, w) in dem:
+        dem_by_region[dr].append((fam, use))
     keys = []
     for (s, r, p), (c, cap) in sorted(arcs.items()):
         if supply.get((s, p), 0) <= 0:
             continue
-        for (dr, fam, use, q, w) in dem:
-            if dr == r and prod[p]["family"] == fam and may_serve(p, use):
+        for fam, use in dem_by_region[r]:
+            if prod[p]["family"] == fam and may_serve(p, use):
                 keys.append((s, r, p, use))
 
     def model(integer):
         m = pulp.LpProblem("ref", pulp.LpMinimize)
         x = {k: m.add_variable(f"x_{i}", 0, None, cat="Integer" if integer and countable[k[2]] else "Continuous")
              for i, k in enumerate(keys)}
-        for (s, p), q in supply.items():
-            terms = [x[k] for k in keys if k[0] == s and k[2] == p]
-            if terms:
-                m += pulp.lpSum(terms) <= q
-        for (s, r, p), (c, cap) in arcs.items():
-            terms = [x[k] for k in keys if k[:3] == (s, r, p)]
-            if terms and cap is not None:
-                m += pulp.lpSum(terms) <= cap
+        by_supply, by_arc, by_demand = defaultdict(list), defaultdict(list), defaultdict(list)
+        for k in keys:
+            by_supply[(k[0], k[2])].append(x[k])
+            by_arc[k[:3]].append(x[k])
+            by_demand[(k[1], prod[k[2]]["family"], k[3])].append(x[k])
+        for sp, terms in by_supply.items():
+            m += pulp.lpSum(terms) <= supply[sp]
+        for arc, terms in by_arc.items():
+            if arcs[arc][1] is not None:
+                m += pulp.lpSum(terms) <= arcs[arc][1]
         deliv = []
         for (dr, fam, use, q, w) in dem:
-            e = pulp.lpSum(x[k] for k in keys if k[1] == dr and prod[k[2]]["family"] == fam and k[3] == use)
+            e = pulp.lpSum(by_demand.get((dr, fam, use), []))
             m += e <= q
             deliv.append(e)
         wshort = pulp.lpSum(w * (q - e) for (dr, fam, use, q, w), e in zip(dem, deliv))

@@ -57,6 +57,8 @@ def test_priority_and_cost():
     assert res.objective["weighted_shortfall"] == 4
     assert res.objective["route_cost"] == 34
     assert delivered(res, "a") == 6 and delivered(res, "b") == 4
+    reason = res.plan.fill.set_index("region").loc["b", "reason"]
+    assert reason == "outranked: 6 reachable units went to higher-weight demand in A general (w 8)"
     check_invariants(inst, res)
 
 
@@ -123,6 +125,9 @@ def test_equity_max_min_fair():
     assert [delivered(res, r) for r in "abc"] == [30, 75, 75]
     assert res.objective["route_cost"] == 255
     np.testing.assert_allclose(res.fair_fill, [0.3, 0.75, 0.75])
+    reasons = res.plan.fill.set_index("region")["reason"]
+    assert reasons["a"] == "not enough supply: all 30 reachable units are delivered here"
+    assert reasons["b"].startswith("shared: 75 reachable units went to equal-weight demand")
     check_invariants(inst, res)
     off = allocator.solve(inst, equity=False)
     assert off.objective["weighted_shortfall"] == 120
