@@ -79,7 +79,8 @@ def shortfall_reasons(instance: Instance, model: FlowModel, x: np.ndarray, fill:
             reasons.iloc[pos] = f"no {grade}{row['family']} supply anywhere today"
             continue
         if d not in reachable:
-            reasons.iloc[pos] = f"no route reaches {region_name[row['region']]} from any source of {grade}{row['family']}"
+            where = region_name[row["region"]]
+            reasons.iloc[pos] = f"no route reaches {where} from any source of {grade}{row['family']}"
             continue
         parts = []
         g = higher_groups.get(d)

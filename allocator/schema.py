@@ -133,7 +133,8 @@ TABLES: dict[str, Table] = {
                 Column("cost", "cost", True, "Cost of shipping one unit."),
                 Column("distance_km", "number", False, "Road or air distance, for display."),
                 Column("transit_days", "number", False, "Days in transit, for display (used by multi-day plans)."),
-                Column("capacity", "quantity", False, "Most units of each product the route carries today; empty: no limit."),
+                Column("capacity", "quantity", False,
+                       "Most units of each product the route carries today; empty: no limit."),
             ),
             ("source", "region", "product"),
             "Which source may ship to which region, at what cost. Without this file every source ships "

@@ -8,7 +8,6 @@ solver; warnings (demand no route can reach, ...) are kept on the instance.
 from __future__ import annotations
 
 import difflib
-import math
 from pathlib import Path
 
 import numpy as np
@@ -335,7 +334,3 @@ def _reachability_warnings(instance: Instance, rows: dict[str, list[int]]) -> li
             continue
         out.append(Issue("demand.csv", int(row["_row"]), None, msg, "warning"))
     return out
-
-
-def _finite(x: float) -> bool:
-    return math.isfinite(x)

@@ -47,7 +47,8 @@ def read_plan(folder: str | Path) -> tuple[pd.DataFrame, pd.DataFrame | None]:
     issues: list[Issue] = []
     path = folder / "dispatch.csv"
     if not folder.is_dir():
-        raise PlanFileError([Issue(str(folder), None, None, "is not a folder: expected a plan folder with dispatch.csv")])
+        msg = "is not a folder: expected a plan folder with dispatch.csv"
+        raise PlanFileError([Issue(str(folder), None, None, msg)])
     if not path.exists():
         raise PlanFileError([Issue("dispatch.csv", None, None, f"file is missing in {folder}: expected the plan's "
                                    "shipments (source, region, product, quantity)")])
@@ -132,7 +133,6 @@ def verify(instance: Instance, plan: Plan | pd.DataFrame, *, fill: pd.DataFrame 
     if "_row" not in dispatch.columns:
         dispatch["_row"] = np.arange(2, len(dispatch) + 2)
     dispatch = _typed_dispatch(instance, dispatch, v)
-    products = instance.products.set_index("product")
 
     # Routes exist, capacities hold.
     costs = _route_lookup(instance, dispatch)

@@ -82,3 +82,13 @@ def random_instance(seed: int, *, n_sources=6, n_regions=7, capacities=True, equ
     policy = Policy().with_overrides({"equity": equity, "icu_grade_for_general": icu_for_general})
     return instance(policy=policy, products=products, sources=sources, supply=supply, regions=regions,
                     demand=demand, routes=routes)
+
+
+def run_cli(capsys, *args):
+    """Run the command line in-process; return (exit code, stdout + stderr). Never a traceback."""
+    from allocator.cli import main
+
+    code = main(list(args))
+    out = capsys.readouterr()
+    assert "Traceback" not in out.out + out.err
+    return code, out.out + out.err

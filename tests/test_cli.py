@@ -11,16 +11,12 @@ import pandas as pd
 
 from allocator.cli import main
 
+from helpers import run_cli as run
+
 ROOT = Path(__file__).resolve().parents[1]
 SUITS = str(ROOT / "instances" / "suits-2020-02-05")
 PLAN_FILES = ("dispatch.csv", "fill.csv", "allocation.csv")
 
-
-def run(capsys, *args):
-    code = main(list(args))
-    out = capsys.readouterr()
-    assert "Traceback" not in out.out + out.err
-    return code, out.out + out.err
 
 
 def test_solve_prints_and_writes_the_plan(tmp_path, capsys):

@@ -9,7 +9,8 @@ import re
 import pytest
 
 import allocator
-from allocator.cli import main
+
+from helpers import run_cli as run
 
 VALID = {
     "products.csv": "product,family,grade,countable\ngb,suit,icu,true\nem,suit,general,true\n",
@@ -33,12 +34,6 @@ def make(tmp_path, **changes):
         (folder / name).write_bytes(data)
     return folder
 
-
-def run(capsys, *args):
-    code = main(list(args))
-    out = capsys.readouterr()
-    assert "Traceback" not in out.out + out.err
-    return code, out.out + out.err
 
 
 def test_valid_folder(tmp_path, capsys):
