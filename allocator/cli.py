@@ -34,8 +34,9 @@ def _parser() -> argparse.ArgumentParser:
                         help="override a policy value, e.g. weights.icu=6 or routes.cost_per_km=2 (repeatable)")
 
     s = sub.add_parser("solve", help="solve a day's instance and print the plan")
-    s.add_argument("instance", help="instance folder (CSV files, optional policy.toml)")
+    s.add_argument("instance", help="instance folder (CSV files, optional policy.toml) or .xlsx workbook")
     s.add_argument("--output", "-o", metavar="DIR", help="write dispatch.csv, fill.csv, allocation.csv, summary.json")
+    s.add_argument("--excel", action="store_true", help="with --output, also write plan.xlsx")
     s.add_argument("--format", choices=["text", "json"], default="text")
     s.add_argument("--top", type=int, default=10, help="shortfalls to list (default 10)")
     s.add_argument("--shipments", type=int, default=20, help="shipments to list (default 20)")
@@ -88,6 +89,11 @@ def main(argv: list[str] | None = None) -> int:
         if isinstance(exc, SolverError):
             print(f"allocator: solver failed: {exc}", file=sys.stderr)
             return EXIT_SOLVER
+        from .report import OutputError
+
+        if isinstance(exc, OutputError):
+            print(f"allocator: {exc}", file=sys.stderr)
+            return EXIT_INPUT
         if isinstance(exc, OSError):
             print(f"allocator: {exc.strerror or exc}: {exc.filename or ''}", file=sys.stderr)
             return EXIT_INPUT
@@ -134,7 +140,7 @@ def _run(args) -> int:
             from time import perf_counter
 
             t = perf_counter()
-            written = write_outputs(result, args.output)
+            written = write_outputs(result, args.output, excel=args.excel)
             result.timings["write"] = perf_counter() - t
         if args.format == "json":
             print(render_json(result))

@@ -16,7 +16,20 @@ import pandas as pd
 from .errors import Issue
 from .schema import TABLES
 
-__all__ = ["RawInstance", "read_folder", "frames_to_raw"]
+__all__ = ["RawInstance", "read_path", "read_folder", "read_workbook", "frames_to_raw"]
+
+ACCEPTED = "a folder of CSV files (UTF-8 or GB18030/GBK) or an Excel workbook (.xlsx, one sheet per table)"
+
+
+def read_path(path: str | Path) -> RawInstance:
+    """Read an instance from a folder of CSV files or from an ``.xlsx`` workbook."""
+    p = Path(path)
+    if p.is_file() and p.suffix.lower() in (".xlsx", ".xlsm"):
+        return read_workbook(p)
+    if p.is_file():
+        issue = Issue(str(p), None, None, f"is a file of a kind allocator does not read: expected {ACCEPTED}")
+        return RawInstance(p.stem, p, {}, {}, None, [issue])
+    return read_folder(p)
 
 
 @dataclass
@@ -29,6 +42,11 @@ class RawInstance:
     rows: dict[str, list[int]]  # spreadsheet row number of each record
     policy_path: Path | None
     issues: list[Issue] = field(default_factory=list)
+    policy_data: dict | None = None  # a workbook's policy sheet, as TOML-like data
+    labels: dict[str, str] = field(default_factory=dict)  # how messages name each table
+
+    def label(self, table: str) -> str:
+        return self.labels.get(table, f"{table}.csv")
 
 
 def read_folder(path: str | Path) -> RawInstance:
@@ -38,8 +56,7 @@ def read_folder(path: str | Path) -> RawInstance:
     tables: dict[str, pd.DataFrame | None] = {}
     rows: dict[str, list[int]] = {}
     if not folder.is_dir():
-        issues.append(Issue(str(folder), None, None, "is not a folder: expected a folder of CSV files "
-                            f"({', '.join(t.file for t in TABLES.values())})"))
+        issues.append(Issue(str(folder), None, None, f"is not a folder: expected {ACCEPTED}"))
         return RawInstance(folder.name, folder, {}, {}, None, issues)
     for table in TABLES.values():
         file = folder / table.file
@@ -96,15 +113,133 @@ def _as_text(value: object) -> str:
     return str(value).strip()
 
 
+def decode_text(data: bytes, file: str) -> tuple[str | None, Issue | None]:
+    """UTF-8 (with or without BOM) first; then GB18030, the superset of GBK that Excel writes in
+    Chinese locales. Returns the text and an issue: a warning when GB18030 was used, an error
+    when neither reads."""
+    try:
+        return data.decode("utf-8-sig"), None
+    except UnicodeDecodeError as exc:
+        first_bad = exc.start
+    try:
+        text = data.decode("gb18030")
+    except UnicodeDecodeError:
+        line = data[:first_bad].count(b"\n") + 1
+        return None, Issue(file, line, None, "is neither UTF-8 nor GB18030/GBK text: save it as 'CSV UTF-8' "
+                           f"(byte {first_bad} cannot be decoded)")
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    return text, Issue(file, None, None, "is not UTF-8; read as GB18030/GBK (Excel's CSV in Chinese locales)",
+                       "warning")
+
+
+def read_workbook(path: Path) -> RawInstance:
+    """Read an ``.xlsx`` workbook: one sheet per table (named like the CSV files, without
+    ``.csv``), and an optional ``policy`` sheet with columns ``key`` and ``value``
+    (``equity``, ``weights.icu``, ``routes.cost_per_km``, ...). Rows are Excel's row numbers."""
+    import openpyxl
+
+    issues: list[Issue] = []
+    tables: dict[str, pd.DataFrame | None] = {}
+    rows: dict[str, list[int]] = {}
+    try:
+        book = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    except Exception as exc:  # openpyxl raises many kinds for a damaged file
+        issues.append(Issue(path.name, None, None, f"cannot be opened as an Excel workbook ({type(exc).__name__}: "
+                            f"{exc}); expected an .xlsx file saved by Excel or LibreOffice"))
+        return RawInstance(path.stem, path, {}, {}, None, issues)
+    sheets = {name.strip().lower().removesuffix(".csv"): name for name in book.sheetnames}
+    for table in TABLES.values():
+        label = f"{path.name}[{table.name}]"
+        name = sheets.get(table.name)
+        if name is None:
+            tables[table.name] = None
+            if table.required:
+                issues.append(Issue(path.name, None, None, f"has no sheet '{table.name}': every instance needs it "
+                                    f"(sheets found: {', '.join(book.sheetnames)})"))
+            continue
+        frame, numbers, problems = _read_sheet(book[name], label)
+        tables[table.name] = frame
+        rows[table.name] = numbers
+        issues.extend(problems)
+    policy_data = None
+    if "policy" in sheets:
+        frame, numbers, problems = _read_sheet(book[sheets["policy"]], f"{path.name}[policy]")
+        issues.extend(problems)
+        if frame is not None:
+            if not {"key", "value"} <= set(frame.columns):
+                issues.append(Issue(f"{path.name}[policy]", 1, None, "expected the columns key and value"))
+            else:
+                policy_data = {}
+                for key, value in zip(frame["key"], frame["value"], strict=True):
+                    head, _, tail = key.partition(".")
+                    if tail:
+                        policy_data.setdefault(head, {})[tail] = value
+                    else:
+                        policy_data[head] = value
+    book.close()
+    labels = {t: f"{path.name}[{t}]" for t in TABLES}
+    return RawInstance(path.stem, path, tables, rows, None, issues, policy_data=policy_data, labels=labels)
+
+
+def _cell_text(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return str(int(value)) if value.is_integer() and abs(value) < 1e15 else repr(value)
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    return str(value).strip()
+
+
+def _read_sheet(sheet, label: str) -> tuple[pd.DataFrame | None, list[int], list[Issue]]:
+    issues: list[Issue] = []
+    header: list[str] | None = None
+    records: list[list[str]] = []
+    numbers: list[int] = []
+    for number, values in enumerate(sheet.iter_rows(values_only=True), start=1):
+        cells = [_cell_text(v) for v in values]
+        if not any(cells):
+            continue
+        if header is None:
+            while cells and not cells[-1]:
+                cells.pop()
+            header = [c.lower() for c in cells]
+            for i, name in enumerate(header):
+                if not name:
+                    issues.append(Issue(label, number, None, f"column {i + 1} of the header has no name"))
+            continue
+        extra = [c for c in cells[len(header):] if c]
+        if extra:
+            issues.append(Issue(label, number, None, f"has {len(header) + len(extra)} or more cells where the "
+                                f"header has {len(header)}"))
+            continue
+        cells = (cells + [""] * len(header))[: len(header)]
+        records.append(cells)
+        numbers.append(number)
+    if header is None:
+        issues.append(Issue(label, None, None, "sheet is empty: expected a header row and data rows"))
+        return None, [], issues
+    dupes = sorted({h for h in header if h and header.count(h) > 1})
+    for name in dupes:
+        issues.append(Issue(label, 1, name, "column appears more than once in the header"))
+    if dupes:
+        return None, [], issues
+    frame = pd.DataFrame(records, columns=header, dtype=object) if records else pd.DataFrame(
+        {h: pd.Series([], dtype=object) for h in header})
+    return frame, numbers, issues
+
+
 def _read_csv(data: bytes, file: str) -> tuple[pd.DataFrame | None, list[int], list[Issue]]:
     issues: list[Issue] = []
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
-        issues.append(Issue(file, line, None, "is not UTF-8 text: save it as 'CSV UTF-8' (byte "
-                            f"{exc.start} cannot be decoded)"))
+    text, problem = decode_text(data, file)
+    if text is None:
+        issues.append(problem)
         return None, [], issues
+    if problem is not None:
+        issues.append(problem)
     if not text.strip():
         issues.append(Issue(file, None, None, "file is empty: expected a header row and data rows"))
         return None, [], issues

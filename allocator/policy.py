@@ -14,7 +14,7 @@ from pathlib import Path
 from .errors import PolicyError
 from .schema import FLAGS
 
-__all__ = ["Policy", "load_policy", "DEFAULT_WEIGHTS"]
+__all__ = ["Policy", "load_policy", "policy_from_dict", "DEFAULT_WEIGHTS"]
 
 # Priority weights as of April 2020 (DIGEST.md, "Priorities"): level-one-response provinces
 # first, then provinces with first points of entry, then border ports and medium-risk areas,
@@ -110,6 +110,11 @@ def load_policy(path: Path | None) -> Policy:
         msg = f"{path.name}: not UTF-8 text"
         raise PolicyError(msg) from None
     return _from_dict(data, path.name)
+
+
+def policy_from_dict(data: dict, where: str) -> Policy:
+    """A policy from TOML-like data (``{"equity": "on", "weights": {"icu": 4}}``)."""
+    return _from_dict(data, where)
 
 
 def _from_dict(data: dict, where: str) -> Policy:

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-__all__ = ["render_text", "render_json", "write_outputs", "table_text", "csv_text"]
+__all__ = ["render_text", "render_json", "write_outputs", "table_text", "csv_text", "neutralise", "unneutralise",
+           "OutputError", "PLAN_FILES"]
 
 
 def _fmt_num(v) -> str:
@@ -28,6 +30,20 @@ def _fmt_num(v) -> str:
     return str(v)
 
 
+# A cell a spreadsheet would run as a formula (OWASP "CSV injection").
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+PLAN_FILES = ("dispatch.csv", "fill.csv", "allocation.csv", "summary.json", "plan.xlsx")
+
+
+def neutralise(text: str) -> str:
+    """Prefix text that a spreadsheet would evaluate with an apostrophe; ``unneutralise`` undoes it."""
+    return "'" + text if text.startswith(_FORMULA_START) else text
+
+
+def unneutralise(text: str) -> str:
+    return text[1:] if text.startswith("'") and text[1:].startswith(_FORMULA_START) else text
+
+
 def csv_text(frame: pd.DataFrame) -> str:
     """CSV with one number format everywhere, so that equal plans give equal bytes."""
     import csv
@@ -35,39 +51,121 @@ def csv_text(frame: pd.DataFrame) -> str:
 
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
-    w.writerow(frame.columns)
+    w.writerow([neutralise(str(c)) for c in frame.columns])
     for row in frame.itertuples(index=False):
-        w.writerow([_fmt_num(v) for v in row])
+        w.writerow([neutralise(v) if isinstance(v, str) else _fmt_num(v) for v in row])
     return buf.getvalue()
 
 
-def _atomic_write(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+def xlsx_bytes(result) -> bytes:
+    """The plan as a workbook: dispatch, fill, allocation, by tier, by region, summary.
 
+    Text cells are stored as text, so a spreadsheet never evaluates them as formulas."""
+    import io
 
-def write_outputs(result, folder: str | Path) -> list[Path]:
-    """Write ``dispatch.csv``, ``fill.csv``, ``allocation.csv`` and ``summary.json``."""
-    out = Path(folder)
-    out.mkdir(parents=True, exist_ok=True)
-    files = {
-        "dispatch.csv": csv_text(result.plan.dispatch),
-        "fill.csv": csv_text(result.plan.fill),
-        "allocation.csv": csv_text(result.plan.allocation),
-        "summary.json": json.dumps(result.summary(), indent=2, ensure_ascii=False) + "\n",
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    book.remove(book.active)
+    sheets = {
+        "dispatch": result.plan.dispatch, "fill": result.plan.fill, "allocation": result.plan.allocation,
+        "by_tier": result.by_tier, "by_region": result.by_region,
+        "summary": pd.DataFrame(list(_flatten(result.summary())), columns=["key", "value"]),
     }
-    written = []
-    for name, text in files.items():
-        _atomic_write(out / name, text)
-        written.append(out / name)
-    return written
+    for name, frame in sheets.items():
+        ws = book.create_sheet(name)
+        ws.append([str(c) for c in frame.columns])
+        for row in frame.itertuples(index=False):
+            ws.append([_xlsx_value(v) for v in row])
+        for row in ws.iter_rows(min_row=2):
+            for cell in row:
+                if isinstance(cell.value, str):
+                    cell.data_type = "s"
+    buf = io.BytesIO()
+    book.save(buf)
+    return buf.getvalue()
+
+
+def _xlsx_value(v):
+    if isinstance(v, (bool, np.bool_)):
+        return bool(v)
+    if isinstance(v, np.integer):
+        return int(v)
+    if isinstance(v, (float, np.floating)):
+        return None if np.isnan(v) else float(v)
+    if v is None or isinstance(v, (int, str)):
+        return v
+    return str(v)
+
+
+def _flatten(data, prefix=""):
+    if isinstance(data, dict):
+        for k, v in data.items():
+            yield from _flatten(v, f"{prefix}{k}.")
+    elif isinstance(data, list):
+        for i, v in enumerate(data):
+            yield from _flatten(v, f"{prefix}{i}.")
+    else:
+        yield prefix.rstrip("."), data if isinstance(data, (int, float, str, bool)) or data is None else str(data)
+
+
+class OutputError(OSError):
+    """The output folder cannot be written as asked."""
+
+
+def write_outputs(result, folder: str | Path, *, excel: bool = False) -> list[Path]:
+    """Write the plan folder: ``dispatch.csv``, ``fill.csv``, ``allocation.csv``,
+    ``summary.json`` (and ``plan.xlsx`` with ``excel``), all or nothing.
+
+    Everything is written to a new folder beside the target and swapped in by renames, so a
+    crash or Ctrl-C leaves the previous plan or none, never a mix. A target that holds files
+    other than a plan's is refused rather than replaced.
+    """
+    out = Path(folder)
+    if out.exists() and not out.is_dir():
+        msg = f"--output {out}: is a file; expected a folder for the plan"
+        raise OutputError(msg)
+    if out.is_dir():
+        foreign = sorted(p.name for p in out.iterdir() if p.name not in PLAN_FILES)
+        if foreign:
+            msg = (f"--output {out}: holds files that are not a plan's ({', '.join(foreign[:5])}); expected an "
+                   "empty folder or an earlier plan folder, which is replaced whole")
+            raise OutputError(msg)
+    files = {
+        "dispatch.csv": csv_text(result.plan.dispatch).encode("utf-8"),
+        "fill.csv": csv_text(result.plan.fill).encode("utf-8"),
+        "allocation.csv": csv_text(result.plan.allocation).encode("utf-8"),
+        "summary.json": (json.dumps(result.summary(), indent=2, ensure_ascii=False) + "\n").encode("utf-8"),
+    }
+    if excel:
+        files["plan.xlsx"] = xlsx_bytes(result)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.new-", dir=out.parent))
+    old = None
+    try:
+        for name, data in files.items():
+            _write_file(tmp / name, data)
+        if out.exists():
+            old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
+            os.rmdir(old)
+            os.rename(out, old)
+        os.rename(tmp, out)
+    except BaseException:
+        if old is not None and not out.exists():
+            os.rename(old, out)
+            old = None
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+    return [out / name for name in files]
+
+
+def _write_file(path: Path, data: bytes) -> None:
+    with open(path, "wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
 
 
 def render_json(result) -> str:

@@ -8,6 +8,8 @@ solver; warnings (demand no route can reach, ...) are kept on the instance.
 from __future__ import annotations
 
 import difflib
+import re
+import unicodedata
 from pathlib import Path
 
 import numpy as np
@@ -15,8 +17,8 @@ import pandas as pd
 
 from .errors import InstanceError, Issue, PolicyError
 from .instance import Instance
-from .io import RawInstance, read_folder
-from .policy import Policy, load_policy
+from .io import RawInstance, read_path
+from .policy import Policy, load_policy, policy_from_dict
 from .schema import MAX_COST, MAX_QUANTITY, TABLES, Column, Table
 
 __all__ = ["load", "check", "validate_folder"]
@@ -27,7 +29,7 @@ _FALSE = {"false", "no", "0", "n", "f"}
 
 def load(path: str | Path, policy: Policy | None = None, overrides: list[str] | None = None) -> Instance:
     """Read and validate an instance folder; raise ``InstanceError`` listing every error."""
-    raw = read_folder(path)
+    raw = read_path(path)
     return check(raw, policy=policy, overrides=overrides)
 
 
@@ -44,10 +46,12 @@ def check(raw: RawInstance, policy: Policy | None = None, overrides: list[str] |
     """Validate text tables; return the typed instance or raise ``InstanceError``."""
     issues = list(raw.issues)
     if policy is None:
+        where = "policy.toml" if raw.policy_data is None else f"{raw.path.name if raw.path else raw.name}[policy]"
         try:
-            policy = load_policy(raw.policy_path)
+            policy = load_policy(raw.policy_path) if raw.policy_data is None else policy_from_dict(
+                raw.policy_data, where)
         except PolicyError as exc:
-            issues.append(Issue("policy.toml", None, None, str(exc).removeprefix("policy.toml: ")))
+            issues.append(Issue(where, None, None, str(exc).removeprefix(f"{where}: ")))
             policy = Policy()
     try:
         policy = policy.with_overrides(overrides)
@@ -59,12 +63,13 @@ def check(raw: RawInstance, policy: Policy | None = None, overrides: list[str] |
         if frame is None:
             typed[table.name] = None
             continue
-        typed[table.name] = _parse_table(table, frame, raw.rows.get(table.name, []), policy, issues)
+        typed[table.name] = _parse_table(table, frame, raw.rows.get(table.name, []), policy, issues,
+                                         raw.label(table.name))
     required_parsed = all(typed.get(t.name) is not None for t in TABLES.values() if t.required)
     if required_parsed and (raw.tables.get("routes") is None or typed["routes"] is not None):
         # Cross-table checks run even when cells are bad, so that every problem shows at once;
         # bad cells were already reported and hold a neutral value here.
-        _check_references(typed, raw.rows, policy, issues)
+        _check_references(typed, raw, policy, issues)
     errors = [i for i in issues if i.severity == "error"]
     if errors:
         raise InstanceError(issues)
@@ -80,7 +85,7 @@ def check(raw: RawInstance, policy: Policy | None = None, overrides: list[str] |
         path=raw.path,
         warnings=[],
     )
-    instance.warnings = sorted(issues + _reachability_warnings(instance, raw.rows), key=lambda i: (
+    instance.warnings = sorted(issues + _reachability_warnings(instance, raw), key=lambda i: (
         i.file, i.row or 0, i.column or "", i.message))
     return instance
 
@@ -89,8 +94,7 @@ def check(raw: RawInstance, policy: Policy | None = None, overrides: list[str] |
 
 
 def _parse_table(table: Table, frame: pd.DataFrame, rows: list[int], policy: Policy,
-                 issues: list[Issue]) -> pd.DataFrame | None:
-    file = table.file
+                 issues: list[Issue], file: str) -> pd.DataFrame | None:
     known = [c.name for c in table.columns]
     for name in frame.columns:
         if name not in known:
@@ -146,7 +150,7 @@ def _parse_column(file: str, col: Column, values: pd.Series, rows: np.ndarray, p
             return text.where(~empty, str(col.default))
         return text
     if kind == "choice":
-        lowered = text.str.lower()
+        lowered = text.map(lambda t: unicodedata.normalize("NFKC", t)).str.lower()
         bad = ~empty & ~lowered.isin(col.choices)
         for pos in np.flatnonzero(bad.to_numpy()):
             issues.append(Issue(file, int(rows[pos]), col.name,
@@ -170,7 +174,8 @@ def _parse_column(file: str, col: Column, values: pd.Series, rows: np.ndarray, p
                                         "separated by ';' (or give it a weight in policy.toml [weights])"))
             cleaned.append(";".join(sorted(dict.fromkeys(names))))
         return pd.Series(cleaned, index=values.index, dtype=object)
-    # Numbers.
+    # Numbers: full-width digits (NFKC) and thousands separators ("42,700") as Excel writes them.
+    text = text.map(_number_text)
     numbers = pd.to_numeric(text.where(~empty, None), errors="coerce")
     bad_text = ~empty & numbers.isna() & ~text.str.lower().isin(["nan", "inf", "-inf", "infinity", "-infinity"])
     for pos in np.flatnonzero(bad_text.to_numpy()):
@@ -186,6 +191,16 @@ def _parse_column(file: str, col: Column, values: pd.Series, rows: np.ndarray, p
         issues.append(Issue(file, int(rows[pos]), col.name, f"is {text.iloc[pos]}: expected {_expected(col)}"))
     default = np.nan if col.default is None else float(col.default)
     return pd.Series(np.where(ok, numbers, default), index=values.index, dtype=float)
+
+
+_THOUSANDS = re.compile(r"^[+-]?\d{1,3}(,\d{3})+(\.\d+)?$")
+
+
+def _number_text(cell: str) -> str:
+    cell = unicodedata.normalize("NFKC", cell).strip()
+    if _THOUSANDS.match(cell):
+        cell = cell.replace(",", "")
+    return cell
 
 
 def _range(col: Column) -> tuple[float, float]:
@@ -221,8 +236,9 @@ def _expected(col: Column) -> str:
 # --- across tables -----------------------------------------------------------------------
 
 
-def _check_references(t: dict[str, pd.DataFrame | None], rows: dict[str, list[int]], policy: Policy,
+def _check_references(t: dict[str, pd.DataFrame | None], raw: RawInstance, policy: Policy,
                       issues: list[Issue]) -> None:
+    lab = raw.label
     products, sources, supply = t["products"], t["sources"], t["supply"]
     regions, demand, routes = t["regions"], t["demand"], t["routes"]
     assert products is not None and sources is not None and supply is not None
@@ -245,13 +261,13 @@ def _check_references(t: dict[str, pd.DataFrame | None], rows: dict[str, list[in
             for pos in np.flatnonzero(bad.to_numpy()):
                 close = difflib.get_close_matches(values.iloc[pos], sorted(ids[col.ref]), n=1)
                 hint = f" (did you mean {close[0]!r}?)" if close else ""
-                issues.append(Issue(table.file, int(frame["_row"].iloc[pos]), col.name,
+                issues.append(Issue(lab(table.name), int(frame["_row"].iloc[pos]), col.name,
                                     f"unknown {col.ref.rstrip('s')} {values.iloc[pos]!r}: expected {_expected(col)}"
                                     f"{hint}"))
     # A family is countable or not as a whole.
     mixed = products.groupby("family")["countable"].nunique()
     for family in mixed[mixed > 1].index:
-        issues.append(Issue("products.csv", None, "countable", f"family {family!r} mixes countable and "
+        issues.append(Issue(lab("products"), None, "countable", f"family {family!r} mixes countable and "
                             "non-countable products: expected one kind per family"))
     countable_product = dict(zip(products["product"], products["countable"]))
     families = set(products["family"])
@@ -260,7 +276,7 @@ def _check_references(t: dict[str, pd.DataFrame | None], rows: dict[str, list[in
     frac = supply["product"].map(countable_product).eq(True) & supply["quantity"].notna() & (
         supply["quantity"] != np.floor(supply["quantity"]))
     for pos in np.flatnonzero(frac.to_numpy()):
-        issues.append(Issue("supply.csv", int(supply["_row"].iloc[pos]), "quantity",
+        issues.append(Issue(lab("supply"), int(supply["_row"].iloc[pos]), "quantity",
                             f"is {supply['quantity'].iloc[pos]:g}: product {supply['product'].iloc[pos]!r} is "
                             "countable, expected a whole number"))
     unknown_family = ~demand["family"].isin(families)
@@ -268,19 +284,19 @@ def _check_references(t: dict[str, pd.DataFrame | None], rows: dict[str, list[in
         fam = demand["family"].iloc[pos]
         close = difflib.get_close_matches(fam, sorted(families), n=1)
         hint = f" (did you mean {close[0]!r}?)" if close else ""
-        issues.append(Issue("demand.csv", int(demand["_row"].iloc[pos]), "family",
+        issues.append(Issue(lab("demand"), int(demand["_row"].iloc[pos]), "family",
                             f"no product belongs to family {fam!r}: expected a family from products.csv{hint}"))
     frac = demand["family"].map(family_countable).eq(True) & demand["quantity"].notna() & (
         demand["quantity"] != np.floor(demand["quantity"]))
     for pos in np.flatnonzero(frac.to_numpy()):
-        issues.append(Issue("demand.csv", int(demand["_row"].iloc[pos]), "quantity",
+        issues.append(Issue(lab("demand"), int(demand["_row"].iloc[pos]), "quantity",
                             f"is {demand['quantity'].iloc[pos]:g}: family {demand['family'].iloc[pos]!r} is "
                             "countable, expected a whole number"))
     if routes is not None:
         frac = routes["product"].map(countable_product).eq(True) & routes["capacity"].notna() & (
             routes["capacity"] != np.floor(routes["capacity"]))
         for pos in np.flatnonzero(frac.to_numpy()):
-            issues.append(Issue("routes.csv", int(routes["_row"].iloc[pos]), "capacity",
+            issues.append(Issue(lab("routes"), int(routes["_row"].iloc[pos]), "capacity",
                                 f"is {routes['capacity'].iloc[pos]:g}: the product is countable, expected a whole "
                                 "number"))
     # Coordinates come in pairs.
@@ -288,24 +304,24 @@ def _check_references(t: dict[str, pd.DataFrame | None], rows: dict[str, list[in
         half = frame["lat"].isna() != frame["lon"].isna()
         for pos in np.flatnonzero(half.to_numpy()):
             col = "lon" if frame["lon"].isna().iloc[pos] else "lat"
-            issues.append(Issue(f"{name}.csv", int(frame["_row"].iloc[pos]), col,
+            issues.append(Issue(lab(name), int(frame["_row"].iloc[pos]), col,
                                 "is empty but the other coordinate is given: expected both lat and lon"))
     if routes is None:
         # Every route is priced from great-circle distance: coordinates are needed.
         region_has = regions.set_index("region")["lat"].notna()
         src_has = sources["lat"].notna() | sources["region"].map(region_has).eq(True)
         for pos in np.flatnonzero(~src_has.to_numpy()):
-            issues.append(Issue("sources.csv", int(sources["_row"].iloc[pos]), "lat",
+            issues.append(Issue(lab("sources"), int(sources["_row"].iloc[pos]), "lat",
                                 "no coordinates for the source or its region, and there is no routes.csv: expected "
                                 "lat and lon here or in regions.csv, or a routes.csv with costs"))
         needed = set(demand["region"])
         for pos in np.flatnonzero((regions["lat"].isna() & regions["region"].isin(needed)).to_numpy()):
-            issues.append(Issue("regions.csv", int(regions["_row"].iloc[pos]), "lat",
+            issues.append(Issue(lab("regions"), int(regions["_row"].iloc[pos]), "lat",
                                 "region has demand but no coordinates, and there is no routes.csv: expected lat and "
                                 "lon, or a routes.csv with costs"))
 
 
-def _reachability_warnings(instance: Instance, rows: dict[str, list[int]]) -> list[Issue]:
+def _reachability_warnings(instance: Instance, raw: RawInstance) -> list[Issue]:
     """Warn about demand that no supply can reach: it will be short whatever the plan."""
     from .model import eligible_pairs, route_table
 
@@ -332,5 +348,5 @@ def _reachability_warnings(instance: Instance, rows: dict[str, list[int]]) -> li
                    "this demand will be short")
         else:
             continue
-        out.append(Issue("demand.csv", int(row["_row"]), None, msg, "warning"))
+        out.append(Issue(raw.label("demand"), int(row["_row"]), None, msg, "warning"))
     return out

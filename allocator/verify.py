@@ -62,7 +62,9 @@ def read_plan(folder: str | Path) -> tuple[pd.DataFrame, pd.DataFrame | None]:
     if issues:
         raise PlanFileError(issues)
     assert frame is not None
-    dispatch = frame.copy()
+    from .report import unneutralise
+
+    dispatch = frame.map(unneutralise)
     dispatch["_row"] = rows
     fill = None
     fpath = folder / "fill.csv"
@@ -71,7 +73,7 @@ def read_plan(folder: str | Path) -> tuple[pd.DataFrame, pd.DataFrame | None]:
         if fproblems:
             raise PlanFileError(fproblems)
         if fframe is not None and {"region", "family", "use", "delivered"} <= set(fframe.columns):
-            fill = fframe.copy()
+            fill = fframe.map(unneutralise)
             fill["_row"] = frows
     return dispatch, fill
 

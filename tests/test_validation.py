@@ -70,7 +70,7 @@ CASES = [
     ({"demand_csv": "region,family,use,quantity\nhubei,suit,ICU-ish,5\n"},
      r"demand\.csv, row 2, column 'use': is 'ICU-ish': expected one of general, icu"),
     ({"supply_csv": "source,product,quantity\ns1,gb,\n"}, r"supply\.csv, row 2, column 'quantity': is empty"),
-    ({"supply_csv": b"source,product,quantity\ns1,gb,100\n\xd6\xd0,gb,1\n"}, r"supply\.csv, row 3: is not UTF-8"),
+    ({"supply_csv": b"source,product,quantity\ns1,gb,100\n\xff\xfe,gb,1\n"}, r"supply\.csv, row 3: is neither UTF-8 nor GB18030/GBK"),
     ({"policy.toml": "equity = 'sometimes'\n"}, r"policy\.toml: equity must be 'on' or 'off'"),
     ({"policy.toml": "[weights]\nicu = -1\n"}, r"policy\.toml: weights\.icu must be a finite number more than 0"),
     ({"policy.toml": "colour = 'red'\n"}, r"policy\.toml: unknown key\(s\) colour"),
