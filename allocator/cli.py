@@ -40,7 +40,10 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--format", choices=["text", "json"], default="text")
     s.add_argument("--top", type=int, default=10, help="shortfalls to list (default 10)")
     s.add_argument("--shipments", type=int, default=20, help="shipments to list (default 20)")
-    s.add_argument("--time-limit", type=float, default=None, metavar="SECONDS", help="solver time limit")
+    s.add_argument("--time-limit", type=float, default=None, metavar="SECONDS",
+                   help="limit on solver time; when reached, the best plan found is returned with its status and gap")
+    s.add_argument("--memory-limit", type=float, default=None, metavar="GIB",
+                   help="memory the solve may use (default: what the machine has available)")
     policy_args(s)
 
     v = sub.add_parser("validate", help="check an instance and list every problem")
@@ -91,6 +94,11 @@ def main(argv: list[str] | None = None) -> int:
             return EXIT_SOLVER
         from .report import OutputError
 
+        from .limits import InstanceTooLarge
+
+        if isinstance(exc, InstanceTooLarge):
+            print(f"allocator: {exc}", file=sys.stderr)
+            return EXIT_INPUT
         if isinstance(exc, OutputError):
             print(f"allocator: {exc}", file=sys.stderr)
             return EXIT_INPUT
@@ -135,7 +143,8 @@ def _run(args) -> int:
         from .optimize import solve
         from .report import render_json, render_text, write_outputs
 
-        result = solve(instance, time_limit=args.time_limit)
+        memory = None if args.memory_limit is None else args.memory_limit * 2**30
+        result = solve(instance, time_limit=args.time_limit, memory_limit=memory)
         if args.output:
             from time import perf_counter
 

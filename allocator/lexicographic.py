@@ -28,7 +28,7 @@ from .errors import SolverError
 from .model import FlowModel
 from .solvers import LPResult, Status, make_lp
 
-__all__ = ["LexSolution", "solve_lexicographic"]
+__all__ = ["LexSolution", "solve_lexicographic", "fair_box"]
 
 _REL_TOL = 1e-7  # reduced costs and duals below this (relative) count as zero
 _INT_TOL = 1e-6  # how far from a whole number a countable value may come back
@@ -37,53 +37,95 @@ _INT_TOL = 1e-6  # how far from a whole number a countable value may come back
 @dataclass
 class LexSolution:
     x: np.ndarray  # values of the model's columns (countable ones whole)
-    weighted_shortfall: float  # stage 1 optimum
-    route_cost: float  # stage 3 optimum
+    weighted_shortfall: float  # of this plan; the stage-1 optimum when status is optimal
+    route_cost: float  # of this plan; the stage-3 optimum when status is optimal
     fair_fill: np.ndarray  # per demand row: its max-min fair fill rate (NaN without equity)
     lp_solves: int
     seconds: dict[str, float] = field(default_factory=dict)
     solver: str = "highs"
+    status: str = "optimal"  # or "time_limit"
+    stopped_in: str | None = None  # the stage the time limit stopped: shortfall, equity or cost
+    shortfall_bound: float | None = None  # proven lower bound on the least weighted shortfall
+
+
+class _OutOfTime(Exception):
+    pass
 
 
 def solve_lexicographic(model: FlowModel, *, equity: bool = True, solver: str = "highs",
-                        time_limit: float | None = None) -> LexSolution:
-    """Run the three stages on ``model`` and return the integral optimum."""
+                        time_limit: float | None = None, instance=None) -> LexSolution:
+    """Run the three stages on ``model`` and return the integral optimum.
+
+    With ``time_limit`` (seconds, for all stages together), a stage the limit stops is
+    abandoned: stopped in stage 1, the plan is the greedy one (``heuristic.greedy_plan``)
+    with a proven bound on the least weighted shortfall; stopped later, the plan is the
+    stage-1 optimum (least weighted shortfall, without the equity and cost stages).
+    """
     t0 = time.perf_counter()
+    deadline = None if time_limit is None else t0 + max(float(time_limit), 0.0)
     seconds: dict[str, float] = {}
-    lp = make_lp(solver, col_lower=model.col_lower, col_upper=model.col_upper, row_lower=model.row_lower,
-                 row_upper=model.row_upper, start=model.start, index=model.index, value=model.value,
-                 time_limit=time_limit)
     n = model.n_cols
+    lp = make_lp(solver, col_lower=model.col_lower, col_upper=model.col_upper, row_lower=model.row_lower,
+                 row_upper=model.row_upper, start=model.start, index=model.index, value=model.value)
     lower, upper = model.col_lower.copy(), model.col_upper.copy()
-    solves = 0
+    counter = [0]
+
+    def run(what: str) -> LPResult:
+        if deadline is not None:
+            left = deadline - time.perf_counter()
+            if left <= 0:
+                raise _OutOfTime
+            lp.set_time_limit(left)
+        counter[0] += 1
+        r = lp.solve()
+        if r.status is Status.TIME_LIMIT:
+            raise _OutOfTime
+        if r.status is not Status.OPTIMAL:
+            msg = f"{what}: the solver stopped with status {r.status.value} ({r.message})"
+            raise SolverError(msg)
+        return r
 
     # Stage 1: least weighted shortfall.
     c1 = model.cost_vector("shortfall")
     lp.set_costs(c1)
-    r = _run(lp, "stage 1 (weighted shortfall)")
-    solves += 1
+    try:
+        r = run("stage 1 (weighted shortfall)")
+    except _OutOfTime:
+        return _stopped(model, "shortfall", None, counter[0], seconds, solver, instance)
     w_star = float(r.objective)
+    x1 = r.x[:n].copy()
     _fix_optimal_face(lp, model, r, lower, upper, scale=max(1.0, float(np.abs(c1).max(initial=0.0))))
     seconds["shortfall"] = time.perf_counter() - t0
+    stage = "equity"
+    try:
+        # Stage 2: max-min fair fill rates within each weight class.
+        t1 = time.perf_counter()
+        quantity = model.demand["quantity"].to_numpy(float)
+        fair = np.full(len(quantity), np.nan)
+        if equity and len(quantity):
+            # The filling passes tighten copies; the box below starts again from the stage-1 face.
+            _progressive_filling(lp, model, lower.copy(), upper.copy(), fair, run)
+            _box_to_fair_level(lp, model, lower, upper, fair)
+        seconds["equity"] = time.perf_counter() - t1
+        # Stage 3: least route cost.
+        stage = "cost"
+        t2 = time.perf_counter()
+        c3 = np.zeros(lp.n_cols)
+        c3[:n] = model.cost_vector("cost")
+        lp.set_costs(c3)
+        r = run("stage 3 (route cost)")
+    except _OutOfTime:
+        return _stopped(model, stage, x1, counter[0], seconds, solver, instance, w_star)
+    x = _whole(model, r.x[:n])
+    seconds["cost"] = time.perf_counter() - t2
+    route_cost = float(x[: model.n_ship] @ model.ship["cost"].to_numpy(float))
+    return LexSolution(x=x, weighted_shortfall=w_star, route_cost=route_cost, fair_fill=fair, lp_solves=counter[0],
+                       seconds=seconds, solver=solver, shortfall_bound=w_star)
 
-    # Stage 2: max-min fair fill rates within each weight class.
-    t1 = time.perf_counter()
-    quantity = model.demand["quantity"].to_numpy(float)
-    fair = np.full(len(quantity), np.nan)
-    if equity and len(quantity):
-        # The filling passes tighten copies; the box below starts again from the stage-1 face.
-        solves += _progressive_filling(lp, model, lower.copy(), upper.copy(), fair)
-        _box_to_fair_level(lp, model, lower, upper, fair)
-    seconds["equity"] = time.perf_counter() - t1
 
-    # Stage 3: least route cost.
-    t2 = time.perf_counter()
-    c3 = np.zeros(lp.n_cols)
-    c3[:n] = model.cost_vector("cost")
-    lp.set_costs(c3)
-    r = _run(lp, "stage 3 (route cost)")
-    solves += 1
-    x = r.x[:n].copy()
+def _whole(model: FlowModel, x: np.ndarray) -> np.ndarray:
+    """Round countable columns, which a network LP returns whole up to float noise."""
+    x = x.copy()
     countable = model.countable_cols()
     rounded = np.round(x[countable])
     off = np.abs(x[countable] - rounded)
@@ -92,22 +134,29 @@ def solve_lexicographic(model: FlowModel, *, equity: bool = True, solver: str = 
         raise SolverError(msg)
     x[countable] = rounded
     x[~countable] = np.maximum(x[~countable], 0.0)
-    x = np.where(np.abs(x) < 1e-9, 0.0, x)
-    seconds["cost"] = time.perf_counter() - t2
-    route_cost = float(x[: model.n_ship] @ model.ship["cost"].to_numpy(float))
-    return LexSolution(x=x, weighted_shortfall=w_star, route_cost=route_cost, fair_fill=fair, lp_solves=solves,
-                       seconds=seconds, solver=solver)
+    return np.where(np.abs(x) < 1e-9, 0.0, x)
 
 
-def _run(lp, what: str) -> LPResult:
-    r = lp.solve()
-    if r.status is Status.TIME_LIMIT:
-        msg = f"{what}: the solver's time limit was reached before an optimum was proven"
-        raise SolverError(msg)
-    if r.status is not Status.OPTIMAL:
-        msg = f"{what}: the solver stopped with status {r.status.value} ({r.message})"
-        raise SolverError(msg)
-    return r
+def _stopped(model: FlowModel, stage: str, x1, solves: int, seconds: dict, solver: str, instance,
+             w_star: float | None = None) -> LexSolution:
+    from .heuristic import greedy_plan, pooled_lower_bound
+
+    x = None
+    if x1 is not None:
+        try:
+            x, bound = _whole(model, x1), w_star
+        except SolverError:
+            x = None
+    if x is None:
+        x = greedy_plan(model)
+        bound = pooled_lower_bound(instance, model) if instance is not None else 0.0
+    weights = model.demand["weight"].to_numpy(float)
+    w = float(weights @ x[model.n_ship + model.n_serve:])
+    cost = float(x[: model.n_ship] @ model.ship["cost"].to_numpy(float))
+    fair = np.full(len(model.demand), np.nan)
+    return LexSolution(x=x, weighted_shortfall=w, route_cost=cost, fair_fill=fair, lp_solves=solves,
+                       seconds=seconds, solver=solver, status="time_limit", stopped_in=stage,
+                       shortfall_bound=bound)
 
 
 def _fix_optimal_face(lp, model: FlowModel, r: LPResult, lower: np.ndarray, upper: np.ndarray,
@@ -136,7 +185,8 @@ def _weight_classes(weights: np.ndarray, active: np.ndarray) -> list[np.ndarray]
     return classes
 
 
-def _progressive_filling(lp, model: FlowModel, lower: np.ndarray, upper: np.ndarray, fair: np.ndarray) -> int:
+def _progressive_filling(lp, model: FlowModel, lower: np.ndarray, upper: np.ndarray, fair: np.ndarray,
+                         run) -> None:
     """Water-fill each weight class; write each demand row's fair fill rate into ``fair``."""
     quantity = model.demand["quantity"].to_numpy(float)
     weights = model.demand["weight"].to_numpy(float)
@@ -148,44 +198,46 @@ def _progressive_filling(lp, model: FlowModel, lower: np.ndarray, upper: np.ndar
     fixed = (quantity > 0) & ((lower[short] >= upper[short]) | ~reachable)
     fair[fixed] = np.where(reachable[fixed], 1.0 - upper[short][fixed] / quantity[fixed], 0.0)
     t_col = lp.add_col(0.0, 0.0, 0.0)
-    solves = 0
     for members in _weight_classes(weights, (quantity > 0) & ~fixed):
-        # short_d + D_d * t <= D_d  <=>  fill_d >= t.
+        # short_d + (D_d / K) * tau <= D_d  <=>  fill_d >= t = tau / K. The level is carried
+        # scaled by K, the largest demand of the class, so that the rows' duals stay of order
+        # one (with t itself they are of order 1/D and vanish below the solver's tolerances
+        # when demand runs to a billion units).
         k = len(members)
+        scale = float(quantity[members].max())
         start = np.arange(0, 2 * k + 1, 2)
         index = np.column_stack([short[members], np.full(k, t_col)]).ravel()
-        value = np.column_stack([np.ones(k), quantity[members]]).ravel()
+        value = np.column_stack([np.ones(k), quantity[members] / scale]).ravel()
         rows = lp.add_rows(np.full(k, -np.inf), quantity[members], start, index, value)
         cost = np.zeros(lp.n_cols)
         cost[t_col] = -1.0
         lp.set_costs(cost)
-        lp.set_col_bounds([t_col], 0.0, 1.0)
+        lp.set_col_bounds([t_col], 0.0, scale)
         open_ = np.ones(k, dtype=bool)
         while open_.any():
-            r = _run(lp, "stage 2 (equity)")
-            solves += 1
-            t = float(min(max(r.x[t_col], 0.0), 1.0))
+            r = run("stage 2 (equity)")
+            t = float(min(max(r.x[t_col] / scale, 0.0), 1.0))
             pos = np.flatnonzero(open_)
             if t >= 1.0 - 1e-12:
                 block = pos
             else:
-                # Scaled duals sum to 1 (the reduced cost of t is zero): a share above the
-                # tolerance marks a row that no optimum lets rise above t.
-                share = np.abs(r.row_dual[rows[pos]]) * quantity[members[pos]]
-                block = pos[share > 1e-9]
+                # A row with a positive dual cannot rise above t in any optimum. The duals of
+                # the blocked rows are all of one order (the supply they share per unit of
+                # their demand), whatever the size of each row's demand; the rest are zero.
+                dual = np.abs(r.row_dual[rows[pos]])
+                block = pos[dual > 1e-7 * dual.max()] if dual.max() > 0 else pos[:0]
                 if len(block) == 0:
-                    block = pos[[int(np.argmax(share))]]
+                    block = pos[[int(np.argmax(dual))]]
             d = members[block]
             fair[d] = 1.0 if t >= 1.0 - 1e-12 else t
             cols = short[d]
-            new_upper = np.minimum(upper[cols], quantity[d] * (1.0 - fair[d]) + 1e-9 * quantity[d] + 1e-9)
+            new_upper = np.minimum(upper[cols], quantity[d] * (1.0 - fair[d]) + 1e-12 * quantity[d] + 1e-7)
             upper[cols] = np.maximum(new_upper, lower[cols])
             lp.set_col_bounds(cols, lower[cols], upper[cols])
             lp.set_row_bounds(rows[block], -np.inf, np.inf)
             open_[block] = False
         lp.set_col_bounds([t_col], 0.0, 0.0)
     lp.set_costs(np.zeros(lp.n_cols))
-    return solves
 
 
 def _reachable_on_face(model: FlowModel, upper: np.ndarray) -> np.ndarray:
@@ -199,15 +251,36 @@ def _reachable_on_face(model: FlowModel, upper: np.ndarray) -> np.ndarray:
     return reachable
 
 
+def fair_box(fair: np.ndarray, quantity: np.ndarray, countable: np.ndarray,
+             weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The deliveries that count as fair: whole units around each row's fair share.
+
+    The LP knows a fair share to about one part in 1e9 of the largest demand of the row's
+    tier, so the box is ``[floor, ceil]`` of the share widened by that much: exactly the
+    whole units around it for ordinary demand, a unit or two more when a tier holds
+    demand of a billion units. Non-countable rows get the same slack.
+    """
+    target = fair * quantity
+    keys = np.array([float(f"{w:.12g}") for w in weights])
+    tier_max = pd.Series(quantity).groupby(keys).transform("max").to_numpy(float)
+    slack = 1e-9 * tier_max  # the LP's precision on a share
+    nearest = np.round(target)
+    whole = np.abs(target - nearest) <= slack + _INT_TOL  # a whole share, to precision
+    k = np.floor(slack + _INT_TOL)
+    lo = np.where(whole, nearest - k, np.floor(target - slack))
+    hi = np.where(whole, nearest + k, np.ceil(target + slack))
+    lo = np.where(countable, lo, target - slack - _INT_TOL)
+    hi = np.where(countable, hi, target + slack + _INT_TOL)
+    return np.maximum(lo, 0.0), np.minimum(hi, quantity)
+
+
 def _box_to_fair_level(lp, model: FlowModel, lower: np.ndarray, upper: np.ndarray, fair: np.ndarray) -> None:
     """Bound every demand row's delivery to its fair level: [floor, ceil] of it for countable items."""
     quantity = model.demand["quantity"].to_numpy(float)
     countable = model.demand["countable"].to_numpy(bool)
     short = model.short_cols
-    target = fair * quantity  # fair delivery
-    lo_short = np.where(countable, quantity - np.ceil(target - _INT_TOL), 0.0)
-    hi_short = np.where(countable, quantity - np.floor(target + _INT_TOL),
-                        quantity - target + 1e-9 * quantity + 1e-9)
+    lo_fill, hi_fill = fair_box(fair, quantity, countable, model.demand["weight"].to_numpy(float))
+    lo_short, hi_short = quantity - hi_fill, quantity - lo_fill
     new_lo = np.maximum(lower[short], lo_short)
     new_hi = np.minimum(upper[short], hi_short)
     if np.any(new_lo > new_hi + _INT_TOL):

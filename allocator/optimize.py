@@ -16,6 +16,7 @@ from .errors import SolverError
 from .explain import shortfall_reasons
 from .instance import Instance
 from .lexicographic import solve_lexicographic
+from .limits import check_size
 from .model import build
 from .plan import Plan, plan_from_solution
 from .policy import Policy
@@ -73,7 +74,7 @@ class Result:
 
 def solve(instance: Instance, *, equity: bool | None = None, icu_grade_for_general: bool | None = None,
           policy: Policy | None = None, solver: str = "highs", time_limit: float | None = None,
-          check: bool = True) -> Result:
+          memory_limit: float | None = None, check: bool = True) -> Result:
     """Solve one day's instance to the lexicographic optimum.
 
     Parameters
@@ -82,6 +83,12 @@ def solve(instance: Instance, *, equity: bool | None = None, icu_grade_for_gener
         Override the instance policy's switches.
     policy:
         Replace the instance's policy entirely.
+    time_limit:
+        Seconds for all solver stages together; when reached, the best plan found is returned
+        with ``status == "time_limit"`` and a proven bound (see ``lexicographic``).
+    memory_limit:
+        Bytes the solve may use (default: what the machine reports available); a larger
+        instance is refused with ``InstanceTooLarge`` before anything is built.
     check:
         Verify the plan's invariants independently of the model (recommended; raises
         ``SolverError`` on any violation).
@@ -94,11 +101,12 @@ def solve(instance: Instance, *, equity: bool | None = None, icu_grade_for_gener
                                   if v is not None})
     if pol is not instance.policy:
         instance = instance.with_policy(pol)
+    check_size(instance, memory_limit)
     t = time.perf_counter()
     model = build(instance)
     timings["build"] = time.perf_counter() - t
     t = time.perf_counter()
-    sol = solve_lexicographic(model, equity=pol.equity, solver=solver, time_limit=time_limit)
+    sol = solve_lexicographic(model, equity=pol.equity, solver=solver, time_limit=time_limit, instance=instance)
     timings["solve"] = time.perf_counter() - t
     t = time.perf_counter()
     plan = plan_from_solution(instance, model, sol.x)
@@ -110,7 +118,15 @@ def solve(instance: Instance, *, equity: bool | None = None, icu_grade_for_gener
         "route_cost": _num(sol.route_cost),
         "equity": "max-min fair fill rates within each tier" if pol.equity else "off",
     }
-    result = Result(instance=instance, plan=plan, status="optimal", objective=objective, fair_fill=fair,
+    if sol.status != "optimal":
+        bound = float(sol.shortfall_bound or 0.0)
+        objective["stopped_in"] = sol.stopped_in
+        objective["weighted_shortfall_bound"] = _num(bound)
+        objective["weighted_shortfall_gap"] = _num((sol.weighted_shortfall - bound) / sol.weighted_shortfall
+                                                   if sol.weighted_shortfall > 0 else 0.0)
+        if sol.stopped_in != "shortfall":
+            objective["equity"] = "not reached (time limit)" if pol.equity else "off"
+    result = Result(instance=instance, plan=plan, status=sol.status, objective=objective, fair_fill=fair,
                     by_tier=_by_tier(plan.fill), by_region=_by_region(instance, plan.fill), solver=sol.solver,
                     lp_solves=sol.lp_solves, timings=timings)
     if check:

@@ -223,6 +223,14 @@ def render_text(result, top: int = 10, shipments: int = 20) -> str:
         f"objective: weighted shortfall {result.objective['weighted_shortfall']:,} | route cost "
         f"{result.objective['route_cost']:,}",
     ]
+    if result.status == "time_limit":
+        o = result.objective
+        stage = {"shortfall": "stage 1 (weighted shortfall): this is a greedy plan",
+                 "equity": "stage 2 (equity): the plan has the least weighted shortfall, fill rates not yet evened",
+                 "cost": "stage 3 (route cost): the plan has the least weighted shortfall, route cost not yet least"}
+        out.insert(1, f"TIME LIMIT reached in {stage[o['stopped_in']]}; weighted shortfall "
+                      f"{o['weighted_shortfall']:,} against a proven lower bound of {o['weighted_shortfall_bound']:,} "
+                      f"(gap at most {o['weighted_shortfall_gap']:.1%})")
     if inst.warnings:
         out.append(f"{len(inst.warnings)} warning(s) in the data; first: {inst.warnings[0]}")
     out += ["", "Fill rate by priority tier (tier 1 = highest weight)",

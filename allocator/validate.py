@@ -330,13 +330,12 @@ def _reachability_warnings(instance: Instance, raw: RawInstance) -> list[Issue]:
     if len(demand) == 0:
         return out
     pairs = eligible_pairs(instance)  # demand_idx, product
-    supply = instance.supply[instance.supply["quantity"] > 0]
-    routes = route_table(instance)
-    reach = pairs.merge(supply[["source", "product"]], on="product")
-    reach = reach.merge(routes[["source", "region", "product"]], on=["source", "product"])
-    reach = reach[reach["region"] == demand.loc[reach["demand_idx"], "region"].to_numpy()]
-    has_supply = set(pairs.merge(supply[["product"]], on="product")["demand_idx"])
-    reachable = set(reach["demand_idx"])
+    pairs = pairs.assign(region=demand.loc[pairs["demand_idx"], "region"].to_numpy())
+    supplied = set(instance.supply.loc[instance.supply["quantity"] > 0, "product"])
+    # route_table lists only arcs from a source that has the product to a region that wants it.
+    hubs = route_table(instance, eligible_pairs(instance))[["region", "product"]].drop_duplicates()
+    has_supply = set(pairs.loc[pairs["product"].isin(supplied), "demand_idx"])
+    reachable = set(pairs.merge(hubs, on=["region", "product"])["demand_idx"])
     for idx, row in demand.iterrows():
         if row["quantity"] <= 0:
             continue

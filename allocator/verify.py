@@ -329,9 +329,10 @@ def _check_optimality(instance: Instance, delivered: np.ndarray, metrics: dict, 
         demand = instance.demand
         quantity = demand["quantity"].to_numpy(float)
         countable = demand["family"].map(instance.family_countable()).astype(bool).to_numpy()
+        from .lexicographic import fair_box
+
         target = fair * quantity
-        lo = np.where(countable, np.floor(target + 1e-6), target - 1e-6 * np.maximum(1.0, quantity))
-        hi = np.where(countable, np.ceil(target - 1e-6), target + 1e-6 * np.maximum(1.0, quantity))
+        lo, hi = fair_box(fair, quantity, countable, instance.demand_weights().to_numpy(float))
         bad = (delivered < lo - 1e-9) | (delivered > hi + 1e-9)
         for i in np.flatnonzero(bad):
             v.append(("equity", "demand.csv", int(demand["_row"].iloc[i]),

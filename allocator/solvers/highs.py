@@ -26,6 +26,9 @@ class HighsLP:
         h.setOptionValue("threads", 1)
         h.setOptionValue("random_seed", 0)
         h.setOptionValue("solver", "simplex")
+        # Fairness rows carry demand / (largest demand of its tier), down to 1e-12 at the
+        # quantity limits: keep such coefficients rather than drop them as noise.
+        h.setOptionValue("small_matrix_value", 1e-13)
         if time_limit is not None:
             h.setOptionValue("time_limit", float(time_limit))
         lp = highspy.HighsLp()
@@ -51,6 +54,9 @@ class HighsLP:
         a[a == np.inf] = self._inf
         a[a == -np.inf] = -self._inf
         return a
+
+    def set_time_limit(self, seconds: float | None) -> None:
+        self._h.setOptionValue("time_limit", float("inf") if seconds is None else max(float(seconds), 0.0))
 
     def set_costs(self, cost: np.ndarray) -> None:
         cost = np.asarray(cost, dtype=np.double)
