@@ -69,7 +69,13 @@ def check(raw: RawInstance, policy: Policy | None = None, overrides: list[str] |
     if required_parsed and (raw.tables.get("routes") is None or typed["routes"] is not None):
         # Cross-table checks run even when cells are bad, so that every problem shows at once;
         # bad cells were already reported and hold a neutral value here.
-        _check_references(typed, raw, policy, issues)
+        # Duplicate ids were reported above; the cross checks see each id once.
+        unique = {name: None if frame is None else frame.drop_duplicates(subset=list(TABLES[name].key))
+                  for name, frame in typed.items()}
+        _check_references(unique, raw, policy, issues)
+        for name, frame in unique.items():
+            if frame is not None and typed[name] is not None and len(frame) == len(typed[name]):
+                typed[name] = frame  # the checks may have filled defaults (products' family)
     errors = [i for i in issues if i.severity == "error"]
     if errors:
         raise InstanceError(issues)
