@@ -17,7 +17,8 @@ CHINESE = {
     "supply.csv": 'source,product,quantity\ns1,gb,"42,700"\ns2,em,"１，２００"\n',
     "regions.csv": "region,name,name_zh,lat,lon,flags\nhubei,Hubei,湖北,30.59,114.31,level_one_response\n"
                    "henan,Henan,河南,34.75,113.63,\n",
-    "demand.csv": "region,family,use,quantity\nhubei,suit,icu,\"100,000\"\nhubei,suit,general,500\nhenan,suit,general,900\n",
+    "demand.csv": "region,family,use,quantity\nhubei,suit,icu,\"100,000\"\nhubei,suit,general,500\n"
+                  "henan,suit,general,900\n",
 }
 
 
