@@ -79,35 +79,32 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:
         return EXIT_OK
     except Exception as exc:  # the last line of defence: a message, never a traceback
-        from .errors import InstanceError, PolicyError, SolverError
-
         if args.debug:
             raise
-        if isinstance(exc, InstanceError):
-            _print_issues(exc.issues, sys.stderr)
-            return EXIT_INPUT
-        if isinstance(exc, PolicyError):
-            print(f"allocator: policy error: {exc}", file=sys.stderr)
-            return EXIT_INPUT
-        if isinstance(exc, SolverError):
-            print(f"allocator: solver failed: {exc}", file=sys.stderr)
-            return EXIT_SOLVER
-        from .report import OutputError
+        return _report_error(exc)
 
-        from .limits import InstanceTooLarge
 
-        if isinstance(exc, InstanceTooLarge):
-            print(f"allocator: {exc}", file=sys.stderr)
-            return EXIT_INPUT
-        if isinstance(exc, OutputError):
-            print(f"allocator: {exc}", file=sys.stderr)
-            return EXIT_INPUT
-        if isinstance(exc, OSError):
-            print(f"allocator: {exc.strerror or exc}: {exc.filename or ''}", file=sys.stderr)
-            return EXIT_INPUT
-        print(f"allocator: internal error ({type(exc).__name__}: {exc}); rerun with --debug and report it",
-              file=sys.stderr)
-        return EXIT_SOLVER
+def _report_error(exc: Exception) -> int:
+    """One message on standard error and the exit code, for every error a user can meet."""
+    from .errors import InstanceError, PolicyError, SolverError
+    from .limits import InstanceTooLarge
+    from .report import OutputError
+
+    if isinstance(exc, InstanceError):
+        _print_issues(exc.issues, sys.stderr)
+        return EXIT_INPUT
+    prefixes = ((PolicyError, "policy error: ", EXIT_INPUT), (SolverError, "solver failed: ", EXIT_SOLVER),
+                (InstanceTooLarge, "", EXIT_INPUT), (OutputError, "", EXIT_INPUT))
+    for kind, prefix, code in prefixes:
+        if isinstance(exc, kind):
+            print(f"allocator: {prefix}{exc}", file=sys.stderr)
+            return code
+    if isinstance(exc, OSError):
+        print(f"allocator: {exc.strerror or exc}: {exc.filename or ''}", file=sys.stderr)
+        return EXIT_INPUT
+    print(f"allocator: internal error ({type(exc).__name__}: {exc}); rerun with --debug and report it",
+          file=sys.stderr)
+    return EXIT_SOLVER
 
 
 def _print_issues(issues, stream) -> None:

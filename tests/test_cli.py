@@ -121,3 +121,12 @@ def test_usage_errors_exit_2(capsys):
     except SystemExit as exc:
         assert exc.code == 2
     assert "usage" in capsys.readouterr().err
+
+
+def test_unexpected_errors_are_a_message_not_a_traceback(monkeypatch, capsys):
+    def broken(instance):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr("allocator.optimize.build", broken)
+    code, text = run(capsys, "solve", SUITS)
+    assert code == 3 and "internal error (RuntimeError: boom); rerun with --debug" in text
