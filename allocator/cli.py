@@ -48,8 +48,14 @@ def _parser() -> argparse.ArgumentParser:
 
     v = sub.add_parser("validate", help="check an instance and list every problem")
     v.add_argument("instance")
+    v.add_argument("--all", action="store_true", help=f"list every issue, not the first {SHOWN_ISSUES}")
     v.add_argument("--format", choices=["text", "json"], default="text")
     policy_args(v)
+
+    g = sub.add_parser("generate", help="write a generated national instance, reproducibly from a seed")
+    g.add_argument("--scale", choices=["province", "prefecture", "county", "village"], default="province")
+    g.add_argument("--seed", type=int, default=0)
+    g.add_argument("--output", "-o", metavar="DIR", required=True, help="folder to write (must be new or empty)")
 
     c = sub.add_parser("verify", help="check a plan folder against the instance's rules")
     c.add_argument("instance")
@@ -107,16 +113,49 @@ def _report_error(exc: Exception) -> int:
     return EXIT_SOLVER
 
 
-def _print_issues(issues, stream) -> None:
+SHOWN_ISSUES = 50
+
+
+def _print_issues(issues, stream, show_all: bool = False) -> None:
+    """Every issue, errors first; past the first 50, a count per file and column instead."""
     errors = [i for i in issues if i.severity == "error"]
     warnings = [i for i in issues if i.severity != "error"]
-    for issue in errors + warnings:
+    ordered = errors + warnings
+    shown = ordered if show_all else ordered[:SHOWN_ISSUES]
+    for issue in shown:
         print(str(issue), file=stream)
+    rest = ordered[len(shown):]
+    if rest:
+        groups: dict[tuple, int] = {}
+        for issue in rest:
+            key = (issue.severity, issue.file, issue.column or "")
+            groups[key] = groups.get(key, 0) + 1
+        print(f"... and {len(rest)} more (all of them: allocator validate INSTANCE --all, or --format json):",
+              file=stream)
+        for (severity, file, column), n in sorted(groups.items()):
+            where = f"{file}, column '{column}'" if column else file
+            print(f"    {n} more {severity}(s) in {where}", file=stream)
     print(f"{len(errors)} error(s), {len(warnings)} warning(s)", file=stream)
 
 
 def _run(args) -> int:
     from .validate import load
+
+    if args.command == "generate":
+        from pathlib import Path
+
+        from .generate import generate, write_instance
+        from .report import OutputError
+
+        out = Path(args.output)
+        if out.exists() and (not out.is_dir() or any(out.iterdir())):
+            msg = f"--output {out}: exists and is not an empty folder; expected a new folder for the instance"
+            raise OutputError(msg)
+        tables = generate(args.scale, args.seed)
+        write_instance(tables, out, note=f"--scale {args.scale} --seed {args.seed}")
+        sizes = ", ".join(f"{len(frame):,} {name}" for name, frame in tables.items())
+        print(f"wrote {out}: {sizes}")
+        return EXIT_OK
 
     if args.command == "validate":
         from .errors import InstanceError
@@ -130,7 +169,7 @@ def _run(args) -> int:
         if args.format == "json":
             print(json.dumps([i.__dict__ for i in issues], indent=2, ensure_ascii=False))
         elif issues:
-            _print_issues(issues, sys.stdout)
+            _print_issues(issues, sys.stdout, show_all=args.all)
         else:
             print(f"{args.instance}: valid (0 errors, 0 warnings)")
         return EXIT_INPUT if errors else EXIT_OK

@@ -143,3 +143,15 @@ def test_readme_documents_every_column():
         assert f"`{table.file}`" in readme
         for col in table.columns:
             assert f"`{col.name}`" in readme, (table.file, col.name)
+
+
+def test_many_problems_are_counted_not_flooded(tmp_path, capsys):
+    rows = "".join(f"s1,gb,bad{i}\n" for i in range(60))
+    folder = make(tmp_path, supply_csv="source,product,quantity\n" + rows)
+    code, text = run(capsys, "validate", str(folder))
+    assert code == 2
+    assert text.count("error: supply.csv") == 50
+    assert re.search(r"\.\.\. and \d+ more \(all of them: allocator validate INSTANCE --all", text)
+    assert "more error(s) in supply.csv, column 'quantity'" in text
+    code, text = run(capsys, "validate", str(folder), "--all")
+    assert text.count("is 'bad") == 60
