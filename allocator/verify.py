@@ -199,7 +199,7 @@ def verify(instance: Instance, plan: Plan | pd.DataFrame, *, fill: pd.DataFrame 
     }
     feasible = not any(item[4] == "error" for item in v)
     if optimality and feasible:
-        _check_optimality(instance, delivered, metrics, v, reference)
+        _check_optimality(instance, delivered, metrics, v, reference, None if fill is not None else delivered_by)
     violations = pd.DataFrame(v, columns=_COLUMNS)
     violations["row"] = violations["row"].astype("Int64")
     return Verification(violations=violations.reset_index(drop=True), metrics=metrics)
@@ -310,7 +310,8 @@ def _check_fill(instance: Instance, fill: pd.DataFrame, by_grade: pd.DataFrame, 
     return claimed
 
 
-def _check_optimality(instance: Instance, delivered: np.ndarray, metrics: dict, v: list, reference) -> None:
+def _check_optimality(instance: Instance, delivered: np.ndarray, metrics: dict, v: list, reference,
+                      free_split: pd.DataFrame | None = None) -> None:
     if reference is None:
         from .optimize import solve
 
@@ -332,7 +333,10 @@ def _check_optimality(instance: Instance, delivered: np.ndarray, metrics: dict, 
         from .lexicographic import fair_box
 
         target = fair * quantity
-        lo, hi = fair_box(fair, quantity, countable, instance.demand_weights().to_numpy(float))
+        weights = instance.demand_weights().to_numpy(float)
+        lo, hi = fair_box(fair, quantity, countable, weights)
+        if free_split is not None and instance.policy.icu_grade_for_general:
+            delivered = _fair_split(instance, delivered, free_split, weights, lo, hi)
         bad = (delivered < lo - 1e-9) | (delivered > hi + 1e-9)
         for i in np.flatnonzero(bad):
             v.append(("equity", "demand.csv", int(demand["_row"].iloc[i]),
@@ -344,6 +348,28 @@ def _check_optimality(instance: Instance, delivered: np.ndarray, metrics: dict, 
     if metrics["route_cost"] > c_star + 1e-6 * max(1.0, abs(c_star)):
         v.append(("least cost", None, None, f"route cost {_n(metrics['route_cost'])} exceeds the least cost "
                   f"{_n(c_star)} of serving the same demand", "error"))
+
+
+def _fair_split(instance: Instance, delivered: np.ndarray, by_grade: pd.DataFrame, weights: np.ndarray,
+                lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """Without a fill table, choose how ICU-grade units split between a region's ICU and general
+    rows where the two weigh the same (the split is then the plan's free choice): the split that
+    puts both rows inside their fair boxes, if there is one."""
+    demand = instance.demand
+    idx = {k: i for i, k in enumerate(zip(demand["region"], demand["family"], demand["use"]))}
+    out = delivered.copy()
+    for (region, family), row in by_grade.iterrows():
+        i, g = idx.get((region, family, "icu")), idx.get((region, family, "general"))
+        if i is None or g is None or weights[i] != weights[g]:
+            continue
+        gen_part = min(float(row.get("general", 0.0)), float(demand["quantity"].iloc[g]))
+        total = out[i] + out[g] - gen_part  # ICU-grade units credited to the two rows
+        d_i, d_g = float(demand["quantity"].iloc[i]), float(demand["quantity"].iloc[g])
+        low = max(0.0, total - (d_g - gen_part), lo[i], total + gen_part - hi[g])
+        high = min(total, d_i, hi[i], total + gen_part - lo[g])
+        if low <= high + 1e-9:
+            out[i], out[g] = low, gen_part + total - low
+    return out
 
 
 def _n(x: float) -> str:

@@ -211,3 +211,20 @@ def test_great_circle_costs_without_routes():
     assert 1040 < unit < 1065
     res2 = allocator.solve(inst.with_policy(inst.policy.with_overrides(["routes.cost_per_km=2"])))
     assert float(res2.plan.dispatch["unit_cost"].iloc[0]) == pytest.approx(2 * unit)
+
+
+def test_verify_finds_the_fair_split_of_icu_grade_units_without_a_fill_table():
+    """ICU-grade may serve general use; A's ICU and general rows weigh the same (1) and need 4
+    each; 4 ICU-grade units arrive. Fair: 2 and 2. The dispatch alone does not say which use
+    each unit served: verify must find the fair split rather than credit ICU use first."""
+    products = [{"product": "gb", "family": "suit", "grade": "icu"}]
+    inst = instance(policy=Policy(icu_grade_for_general=True), products=products,
+                    sources=[{"source": "s", "name": "S", "region": "a"}], supply=[("s", "gb", 4)],
+                    regions=regions(("a", "")),
+                    demand=[{"region": "a", "family": "suit", "use": "icu", "quantity": 4, "weight": 1},
+                            {"region": "a", "family": "suit", "use": "general", "quantity": 4, "weight": 1}],
+                    routes=[("s", "a", 1)])
+    res = allocator.solve(inst)
+    assert [delivered(res, "a", u) for u in ("icu", "general")] == [2, 2]
+    assert allocator.verify(inst, res.plan.dispatch).ok  # dispatch only, no fill table
+    assert allocator.verify(inst, res.plan).ok
