@@ -1,11 +1,10 @@
 """Resource limits: refuse, before building, an instance the machine cannot hold.
 
-The model needs about ``BYTES_PER_ARC`` per route-product arc at its peak (measured:
-216 MB for 100,559 arcs and 576 MB for 388,722 arcs, 2026-11-23, tables, LP and plan
-together), plus a fixed ``BASE_BYTES`` for the Python process and libraries. The guard
-counts the arcs from the tables without building anything and compares twice that
-estimate with the memory available, so that a huge instance fails at once with a
-message, not by thrashing.
+The guard allows ``BYTES_PER_ARC`` per route-product arc plus ``BASE_BYTES`` for the
+Python process and libraries, an allowance set from one-off peak-memory readings of the
+whole pipeline (tables, LP, plan), not a benchmark figure. It counts the arcs from the
+tables without building anything and compares twice that estimate with the memory
+available, so that a huge instance fails at once with a message, not by thrashing.
 """
 
 from __future__ import annotations
