@@ -11,7 +11,9 @@
    whose constraint has a positive dual cannot rise above ``t`` in any optimum and are
    frozen there; repeat (Bertsekas & Gallager, *Data Networks*, 2nd ed., 6.5.2; Nace &
    Pioro, IEEE Comm. Surveys 10(4), 2008). The fair fill of each row is unique; for
-   countable items the deliveries are then boxed to ``[floor, ceil]`` of it.
+   countable items the deliveries are then boxed to ``[floor, ceil]`` of it, and each
+   tier is boxed before the next one is made fair (so every tier's fair shares are the
+   ones the final whole-unit plan can meet).
 3. Least route cost on what is left. That last LP is a network LP with integral data,
    so its basic optimum is integral for countable products.
 """
@@ -28,7 +30,7 @@ from .errors import SolverError
 from .model import FlowModel
 from .solvers import LPResult, Status, make_lp
 
-__all__ = ["LexSolution", "solve_lexicographic", "fair_box"]
+__all__ = ["LexSolution", "solve_lexicographic", "fair_box", "weight_classes", "stopped_before_stage_one"]
 
 _REL_TOL = 1e-7  # reduced costs and duals below this (relative) count as zero
 _INT_TOL = 1e-6  # how far from a whole number a countable value may come back
@@ -46,6 +48,8 @@ class LexSolution:
     status: str = "optimal"  # or "time_limit"
     stopped_in: str | None = None  # the stage the time limit stopped: shortfall, equity or cost
     shortfall_bound: float | None = None  # proven lower bound on the least weighted shortfall
+    fair_lo: np.ndarray | None = None  # per demand row: least delivery inside its fair box (with equity)
+    fair_hi: np.ndarray | None = None  # per demand row: most delivery inside its fair box
 
 
 class _OutOfTime(Exception):
@@ -119,8 +123,12 @@ def solve_lexicographic(model: FlowModel, *, equity: bool = True, solver: str = 
     x = _whole(model, r.x[:n])
     seconds["cost"] = time.perf_counter() - t2
     route_cost = float(x[: model.n_ship] @ model.ship["cost"].to_numpy(float))
+    box = (None, None)
+    if equity:
+        box = fair_box(fair, model.demand["quantity"].to_numpy(float), model.demand["countable"].to_numpy(bool),
+                       model.demand["weight"].to_numpy(float))
     return LexSolution(x=x, weighted_shortfall=w_star, route_cost=route_cost, fair_fill=fair, lp_solves=counter[0],
-                       seconds=seconds, solver=solver, shortfall_bound=w_star)
+                       seconds=seconds, solver=solver, shortfall_bound=w_star, fair_lo=box[0], fair_hi=box[1])
 
 
 def _whole(model: FlowModel, x: np.ndarray) -> np.ndarray:
@@ -135,6 +143,11 @@ def _whole(model: FlowModel, x: np.ndarray) -> np.ndarray:
     x[countable] = rounded
     x[~countable] = np.maximum(x[~countable], 0.0)
     return np.where(np.abs(x) < 1e-9, 0.0, x)
+
+
+def stopped_before_stage_one(model: FlowModel, solver: str, instance) -> LexSolution:
+    """Out of time before the least shortfall is known: the greedy plan and a proven bound."""
+    return _stopped(model, "shortfall", None, 0, {}, solver, instance)
 
 
 def _stopped(model: FlowModel, stage: str, x1, solves: int, seconds: dict, solver: str, instance,
@@ -177,7 +190,7 @@ def _fix_optimal_face(lp, model: FlowModel, r: LPResult, lower: np.ndarray, uppe
         lp.set_row_bounds(tight, model.row_upper[tight], model.row_upper[tight])
 
 
-def _weight_classes(weights: np.ndarray, active: np.ndarray) -> list[np.ndarray]:
+def weight_classes(weights: np.ndarray, active: np.ndarray) -> list[np.ndarray]:
     keys = np.array([float(f"{w:.12g}") for w in weights])
     classes = []
     for key in sorted(set(keys[active]), reverse=True):
@@ -197,8 +210,10 @@ def _progressive_filling(lp, model: FlowModel, lower: np.ndarray, upper: np.ndar
     reachable = _reachable_on_face(model, upper)
     fixed = (quantity > 0) & ((lower[short] >= upper[short]) | ~reachable)
     fair[fixed] = np.where(reachable[fixed], 1.0 - upper[short][fixed] / quantity[fixed], 0.0)
+    countable = model.demand["countable"].to_numpy(bool)
+    face_lo, face_hi = lower[short].copy(), upper[short].copy()
     t_col = lp.add_col(0.0, 0.0, 0.0)
-    for members in _weight_classes(weights, (quantity > 0) & ~fixed):
+    for members in weight_classes(weights, (quantity > 0) & ~fixed):
         # short_d + (D_d / K) * tau <= D_d  <=>  fill_d >= t = tau / K. The level is carried
         # scaled by K, the largest demand of the class, so that the rows' duals stay of order
         # one (with t itself they are of order 1/D and vanish below the solver's tolerances
@@ -237,6 +252,13 @@ def _progressive_filling(lp, model: FlowModel, lower: np.ndarray, upper: np.ndar
             lp.set_row_bounds(rows[block], -np.inf, np.inf)
             open_[block] = False
         lp.set_col_bounds([t_col], 0.0, 0.0)
+        # Lower tiers are made fair with this tier inside its box, as in the final plan.
+        lo_fill, hi_fill = fair_box(fair[members], quantity[members], countable[members], weights[members])
+        cols = short[members]
+        new_lo = np.maximum(face_lo[members], quantity[members] - hi_fill)
+        new_hi = np.maximum(np.minimum(face_hi[members], quantity[members] - lo_fill), new_lo)
+        lower[cols], upper[cols] = new_lo, new_hi
+        lp.set_col_bounds(cols, new_lo, new_hi)
     lp.set_costs(np.zeros(lp.n_cols))
 
 

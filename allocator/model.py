@@ -23,7 +23,7 @@ import pandas as pd
 from .geo import great_circle_km
 from .instance import Instance
 
-__all__ = ["FlowModel", "build", "eligible_pairs", "route_table"]
+__all__ = ["FlowModel", "build", "eligible_pairs", "route_table", "subset"]
 
 
 def eligible_pairs(instance: Instance) -> pd.DataFrame:
@@ -183,3 +183,39 @@ def build(instance: Instance) -> FlowModel:
     return FlowModel(ship=ship, serve=serve, demand=demand, supply=supply, hubs=hubs,
                      col_lower=col_lower, col_upper=col_upper, row_lower=row_lower, row_upper=row_upper,
                      start=start, index=index, value=value)
+
+
+def subset(model: FlowModel, families) -> tuple[FlowModel, np.ndarray]:
+    """The part of ``model`` that serves ``families``, and its columns' places in ``model``.
+
+    Families never share a supply row, a hub, a route or a demand row, so the part is a
+    model of its own: its optimum is the restriction of the whole model's optimum.
+    """
+    fam = model.demand["family"].to_numpy()
+    keep_dem = np.isin(fam, list(families))
+    products = set(model.serve.loc[keep_dem[model.serve["demand_idx"].to_numpy()], "product"])
+    keep_sup = model.supply["product"].isin(products).to_numpy()
+    keep_hub = model.hubs["product"].isin(products).to_numpy()
+    keep_ship = model.ship["product"].isin(products).to_numpy()
+    keep_serve = keep_dem[model.serve["demand_idx"].to_numpy()]
+    cols = np.concatenate([np.flatnonzero(keep_ship), model.n_ship + np.flatnonzero(keep_serve),
+                           model.n_ship + model.n_serve + np.flatnonzero(keep_dem)])
+    rows_kept = np.concatenate([keep_sup, keep_hub, keep_dem])
+    new_row = np.cumsum(rows_kept) - 1
+    nnz = np.diff(model.start)[cols]
+    take = np.repeat(model.start[cols], nnz) + (np.arange(int(nnz.sum())) - np.repeat(np.cumsum(nnz) - nnz, nnz))
+    row_idx = np.flatnonzero(rows_kept)
+    old_demand = np.flatnonzero(keep_dem)
+    new_demand = pd.Series(np.arange(len(old_demand)), index=old_demand)
+    serve = model.serve.loc[keep_serve].reset_index(drop=True)
+    serve["demand_idx"] = new_demand.reindex(serve["demand_idx"].to_numpy()).to_numpy()
+    part = FlowModel(
+        ship=model.ship.loc[keep_ship].reset_index(drop=True), serve=serve,
+        demand=model.demand.loc[keep_dem].reset_index(drop=True),
+        supply=model.supply.loc[keep_sup].reset_index(drop=True),
+        hubs=model.hubs.loc[keep_hub].reset_index(drop=True),
+        col_lower=model.col_lower[cols], col_upper=model.col_upper[cols],
+        row_lower=model.row_lower[row_idx], row_upper=model.row_upper[row_idx],
+        start=np.concatenate([[0], np.cumsum(nnz)]).astype(np.int64),
+        index=new_row[model.index[take]].astype(np.int64), value=model.value[take])
+    return part, cols

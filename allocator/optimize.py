@@ -15,7 +15,7 @@ import pandas as pd
 from .errors import SolverError
 from .explain import shortfall_reasons
 from .instance import Instance
-from .lexicographic import solve_lexicographic
+from .engine import solve_model
 from .limits import check_size
 from .model import build
 from .plan import Plan, plan_from_solution
@@ -38,6 +38,7 @@ class Result:
     solver: str
     lp_solves: int
     timings: dict = field(default_factory=dict)
+    fair_box: tuple | None = None  # (least, most) delivery per demand row that counts as fair, with equity
 
     @property
     def dispatch(self) -> pd.DataFrame:
@@ -73,7 +74,7 @@ class Result:
 
 
 def solve(instance: Instance, *, equity: bool | None = None, icu_grade_for_general: bool | None = None,
-          policy: Policy | None = None, solver: str = "highs", time_limit: float | None = None,
+          policy: Policy | None = None, solver: str = "auto", time_limit: float | None = None,
           memory_limit: float | None = None, check: bool = True) -> Result:
     """Solve one day's instance to the lexicographic optimum.
 
@@ -83,6 +84,9 @@ def solve(instance: Instance, *, equity: bool | None = None, icu_grade_for_gener
         Override the instance policy's switches.
     policy:
         Replace the instance's policy entirely.
+    solver:
+        ``auto`` (each product family on the network engine when its data is whole
+        numbers, else on the LP engine), ``network`` or ``highs``; see ``engine``.
     time_limit:
         Seconds for all solver stages together; when reached, the best plan found is returned
         with ``status == "time_limit"`` and a proven bound (see ``lexicographic``).
@@ -106,7 +110,7 @@ def solve(instance: Instance, *, equity: bool | None = None, icu_grade_for_gener
     model = build(instance)
     timings["build"] = time.perf_counter() - t
     t = time.perf_counter()
-    sol = solve_lexicographic(model, equity=pol.equity, solver=solver, time_limit=time_limit, instance=instance)
+    sol = solve_model(model, equity=pol.equity, solver=solver, time_limit=time_limit, instance=instance)
     timings["solve"] = time.perf_counter() - t
     t = time.perf_counter()
     plan = plan_from_solution(instance, model, sol.x)
@@ -127,6 +131,7 @@ def solve(instance: Instance, *, equity: bool | None = None, icu_grade_for_gener
         if sol.stopped_in != "shortfall":
             objective["equity"] = "not reached (time limit)" if pol.equity else "off"
     result = Result(instance=instance, plan=plan, status=sol.status, objective=objective, fair_fill=fair,
+                    fair_box=None if sol.fair_lo is None else (sol.fair_lo, sol.fair_hi),
                     by_tier=_by_tier(plan.fill), by_region=_by_region(instance, plan.fill), solver=sol.solver,
                     lp_solves=sol.lp_solves, timings=timings)
     if check:

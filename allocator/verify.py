@@ -334,7 +334,10 @@ def _check_optimality(instance: Instance, delivered: np.ndarray, metrics: dict, 
 
         target = fair * quantity
         weights = instance.demand_weights().to_numpy(float)
-        lo, hi = fair_box(fair, quantity, countable, weights)
+        if reference.fair_box is not None:  # exact from the network engine
+            lo, hi = (np.asarray(b, dtype=float) for b in reference.fair_box)
+        else:
+            lo, hi = fair_box(fair, quantity, countable, weights)
         if free_split is not None and instance.policy.icu_grade_for_general:
             delivered = _fair_split(instance, delivered, free_split, weights, lo, hi)
         bad = (delivered < lo - 1e-9) | (delivered > hi + 1e-9)

@@ -30,7 +30,7 @@ def test_solve_prints_and_writes_the_plan(tmp_path, capsys):
     assert list(fill.columns[:8]) == ["region", "family", "use", "demand", "delivered", "shortfall", "fill_rate",
                                       "weight"]
     summary = json.loads((tmp_path / "plan" / "summary.json").read_text())
-    assert summary["status"] == "optimal" and summary["solver"] == "highs"
+    assert summary["status"] == "optimal" and summary["solver"] == "network"
     assert set(summary["objective"]) >= {"weighted_shortfall", "route_cost"}
     assert summary["totals"]["delivered"] == dispatch["quantity"].sum() == fill["delivered"].sum()
     assert set(summary["timings_s"]) >= {"build", "solve"}

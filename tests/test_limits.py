@@ -34,11 +34,35 @@ def test_time_limit_zero_gives_a_feasible_plan_and_a_true_bound(seed):
     assert gap == pytest.approx((w - bound) / w if w else 0.0, abs=1e-6)
 
 
+def test_time_limit_in_the_network_equity_stage_keeps_least_shortfall(monkeypatch):
+    """The limit strikes between two flows of the equity stage: least-cost plan of the stage-1 optimum."""
+    from allocator import netflow
+
+    inst = random_instance(11, n_sources=8, n_regions=9)
+    best = allocator.solve(inst, solver="network")
+    off = allocator.solve(inst, solver="network", equity=False)
+    real, calls = netflow._check_time, []
+
+    def limited(deadline):
+        calls.append(1)
+        if len(calls) >= 3:
+            raise netflow._OutOfTime
+        return real(deadline)
+
+    monkeypatch.setattr(netflow, "_check_time", limited)
+    res = allocator.solve(inst, solver="network")
+    assert res.status == "time_limit" and res.objective["stopped_in"] == "equity"
+    assert res.objective["weighted_shortfall"] == best.objective["weighted_shortfall"]
+    assert res.objective["weighted_shortfall_gap"] == 0
+    assert res.objective["route_cost"] == pytest.approx(off.objective["route_cost"], abs=1e-6)
+    check_invariants(inst, res)
+
+
 @pytest.mark.parametrize("stop_at,stage", [(2, "equity"), ("last", "cost")])
 def test_time_limit_in_later_stages_keeps_least_shortfall(monkeypatch, stop_at, stage):
     """The limit strikes in the k-th LP: the plan falls back to the stage-1 optimum."""
     inst = random_instance(11, n_sources=8, n_regions=9)
-    best = allocator.solve(inst)
+    best = allocator.solve(inst, solver="highs")
     stop_at = best.lp_solves if stop_at == "last" else stop_at
     from allocator.solvers import highs
 
@@ -53,7 +77,7 @@ def test_time_limit_in_later_stages_keeps_least_shortfall(monkeypatch, stop_at, 
         return r
 
     monkeypatch.setattr(highs.HighsLP, "solve", limited)
-    res = allocator.solve(inst)
+    res = allocator.solve(inst, solver="highs")
     assert res.status == "time_limit" and res.objective["stopped_in"] == stage
     assert res.objective["weighted_shortfall"] == best.objective["weighted_shortfall"]
     assert res.objective["weighted_shortfall_gap"] == 0

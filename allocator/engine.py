@@ -1,0 +1,80 @@
+"""Solve: choose the engine per part of the model, run it, put the parts back together.
+
+Product families share nothing (no supply, hub, route or demand row), so each family's
+part of the model has its own lexicographic optimum and the whole optimum is their
+union. Countable families go to the network engine (``netflow``: exact integer
+min-cost flows, OR-Tools); families it cannot take exactly (fractional quantities,
+equity over divisible goods) go to the LP engine (``lexicographic``: HiGHS simplex).
+
+``solver``: ``auto`` (that choice), ``network`` (every family on the network engine, an
+error if one does not fit) or ``highs`` (every family on the LP engine).
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from .errors import SolverError
+from .lexicographic import LexSolution, solve_lexicographic
+from .model import FlowModel, subset
+
+__all__ = ["SOLVERS", "solve_model"]
+
+SOLVERS = ("auto", "network", "highs")
+
+
+def solve_model(model: FlowModel, *, equity: bool, solver: str = "auto", time_limit: float | None = None,
+                instance=None) -> LexSolution:
+    """The lexicographic optimum of ``model``, each family on its engine."""
+    if solver not in SOLVERS:
+        raise ValueError(f"unknown solver {solver!r}: expected one of {', '.join(SOLVERS)}")
+    if solver == "highs":
+        return solve_lexicographic(model, equity=equity, time_limit=time_limit, instance=instance)
+    from .netflow import Unsuitable, solve_network
+
+    t0 = time.perf_counter()
+    countable = model.demand.groupby("family", sort=True)["countable"].all()
+    parts = [list(countable.index[countable.to_numpy(bool)]), list(countable.index[~countable.to_numpy(bool)])]
+    if solver == "network" or not parts[1] or not parts[0]:
+        parts = [list(countable.index)]
+    solutions = []
+    for families in parts:
+        part, cols = (model, np.arange(model.n_cols)) if len(parts) == 1 else subset(model, families)
+        left = None if time_limit is None else max(0.0, time_limit - (time.perf_counter() - t0))
+        try:
+            sol = solve_network(part, equity=equity, time_limit=left, instance=instance)
+        except Unsuitable as exc:
+            if solver == "network":
+                raise SolverError(f"the network engine cannot solve this instance exactly: {exc}; "
+                                  "use --solver auto or highs") from None
+            sol = solve_lexicographic(part, equity=equity, time_limit=left, instance=instance)
+        solutions.append((sol, cols))
+    return solutions[0][0] if len(solutions) == 1 else _merge(model, solutions)
+
+
+def _merge(model: FlowModel, solutions: list[tuple[LexSolution, np.ndarray]]) -> LexSolution:
+    x = np.zeros(model.n_cols)
+    fair = np.full(len(model.demand), np.nan)
+    boxed = all(s.fair_lo is not None for s, _ in solutions)
+    fair_lo, fair_hi = (np.zeros(len(fair)), np.zeros(len(fair))) if boxed else (None, None)
+    short0 = model.n_ship + model.n_serve
+    seconds: dict[str, float] = {}
+    for sol, cols in solutions:
+        x[cols] = sol.x
+        rows = cols[cols >= short0] - short0
+        fair[rows] = sol.fair_fill
+        if boxed:
+            fair_lo[rows], fair_hi[rows] = sol.fair_lo, sol.fair_hi
+        for k, v in sol.seconds.items():
+            seconds[k] = seconds.get(k, 0.0) + v
+    stopped = [s for s, _ in solutions if s.status != "optimal"]
+    bounds = [s.shortfall_bound for s, _ in solutions]
+    return LexSolution(
+        x=x, weighted_shortfall=sum(s.weighted_shortfall for s, _ in solutions),
+        route_cost=sum(s.route_cost for s, _ in solutions), fair_fill=fair,
+        lp_solves=sum(s.lp_solves for s, _ in solutions), seconds=seconds,
+        solver="+".join(dict.fromkeys(s.solver for s, _ in solutions)),
+        status="time_limit" if stopped else "optimal", stopped_in=stopped[0].stopped_in if stopped else None,
+        shortfall_bound=None if any(b is None for b in bounds) else sum(bounds), fair_lo=fair_lo, fair_hi=fair_hi)

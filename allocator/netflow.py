@@ -1,0 +1,330 @@
+"""Solve: the lexicographic optimum of a ``FlowModel`` by min-cost flows (the network engine).
+
+The same three stages as ``lexicographic`` (which solves them as LPs), each solved here
+as integer min-cost flows, exactly:
+
+1. **Tier totals.** The deliveries a flow can make to the demand rows form a polymatroid
+   (Megiddo, "Optimal flows in networks with multiple sources and sinks", Math.
+   Programming 7, 1974). Its greedy optimum -- serve the highest tier as much as
+   possible, then the next, ... -- is optimal for *every* strictly decreasing set of
+   positive weights (Edmonds 1970), and every optimum delivers the same total ``F_k`` to
+   each tier. So one min-cost flow with the small integer costs ``-rank`` on the tiers
+   finds ``F`` and the least weighted shortfall ``W* = sum_k w_k (D_k - F_k)``, and the
+   optimal face is exactly "each tier receives ``F_k``": a node demand in later stages.
+2. **Equity.** Within a tier, the max-min fair fill rates are the lexicographically
+   optimal base of that polymatroid with respect to the demands (Fujishige, Math. of
+   OR 5(2), 1980). Its decomposition algorithm: for rows ``E`` (with rows ``C`` served
+   first) try the common level ``l = (f(E+C) - f(C)) / D(E)``; a maximum flow with every
+   row of ``E`` capped at ``l x demand`` either serves them all (they all get ``l``) or its
+   minimum cut gives the largest set ``A`` that cannot reach ``l``: solve ``A`` alone and
+   ``E - A`` after ``A``. Capacities are scaled by ``D(E)``, so every flow is an exact
+   integer and every level an exact fraction. Higher tiers stay inside their boxes
+   ``[floor, ceil]`` of their fair share with their tier total, as in ``lexicographic``.
+3. **Least route cost** with every row in its box and every tier at ``F_k``.
+
+The engine takes integral data only (supply, demand, capacities; route costs with at
+most 6 decimals; equity only when every product is countable) and refuses the rest with
+``Unsuitable`` before solving; the caller then uses the LP engine.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+
+import numpy as np
+
+from .lexicographic import LexSolution, stopped_before_stage_one, weight_classes
+from .model import FlowModel
+from .solvers.ortools_flow import INT_LIMIT, FlowRangeError, max_flow, min_cost_flow
+
+__all__ = ["Unsuitable", "solve_network"]
+
+
+class Unsuitable(ValueError):
+    """The model's data is outside what the network engine solves exactly."""
+
+
+class _OutOfTime(Exception):
+    pass
+
+
+def _integral(values: np.ndarray, what: str) -> np.ndarray:
+    v = np.asarray(values, dtype=float)
+    r = np.round(v)
+    if v.size and (np.abs(v - r).max() > 1e-9 * max(1.0, float(np.abs(v).max())) or np.abs(r).max() >= 2**53):
+        raise Unsuitable(f"{what} are not whole numbers")
+    return r.astype(np.int64)
+
+
+def _integer_costs(cost: np.ndarray) -> tuple[np.ndarray, int]:
+    """Route costs as integers: ``cost x 10**k`` for the least ``k <= 6`` that makes them whole."""
+    c = np.asarray(cost, dtype=float)
+    for k in range(7):
+        s = c * 10**k
+        r = np.round(s)
+        if not c.size or np.abs(s - r).max() <= 1e-9 * max(1.0, float(np.abs(s).max())):
+            if np.abs(r).max(initial=0) >= 2**53:
+                break
+            return r.astype(np.int64), 10**k
+    raise Unsuitable("route costs have more than 6 decimals")
+
+
+class _Graph:
+    """The model as one flow network.
+
+    Nodes: supply rows, hubs, demand rows (numbered as the model's LP rows), one sink per
+    tier, then the terminal ``T``. Arcs: ship, serve, row (demand -> its tier's sink),
+    tier (sink -> T) and unused (supply -> T).
+    """
+
+    def __init__(self, model: FlowModel, tier: np.ndarray, n_tiers: int):
+        ns, nh, nd = len(model.supply), len(model.hubs), len(model.demand)
+        n_ship, n_serve = model.n_ship, model.n_serve
+        idx = model.index
+        self.ns, self.nh, self.nd, self.k = ns, nh, nd, n_tiers
+        self.sink0 = ns + nh + nd
+        self.t = self.sink0 + n_tiers
+        self.n = self.t + 1
+        dem0 = ns + nh
+        self.s = _integral(model.row_upper[:ns], "supply quantities")
+        self.q = _integral(model.demand["quantity"].to_numpy(float), "demand quantities")
+        self.big = int(self.s.sum())  # no arc ever carries more than all the supply
+        ship_cap = model.col_upper[:n_ship]
+        finite = np.isfinite(ship_cap)
+        cap = np.full(n_ship, self.big, dtype=np.int64)
+        cap[finite] = np.minimum(_integral(ship_cap[finite], "route capacities"), self.big)
+        self.ship_cap = cap
+        self.tier = tier
+        self.tail = np.concatenate([
+            idx[0: 2 * n_ship: 2], idx[2 * n_ship: 2 * (n_ship + n_serve): 2],
+            dem0 + np.arange(nd), self.sink0 + np.arange(n_tiers), np.arange(ns)]).astype(np.int64)
+        self.head = np.concatenate([
+            idx[1: 2 * n_ship: 2], idx[2 * n_ship + 1: 2 * (n_ship + n_serve): 2],
+            self.sink0 + tier, np.full(n_tiers, self.t), np.full(ns, self.t)]).astype(np.int64)
+        self.a_serve = n_ship
+        self.a_row = n_ship + n_serve
+        self.a_tier = self.a_row + nd
+        self.a_unused = self.a_tier + n_tiers
+        self.n_arcs = self.a_unused + ns
+        self.solves = 0
+
+    def arrays(self, scale: int = 1):
+        """Capacity, cost and supply arrays with the network part filled in, scaled."""
+        cap = np.zeros(self.n_arcs, dtype=np.int64)
+        cap[: self.a_serve] = self.ship_cap * scale
+        cap[self.a_serve: self.a_row] = self.big * scale
+        cap[self.a_unused:] = self.s * scale
+        supply = np.zeros(self.n, dtype=np.int64)
+        supply[: self.ns] = self.s * scale
+        return cap, np.zeros(self.n_arcs, dtype=np.int64), supply
+
+    def solve(self, cap, cost, supply) -> np.ndarray:
+        supply[self.t] -= int(supply.sum())
+        self.solves += 1
+        return min_cost_flow(self.n, self.tail, self.head, cap, cost, supply)
+
+    def require(self, cap, supply, lo, hi, totals, tiers, scale: int = 1) -> None:
+        """Rows of ``tiers`` inside ``[lo, hi]``, each of those tiers receiving exactly ``totals``."""
+        rows = np.flatnonzero(np.isin(self.tier, tiers))
+        cap[self.a_row + rows] = (hi[rows] - lo[rows]) * scale
+        supply[self.ns + self.nh + rows] -= lo[rows] * scale
+        for k in tiers:
+            supply[self.sink0 + k] -= (int(totals[k]) - int(lo[self.tier == k].sum())) * scale
+
+    def network(self, scale: int = 1):
+        """The ship and serve arcs with their capacities: ``tail, head, cap``."""
+        cap = np.concatenate([self.ship_cap, np.full(self.a_row - self.a_serve, self.big, dtype=np.int64)])
+        return self.tail[: self.a_row], self.head[: self.a_row], cap * scale
+
+    def max_flow_to(self, rows: np.ndarray, caps: np.ndarray, scale: int = 1, base=None):
+        """Max flow from the supply to demand ``rows`` (capped at ``caps``).
+
+        Without ``base``, from the whole supply. With ``base`` (a flow meeting the higher
+        tiers' requirements: ``(arc_flow, row_flow, unused)``), in that flow's residual
+        network: what can be added to it without touching the requirements.
+        Returns the value, the nodes an augmenting path still reaches, and the flows.
+        """
+        s_node = self.n
+        tail, head, cap = self.network(scale)
+        if base is None:
+            tails = [np.full(self.ns, s_node), tail]
+            heads = [np.arange(self.ns), head]
+            caps_ = [self.s * scale, cap]
+        else:
+            flow, row_rows, row_flow, row_cap, unused = base
+            r_tail = self.ns + self.nh + row_rows
+            r_head = self.sink0 + self.tier[row_rows]
+            tails = [np.full(self.ns, s_node), tail, head, r_tail, r_head]
+            heads = [np.arange(self.ns), head, tail, r_head, r_tail]
+            caps_ = [unused * scale, cap - flow * scale, flow * scale, (row_cap - row_flow) * scale,
+                     row_flow * scale]
+        # The row arcs last, then an empty arc S -> T so that both ends always exist.
+        tails += [self.ns + self.nh + rows, [s_node]]
+        heads += [np.full(len(rows), self.t), [self.t]]
+        caps_ += [caps, [0]]
+        tail, head = np.concatenate(tails).astype(np.int64), np.concatenate(heads).astype(np.int64)
+        cap = np.concatenate(caps_).astype(np.int64)
+        keep = cap > 0
+        keep[-1] = True
+        value, flow, side = max_flow(self.n + 1, tail[keep], head[keep], cap[keep], s_node, self.t)
+        self.solves += 1
+        full = np.zeros(len(cap), dtype=np.int64)
+        full[keep] = flow
+        return value, side, full
+
+    def base_flow(self, k: int, lo: np.ndarray, hi: np.ndarray, totals: np.ndarray):
+        """A flow meeting tiers ``< k`` (boxes and totals), nothing to lower tiers; as ``max_flow_to``'s base."""
+        rows = np.flatnonzero(self.tier < k)
+        if not len(rows):
+            return (np.zeros(self.a_row, dtype=np.int64), rows, rows * 0, rows * 0, self.s.copy())
+        s_node = self.n
+        tail, head, cap = self.network()
+        dem = self.ns + self.nh + rows
+        sinks = self.sink0 + np.arange(k)
+        need = totals[:k] - np.bincount(self.tier[rows], weights=lo[rows], minlength=k).astype(np.int64)
+        all_tail = np.concatenate([np.full(self.ns, s_node), tail, dem, dem, sinks])
+        all_head = np.concatenate([np.arange(self.ns), head, self.sink0 + self.tier[rows],
+                                   np.full(len(rows), self.t), np.full(k, self.t)])
+        all_cap = np.concatenate([self.s, cap, hi[rows] - lo[rows], lo[rows], need])
+        all_tail, all_head = np.append(all_tail, s_node), np.append(all_head, self.t)
+        all_cap = np.append(all_cap, 0)
+        value, flow, _ = max_flow(self.n + 1, all_tail, all_head, all_cap, s_node, self.t)
+        self.solves += 1
+        if value != int(totals[:k].sum()):
+            raise ArithmeticError("the higher tiers' fair boxes cannot be met (inconsistent tier totals)")
+        n0 = self.ns
+        arc_flow = flow[n0: n0 + self.a_row]
+        row_flow = flow[n0 + self.a_row: n0 + self.a_row + len(rows)]
+        unused = self.s - flow[:n0]
+        return arc_flow, rows, row_flow, hi[rows] - lo[rows], unused
+
+
+def solve_network(model: FlowModel, *, equity: bool = True, time_limit: float | None = None,
+                  instance=None) -> LexSolution:
+    """Run the three stages with flows; raise ``Unsuitable`` for data it cannot take exactly.
+
+    ``time_limit`` is checked before each flow (a flow, once started, runs to its end):
+    out of time before stage 1, the plan is the greedy one with a proven bound, as in
+    ``lexicographic``; out of time in the equity stage, the least-cost plan of the
+    stage-1 optimum.
+    """
+    t0 = time.perf_counter()
+    deadline = None if time_limit is None else t0 + max(float(time_limit), 0.0)
+    countable = model.demand["countable"].to_numpy(bool)
+    if equity and not countable.all():
+        raise Unsuitable("equity with products that are not countable needs fractional shares")
+    weights = model.demand["weight"].to_numpy(float)
+    classes = weight_classes(weights, np.ones(len(weights), dtype=bool))
+    tier = np.zeros(len(weights), dtype=np.int64)
+    for k, members in enumerate(classes):
+        tier[members] = k
+    n_tiers = len(classes)
+    g = _Graph(model, tier, n_tiers)
+    costs, cost_scale = _integer_costs(model.ship["cost"].to_numpy(float))
+    seconds: dict[str, float] = {}
+    try:
+        _check_time(deadline)
+    except _OutOfTime:
+        return stopped_before_stage_one(model, "network", instance)
+    try:
+        # Stage 1: tier totals F_k = f(tiers <= k) - f(tiers < k), f the max flow into them.
+        totals = np.zeros(n_tiers, dtype=np.int64)
+        reached = 0
+        for k in range(n_tiers):
+            rows = np.flatnonzero(tier <= k)
+            value, _, _ = g.max_flow_to(rows, g.q[rows])
+            totals[k], reached = value - reached, value
+        demand_by_tier = np.bincount(tier, weights=g.q, minlength=n_tiers)
+        class_weight = np.array([weights[m[0]] for m in classes]) if n_tiers else np.zeros(0)
+        w_star = float(class_weight @ (demand_by_tier - totals)) if n_tiers else 0.0
+        seconds["shortfall"] = time.perf_counter() - t0
+
+        # Stage 2: fair shares, tier by tier; the rows' boxes [lo, hi].
+        t1 = time.perf_counter()
+        lo, hi = np.zeros(len(g.q), dtype=np.int64), g.q.copy()
+        fair = np.full(len(g.q), np.nan)
+        if equity:
+            for k in range(n_tiers):
+                _fair_tier(g, k, totals, lo, hi, fair, deadline)
+        seconds["equity"] = time.perf_counter() - t1
+        status, stopped_in = "optimal", None
+    except FlowRangeError as exc:
+        raise Unsuitable(str(exc)) from None
+    except _OutOfTime:
+        # Out of time in the equity stage (each flow runs to the end; the limit is checked
+        # between them): the least-cost plan on the stage-1 face, without equity.
+        status, stopped_in = "time_limit", "equity"
+        lo, hi = np.zeros(len(g.q), dtype=np.int64), g.q.copy()
+        fair = np.full(len(g.q), np.nan)
+    # Stage 3: least route cost inside the boxes, every tier at its total.
+    t2 = time.perf_counter()
+    cap, cost, supply = g.arrays()
+    g.require(cap, supply, lo, hi, totals, range(n_tiers))
+    cost[: g.a_serve] = costs
+    try:
+        flow = g.solve(cap, cost, supply)
+    except FlowRangeError as exc:
+        raise Unsuitable(str(exc)) from None
+    seconds["cost"] = time.perf_counter() - t2
+    served = flow[g.a_row: g.a_tier] + lo
+    x = np.concatenate([flow[: g.a_row], g.q - served]).astype(float)
+    route_cost = float(flow[: g.a_serve] @ costs) / cost_scale
+    return LexSolution(x=x, weighted_shortfall=w_star, route_cost=route_cost, fair_fill=fair, lp_solves=g.solves,
+                       seconds=seconds, solver="network", status=status, stopped_in=stopped_in,
+                       shortfall_bound=w_star, fair_lo=lo if equity and status == "optimal" else None,
+                       fair_hi=hi if equity and status == "optimal" else None)
+
+
+def _check_time(deadline) -> None:
+    if deadline is not None and time.perf_counter() > deadline:
+        raise _OutOfTime
+
+
+def _fair_tier(g: _Graph, k: int, totals: np.ndarray, lo: np.ndarray, hi: np.ndarray, fair: np.ndarray,
+               deadline) -> None:
+    """Fujishige's decomposition for tier ``k``; writes the rows' fair levels and boxes."""
+    q = g.q
+    rows = np.flatnonzero(g.tier == k)
+    fair[rows[q[rows] == 0]] = 1.0
+    rows = rows[q[rows] > 0]
+    base = None
+    # A task: rows E, rows C served before them, f(C) and f(E + C).
+    stack = [(rows, rows[:0], 0, int(totals[k]))] if len(rows) else []
+    while stack:
+        e, c, f_c, f_ec = stack.pop()
+        num, den = f_ec - f_c, int(q[e].sum())
+        d = math.gcd(num, den)
+        num, den = num // d, den // d
+        if num == 0 or num == den:
+            _set_level(e, num, den, q, lo, hi, fair)
+            continue
+        _check_time(deadline)
+        if max(g.big, int(q.max())) * den >= INT_LIMIT // 2:  # the solver reports overflow beyond
+            raise Unsuitable("fair shares need more precision than 64-bit flows hold")
+        if base is None:
+            base = g.base_flow(k, lo, hi, totals)
+        rows_ec = np.concatenate([e, c])
+        caps = np.concatenate([num * q[e], den * q[c]])
+        value, side, _ = g.max_flow_to(rows_ec, caps, den, base)
+        blocked = ~side[g.ns + g.nh + e]
+        if blocked.all():
+            _set_level(e, num, den, q, lo, hi, fair)
+            continue
+        if not blocked.any():  # impossible in exact arithmetic: E itself is a minimiser
+            raise ArithmeticError("fair-share decomposition found no bottleneck")
+        a, rest = e[blocked], e[~blocked]
+        moved = value - num * int(q[rest].sum())
+        if moved % den:
+            raise ArithmeticError("fair-share decomposition lost exactness")
+        f_ac = moved // den
+        stack.append((rest, np.concatenate([c, a]), f_ac, f_ec))
+        stack.append((a, c, f_c, f_ac))
+
+
+def _set_level(rows: np.ndarray, num: int, den: int, q: np.ndarray, lo: np.ndarray, hi: np.ndarray,
+               fair: np.ndarray) -> None:
+    share = [(int(x) * num, den) for x in q[rows]]  # exact: Python integers
+    lo[rows] = [a // b for a, b in share]
+    hi[rows] = [-((-a) // b) for a, b in share]
+    fair[rows] = num / den

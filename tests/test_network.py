@@ -1,0 +1,119 @@
+"""The network engine (exact integer flows) against the LP engine, by hand, and at its edges."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+import numpy as np
+import pytest
+from helpers import instance, random_instance
+from test_hand_cases import check_invariants
+
+import allocator
+from allocator.errors import SolverError
+from allocator.policy import Policy
+
+SUIT = [{"product": "suit", "family": "suit", "grade": "general"}]
+
+
+@pytest.mark.parametrize("seed", range(24))
+def test_network_and_lp_engines_agree(seed):
+    """Same least weighted shortfall, same least cost, same fair levels; every invariant."""
+    eq = seed % 2 == 0
+    inst = random_instance(500 + seed, n_sources=7, n_regions=9, equity=eq, icu_for_general=seed % 3 == 0)
+    net = allocator.solve(inst, solver="network")
+    lp = allocator.solve(inst, solver="highs")
+    assert net.solver == "network" and lp.solver == "highs"
+    for key in ("weighted_shortfall", "route_cost"):
+        assert net.objective[key] == pytest.approx(lp.objective[key], abs=1e-6)
+    if eq:
+        np.testing.assert_allclose(net.fair_fill, lp.fair_fill, atol=1e-7)
+        lo, hi = net.fair_box
+        keys = ["region", "family", "use"]
+        delivered = inst.demand[keys].merge(net.plan.fill[keys + ["delivered"]], on=keys, how="left")["delivered"]
+        assert np.all((lo <= delivered) & (delivered <= hi))
+    check_invariants(inst, net)
+    assert allocator.verify(inst, net.plan).ok
+
+
+def test_fair_levels_by_hand_are_exact_fractions():
+    """a (4) is reached only by s1 (3 units): level 3/4. b (4) and c (2) share s2's 5 units: 5/6 each."""
+    inst = instance(
+        products=SUIT,
+        sources=[{"source": "s1", "name": "s1", "region": "a"}, {"source": "s2", "name": "s2", "region": "b"}],
+        supply=[("s1", "suit", 3), ("s2", "suit", 5)],
+        regions=[{"region": r, "name": r} for r in "abc"],
+        demand=[{"region": r, "family": "suit", "use": "general", "quantity": q} for r, q in (("a", 4), ("b", 4),
+                                                                                              ("c", 2))],
+        routes=[("s1", "a", 1), ("s2", "b", 1), ("s2", "c", 5)],
+    )
+    res = allocator.solve(inst, solver="network")
+    assert [Fraction(x).limit_denominator(100) for x in res.fair_fill] == [Fraction(3, 4), Fraction(5, 6),
+                                                                           Fraction(5, 6)]
+    lo, hi = res.fair_box
+    assert list(lo) == [3, 3, 1] and list(hi) == [3, 4, 2]  # shares 3, 10/3, 5/3
+    got = res.plan.fill.set_index("region")["delivered"]
+    # Least cost inside the boxes: c is the dear one, so it gets the floor of its share.
+    assert (got["a"], got["b"], got["c"]) == (3, 4, 1)
+    assert res.objective["route_cost"] == 3 * 1 + 4 * 1 + 1 * 5
+    check_invariants(inst, res)
+
+
+def test_exact_boxes_where_the_lp_precision_runs_out():
+    """A tier holding a billion-unit row: the LP knows shares to about 1 unit; the flows exactly.
+
+    Rows x and y (3 each) share s1's 5 units: 5/2 each, so each gets 2 or 3, and together 5.
+    """
+    inst = instance(
+        products=SUIT,
+        sources=[{"source": "s1", "name": "s1", "region": "x"}, {"source": "s2", "name": "s2", "region": "big"}],
+        supply=[("s1", "suit", 5), ("s2", "suit", 10**9)],
+        regions=[{"region": r, "name": r} for r in ("x", "y", "big")],
+        demand=[{"region": r, "family": "suit", "use": "general", "quantity": q}
+                for r, q in (("x", 3), ("y", 3), ("big", 10**9))],
+        routes=[("s1", "x", 1), ("s1", "y", 2), ("s2", "big", 1)],
+    )
+    res = allocator.solve(inst, solver="network")
+    lo, hi = res.fair_box
+    assert list(lo) == [2, 2, 10**9] and list(hi) == [3, 3, 10**9]
+    got = res.plan.fill.set_index("region")["delivered"]
+    assert (got["x"], got["y"], got["big"]) == (3, 2, 10**9)  # y is the dearer route
+    assert allocator.verify(inst, res.plan).ok
+
+
+def test_auto_puts_divisible_families_on_the_lp_engine():
+    inst = random_instance(7, fractional_family=True, equity=True)
+    auto = allocator.solve(inst)
+    assert auto.solver == "network+highs"
+    lp = allocator.solve(inst, solver="highs")
+    for key in ("weighted_shortfall", "route_cost"):
+        assert auto.objective[key] == pytest.approx(lp.objective[key], rel=1e-9, abs=1e-6)
+    check_invariants(inst, auto)
+    with pytest.raises(SolverError, match="network engine cannot solve this instance exactly"):
+        allocator.solve(inst, solver="network")
+
+
+def test_costs_with_many_decimals_go_to_the_lp_engine():
+    inst = instance(
+        products=SUIT, sources=[{"source": "s1", "name": "s1", "region": "a"}], supply=[("s1", "suit", 3)],
+        regions=[{"region": "a", "name": "a"}], demand=[{"region": "a", "family": "suit", "use": "general", "quantity": 2}],
+        routes=[("s1", "a", 1 / 3)], policy=Policy(equity=False),
+    )
+    res = allocator.solve(inst)
+    assert res.solver == "highs" and res.objective["route_cost"] == pytest.approx(2 / 3)
+
+
+def test_network_engine_on_the_cli(tmp_path, capsys):
+    from helpers import run_cli
+
+    from test_bundled_instance import SUITS
+
+    code, text = run_cli(capsys, "solve", str(SUITS), "--solver", "highs", "--format", "json")
+    assert code == 0
+    code2, text2 = run_cli(capsys, "solve", str(SUITS), "--solver", "network", "--format", "json")
+    assert code2 == 0
+    import json
+
+    a, b = json.loads(text), json.loads(text2)
+    assert a["solver"] == "highs" and b["solver"] == "network"
+    assert a["objective"] == b["objective"]
