@@ -95,8 +95,10 @@ def test_auto_puts_divisible_families_on_the_lp_engine():
 
 def test_costs_with_many_decimals_go_to_the_lp_engine():
     inst = instance(
-        products=SUIT, sources=[{"source": "s1", "name": "s1", "region": "a"}], supply=[("s1", "suit", 3)],
-        regions=[{"region": "a", "name": "a"}], demand=[{"region": "a", "family": "suit", "use": "general", "quantity": 2}],
+        products=SUIT, sources=[{"source": "s1", "name": "s1", "region": "a"}],
+        supply=[("s1", "suit", 3)],
+        regions=[{"region": "a", "name": "a"}],
+        demand=[{"region": "a", "family": "suit", "use": "general", "quantity": 2}],
         routes=[("s1", "a", 1 / 3)], policy=Policy(equity=False),
     )
     res = allocator.solve(inst)
