@@ -44,6 +44,13 @@ def _parser() -> argparse.ArgumentParser:
                    help="limit on solver time; when reached, the best plan found is returned with its status and gap")
     s.add_argument("--memory-limit", type=float, default=None, metavar="GIB",
                    help="memory the solve may use (default: what the machine has available)")
+    s.add_argument("--solver", choices=["auto", "network", "highs"], default="auto",
+                   help="engine: network (exact integer flows, OR-Tools), highs (LP simplex) or auto "
+                        "(network for each product family whose data are whole numbers, else highs)")
+    s.add_argument("--hierarchy", action="store_true",
+                   help="two-level solve: nation to top regions (regions.csv parent), then each to its regions")
+    s.add_argument("--workers", type=int, default=1, help="with --hierarchy: processes for the provinces (default 1)")
+    s.add_argument("--gap", action="store_true", help="with --hierarchy: also run the flat solve and print the gap")
     policy_args(s)
 
     v = sub.add_parser("validate", help="check an instance and list every problem")
@@ -63,6 +70,19 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--format", choices=["text", "json"], default="text")
     c.add_argument("--no-optimality", action="store_true", help="check feasibility only, not optimality")
     policy_args(c)
+
+    b = sub.add_parser("batch", help="solve many instances x policy scenarios, serially or on a Dask cluster")
+    b.add_argument("instances", nargs="+", metavar="INSTANCE", help="instance folders or .xlsx workbooks")
+    b.add_argument("--scenarios", metavar="FILE",
+                   help="CSV file: a 'scenario' column, then one column per policy key (run with every instance)")
+    b.add_argument("--scheduler", default="local", metavar="ADDRESS|local|serial",
+                   help="local: a Dask cluster on this machine (default); serial: no Dask; tcp://HOST:8786: a cluster")
+    b.add_argument("--workers", type=int, default=2, help="worker processes of the local cluster (default 2)")
+    b.add_argument("--retries", type=int, default=1,
+                   help="reruns of a task after an unexpected failure (not bad input) (default 1)")
+    b.add_argument("--time-limit", type=float, default=None, metavar="SECONDS", help="solver time limit per task")
+    b.add_argument("--output", "-o", metavar="DIR", help="write DIR/results.csv and each plan to DIR/INSTANCE/SCENARIO")
+    b.add_argument("--format", choices=["text", "json"], default="text")
     return p
 
 
@@ -157,6 +177,34 @@ def _run(args) -> int:
         print(f"wrote {out}: {sizes}")
         return EXIT_OK
 
+    if args.command == "batch":
+        from time import perf_counter
+
+        from .batch import BatchError, make_tasks, read_scenarios, render_text, run_batch, scheduler_label, \
+            write_results
+
+        tasks = make_tasks(args.instances, read_scenarios(args.scenarios) if args.scenarios else None)
+        t = perf_counter()
+        try:
+            table = run_batch(tasks, scheduler=args.scheduler, workers=args.workers, retries=args.retries,
+                              time_limit=args.time_limit, output_dir=args.output)
+        except BatchError as exc:
+            print(f"allocator: {exc}", file=sys.stderr)
+            return EXIT_INPUT
+        wall = perf_counter() - t
+        if args.output:
+            write_results(table, args.output)
+        if args.format == "json":
+            print(json.dumps({"tasks": len(table), "seconds": round(wall, 3), "tasks_per_second": round(
+                len(table) / wall, 3) if wall > 0 else None, "results": json.loads(
+                table.to_json(orient="records"))}, indent=2, ensure_ascii=False))
+        else:
+            sys.stdout.write(render_text(table, wall, scheduler_label(args.scheduler, args.workers)))
+            if args.output:
+                print(f"wrote {args.output}/results.csv")
+        kinds = set(table["error_kind"])  # a solver failure outranks bad input: it needs a report, not a fix
+        return EXIT_SOLVER if "solver" in kinds else EXIT_INPUT if "input" in kinds else EXIT_OK
+
     if args.command == "validate":
         from .errors import InstanceError
 
@@ -180,7 +228,18 @@ def _run(args) -> int:
         from .report import render_json, render_text, write_outputs
 
         memory = None if args.memory_limit is None else args.memory_limit * 2**30
-        result = solve(instance, time_limit=args.time_limit, memory_limit=memory)
+        if (args.gap or args.workers != 1) and not args.hierarchy or args.workers < 1:
+            print("allocator: error: --gap and --workers N (1 or more) go with --hierarchy", file=sys.stderr)
+            return EXIT_INPUT
+        if args.hierarchy:
+            from .hierarchy import hierarchy_text, solve_hierarchical
+
+            result = solve_hierarchical(instance, workers=args.workers, gap=args.gap, time_limit=args.time_limit,
+                                        memory_limit=memory)
+            if args.format == "text":
+                sys.stdout.write(hierarchy_text(result))
+        else:
+            result = solve(instance, time_limit=args.time_limit, memory_limit=memory, solver=args.solver)
         if args.output:
             from time import perf_counter
 
