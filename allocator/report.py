@@ -214,7 +214,7 @@ def render_text(result, top: int = 10, shipments: int = 20) -> str:
     tot = s["totals"]
     pol = inst.policy
     out = [
-        f"allocator: {inst.name}: {result.status} ({result.solver}, {result.lp_solves} LP solves, "
+        f"allocator: {inst.name}: {result.status} ({result.solver}, {result.lp_solves} solver calls, "
         f"{sum(result.timings.values()):.2f} s)",
         f"policy: equity {'on' if pol.equity else 'off'}; ICU-grade items for general use: "
         f"{'allowed' if pol.icu_grade_for_general else 'not allowed'}",
