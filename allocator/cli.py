@@ -235,7 +235,7 @@ def _run(args) -> int:
             from .hierarchy import hierarchy_text, solve_hierarchical
 
             result = solve_hierarchical(instance, workers=args.workers, gap=args.gap, time_limit=args.time_limit,
-                                        memory_limit=memory)
+                                        memory_limit=memory, solver=args.solver)
             if args.format == "text":
                 sys.stdout.write(hierarchy_text(result))
         else:

@@ -270,11 +270,17 @@ def solve_hierarchical(instance: Instance, *, workers: int = 1, gap: bool = Fals
     ``gap=True`` also runs the flat ``allocator.solve`` and fills ``result.gap``
     (see ``gap_vs_flat``). Other keyword arguments (``solver``, ``time_limit``,
     ``memory_limit``, ``check``) go to every ``allocator.solve`` call; a ``time_limit``
-    applies to each solve separately.
+    applies to each solve separately. ``check`` defaults to False for the level-1 and
+    level-2 solves: the combined plan is verified once against the original instance, which
+    covers every province's rows (``check=True`` verifies each solve as well).
+
+    With ``workers > 1`` the provinces run in spawned processes, so a script that calls this
+    must guard its entry point with ``if __name__ == "__main__":``.
     """
     if workers < 1:
         msg = f"workers is {workers}: expected 1 or more"
         raise ValueError(msg)
+    sub_kwargs = {"check": False, **solve_kwargs}
     t_all = time.perf_counter()
     timings: dict[str, float] = {}
     instance = _resolve_policy(instance, equity, icu_grade_for_general, policy)
@@ -285,7 +291,7 @@ def solve_hierarchical(instance: Instance, *, workers: int = 1, gap: bool = Fals
     timings["level1_build"] = time.perf_counter() - t
     t = time.perf_counter()
     try:
-        l1 = solve(l1_inst, **solve_kwargs)
+        l1 = solve(l1_inst, **sub_kwargs)
     except SolverError as exc:
         raise SolverError(f"level 1: {exc}") from exc
     timings["level1_solve"] = time.perf_counter() - t
@@ -304,7 +310,7 @@ def solve_hierarchical(instance: Instance, *, workers: int = 1, gap: bool = Fals
     by_top = dict(tuple(received.groupby("top", sort=True)))
     empty = np.zeros(0, dtype=np.int64)
     tasks = [(top, _province_instance(instance, weights, top, {k: v.get(top, empty) for k, v in rows.items()},
-                                      by_top[top]), solve_kwargs) for top in sorted(by_top)]
+                                      by_top[top]), sub_kwargs) for top in sorted(by_top)]
     timings["level2_build"] = time.perf_counter() - t
 
     t = time.perf_counter()
@@ -426,8 +432,9 @@ def _province_table(leaves: pd.DataFrame, received: pd.DataFrame, outs: list[dic
 def gap_vs_flat(instance: Instance, hier: HierResult | None = None, *, workers: int = 1, **solve_kwargs) -> dict:
     """Run the flat ``allocator.solve`` too; return (and store in ``hier.gap``) the relative gaps.
 
-    ``weighted_shortfall_gap`` = (two-level - flat) / flat (0 when both are 0); never negative,
-    since the two-level plan is feasible for the flat model (``SolverError`` if it were).
+    ``weighted_shortfall_gap`` = (two-level - flat) / flat (0 when both are 0, None when only
+    the flat one is); never negative, since the two-level plan is feasible for the flat model
+    (``SolverError`` if it were).
     ``route_cost_gap`` likewise; it may be negative: route cost is compared only after
     shortfall, and a plan that delivers less may ship more cheaply. Timings in seconds.
     """
@@ -444,9 +451,9 @@ def gap_vs_flat(instance: Instance, hier: HierResult | None = None, *, workers: 
         msg = f"the two-level weighted shortfall {w2} is below the flat optimum {wf}: a bug"
         raise SolverError(msg)
 
-    def rel(a: float, b: float) -> float:
+    def rel(a: float, b: float) -> float | None:
         if b == 0:
-            return 0.0 if abs(a) < 1e-9 else float("inf")
+            return 0.0 if abs(a) < 1e-9 else None  # undefined: the flat plan has none
         return (a - b) / abs(b)
 
     out = {
@@ -482,8 +489,11 @@ def hierarchy_text(result: HierResult) -> str:
     ]
     g = result.gap
     if g is not None:
-        lines.append(f"gap vs flat: weighted shortfall {g['weighted_shortfall_gap']:+.4%} (flat "
-                     f"{g['flat_weighted_shortfall']:,}), route cost {g['route_cost_gap']:+.4%} (flat "
+        def pct(x) -> str:
+            return "n/a" if x is None else f"{x:+.4%}"
+
+        lines.append(f"gap vs flat: weighted shortfall {pct(g['weighted_shortfall_gap'])} (flat "
+                     f"{g['flat_weighted_shortfall']:,}), route cost {pct(g['route_cost_gap'])} (flat "
                      f"{g['flat_route_cost']:,}); flat {g['flat_seconds']:.2f} s, two-level "
                      f"{g['two_level_seconds']:.2f} s")
     return "\n".join(lines) + "\n\n"

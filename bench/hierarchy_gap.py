@@ -46,7 +46,7 @@ def _memory_gib() -> str:
     return "? GiB"
 
 
-def _child(path: str, kind: str, workers: int, cap_gib: float, equity: bool, out) -> None:
+def _child(path: str, kind: str, workers: int, cap_gib: float, kwargs: dict, out) -> None:
     os.setsid()  # own process group: a timeout kills this process and its workers together
     if cap_gib > 0:  # address-space cap, inherited by the workers: a MemoryError, not the OOM killer
         import resource
@@ -60,10 +60,10 @@ def _child(path: str, kind: str, workers: int, cap_gib: float, equity: bool, out
     t = time.perf_counter()
     try:
         if kind == "flat":
-            res = allocator.solve(inst, equity=equity)
+            res = allocator.solve(inst, **kwargs)
             extra = {}
         else:
-            res = solve_hierarchical(inst, workers=workers, equity=equity)
+            res = solve_hierarchical(inst, workers=workers, **kwargs)
             extra = {"bound": float(res.objective["level1_weighted_shortfall"]),
                      "level1_s": res.timings["level1_solve"], "level2_s": res.timings["level2_solve"]}
     except BaseException as exc:  # MemoryError, BrokenProcessPool (a worker hit the cap), SolverError
@@ -75,10 +75,10 @@ def _child(path: str, kind: str, workers: int, cap_gib: float, equity: bool, out
              "c": float(res.objective["route_cost"]), **extra})
 
 
-def _run(path: str, kind: str, workers: int, timeout: float, cap_gib: float, equity: bool) -> dict:
+def _run(path: str, kind: str, workers: int, timeout: float, cap_gib: float, kwargs: dict) -> dict:
     ctx = multiprocessing.get_context("spawn")
     out = ctx.Queue()
-    proc = ctx.Process(target=_child, args=(path, kind, workers, cap_gib, equity, out))
+    proc = ctx.Process(target=_child, args=(path, kind, workers, cap_gib, kwargs, out))
     t = time.perf_counter()
     proc.start()
     result = None
@@ -116,11 +116,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--timeout", type=float, default=300.0, help="seconds before a solve is killed (default 300)")
     p.add_argument("--skip-flat", action="store_true", help="do not run the flat solve")
+    p.add_argument("--workers", type=int, nargs="*", default=[1, 2],
+                   help="worker counts of the two-level runs (default 1 2; none: no two-level run)")
     p.add_argument("--equity", choices=["on", "off"], default="on", help="policy equity switch (default on)")
+    p.add_argument("--solver", default="auto", help="solver argument of allocator.solve (default auto)")
     p.add_argument("--memory-cap", type=float, default=10.0, metavar="GIB",
                    help="address-space limit of each solving process (default 10; 0: none)")
     args = p.parse_args(argv)
-    equity = args.equity == "on"
+    kwargs = {"equity": args.equity == "on", "solver": args.solver}
 
     import allocator
     from allocator.generate import generate
@@ -128,8 +131,8 @@ def main(argv: list[str] | None = None) -> int:
 
     print(f"date {datetime.date.today().isoformat()}; machine {platform.machine()}, {os.cpu_count()} cores "
           f"({_cpu()}), {_memory_gib()}, {platform.system()} {platform.release()}, Python "
-          f"{platform.python_version()}; equity {args.equity}; timeout {args.timeout:.0f} s and address space "
-          f"{args.memory_cap:g} GiB per solving process", flush=True)
+          f"{platform.python_version()}; equity {args.equity}, solver {args.solver}; timeout {args.timeout:.0f} s "
+          f"and address space {args.memory_cap:g} GiB per solving process", flush=True)
     for scale in args.scales:
         print(f"load average at start of {scale}: {os.getloadavg()[0]:.1f} (other processes share the cores)",
               flush=True)
@@ -146,16 +149,17 @@ def main(argv: list[str] | None = None) -> int:
             with open(path, "wb") as fh:
                 pickle.dump(inst, fh, protocol=pickle.HIGHEST_PROTOCOL)
             flat = {"error": "skipped"} if args.skip_flat else _run(path, "flat", 1, args.timeout, args.memory_cap,
-                                                                    equity)
+                                                                    kwargs)
             print(f"  flat:                  {_fmt(flat)}", flush=True)
             two = {}
-            for workers in (1, 2):
-                two[workers] = r = _run(path, "two", workers, args.timeout, args.memory_cap, equity)
+            for workers in args.workers:
+                two[workers] = r = _run(path, "two", workers, args.timeout, args.memory_cap, kwargs)
                 split = "" if "error" in r else f" [level 1 {r['level1_s']:.1f} s, level 2 {r['level2_s']:.1f} s]"
                 print(f"  two-level, {workers} worker{'s' if workers > 1 else ' '}: {_fmt(r)}{split}", flush=True)
-        r = two[1] if "error" not in two[1] else two[2]
-        if "error" in r:
+        done = [r for r in two.values() if "error" not in r]
+        if not done:
             continue
+        r = done[0]
         bound_gap = (r["w"] - r["bound"]) / r["w"] if r["w"] > 0 else 0.0
         print(f"  level-1 lower bound {r['bound']:,.6g}: two-level weighted shortfall at most {bound_gap:.4%} "
               "above the flat optimum", flush=True)
