@@ -63,7 +63,7 @@ import pandas as pd
 from .errors import InstanceError, Issue, SolverError
 from .instance import Instance
 from .model import eligible_pairs, route_table
-from .optimize import Result, _by_region, _by_tier, _num, solve
+from .optimize import Result, check_plan, json_number, region_table, solve, tier_table
 from .plan import Plan, fill_table
 from .policy import Policy
 
@@ -331,13 +331,8 @@ def solve_hierarchical(instance: Instance, *, workers: int = 1, gap: bool = Fals
     timings["combine"] = time.perf_counter() - t
 
     t = time.perf_counter()
-    from .verify import verify
-
-    ver = verify(instance, plan, optimality=False)
+    ver = check_plan(instance, plan, "the two-level plan")
     timings["verify"] = time.perf_counter() - t
-    if not ver.ok:
-        msg = "the two-level plan failed verification:\n" + ver.errors().to_string(index=False)
-        raise SolverError(msg)
 
     w_plan = float(ver.metrics["weighted_shortfall"])
     c_plan = float(plan.dispatch["cost"].sum())
@@ -348,18 +343,18 @@ def solve_hierarchical(instance: Instance, *, workers: int = 1, gap: bool = Fals
     statuses = [l1.status] + [o["status"] for o in outs]
     n_limit = sum(s != "optimal" for s in statuses)
     objective = {
-        "weighted_shortfall": _num(w_plan),
-        "route_cost": _num(c_plan),
+        "weighted_shortfall": json_number(w_plan),
+        "route_cost": json_number(c_plan),
         "equity": ("max-min fair fill rates within each tier, within each province" if instance.policy.equity
                    else "off"),
-        "level1_weighted_shortfall": _num(bound),
-        "gap_bound": _num((w_plan - bound) / w_plan if w_plan > 0 else 0.0),
+        "level1_weighted_shortfall": json_number(bound),
+        "gap_bound": json_number((w_plan - bound) / w_plan if w_plan > 0 else 0.0),
     }
     prov = _province_table(leaves, received, outs, plan.fill)
     result = HierResult(
         instance=instance, plan=plan, status="two_level" if n_limit == 0 else "two_level_time_limit",
-        objective=objective, fair_fill=np.full(len(instance.demand), np.nan), by_tier=_by_tier(plan.fill),
-        by_region=_by_region(instance, plan.fill), solver=l1.solver,
+        objective=objective, fair_fill=np.full(len(instance.demand), np.nan), by_tier=tier_table(plan.fill),
+        by_region=region_table(instance, plan.fill), solver=l1.solver,
         lp_solves=l1.lp_solves + sum(o["lp_solves"] for o in outs), timings=timings, level1=l1, provinces=prov,
         workers=workers, seconds=time.perf_counter() - t_all)
     if gap:
@@ -458,10 +453,10 @@ def gap_vs_flat(instance: Instance, hier: HierResult | None = None, *, workers: 
 
     out = {
         "flat_status": flat.status,
-        "flat_weighted_shortfall": _num(wf),
-        "flat_route_cost": _num(cf),
-        "two_level_weighted_shortfall": _num(w2),
-        "two_level_route_cost": _num(c2),
+        "flat_weighted_shortfall": json_number(wf),
+        "flat_route_cost": json_number(cf),
+        "two_level_weighted_shortfall": json_number(w2),
+        "two_level_route_cost": json_number(c2),
         "weighted_shortfall_gap": rel(w2, wf),
         "route_cost_gap": rel(c2, cf),
         "level1_bound": hier.objective["level1_weighted_shortfall"],

@@ -21,7 +21,7 @@ from .model import build
 from .plan import Plan, plan_from_solution
 from .policy import Policy
 
-__all__ = ["Result", "solve"]
+__all__ = ["Result", "solve", "check_plan", "tier_table", "region_table", "json_number"]
 
 
 @dataclass
@@ -59,15 +59,15 @@ class Result:
             "policy": inst.policy.to_dict(),
             "objective": self.objective,
             "totals": {
-                "supply": _num(inst.supply["quantity"].sum()),
-                "demand": _num(fill["demand"].sum()),
-                "delivered": _num(fill["delivered"].sum()),
-                "shortfall": _num(fill["shortfall"].sum()),
+                "supply": json_number(inst.supply["quantity"].sum()),
+                "demand": json_number(fill["demand"].sum()),
+                "delivered": json_number(fill["delivered"].sum()),
+                "shortfall": json_number(fill["shortfall"].sum()),
                 "fill_rate": round(float(fill["delivered"].sum() / fill["demand"].sum()), 6)
                 if fill["demand"].sum() > 0 else 1.0,
                 "shipments": len(self.plan.dispatch),
             },
-            "by_tier": [{k: _num(v) if isinstance(v, (float, np.floating, np.integer)) else v
+            "by_tier": [{k: json_number(v) if isinstance(v, (float, np.floating, np.integer)) else v
                          for k, v in rec.items()} for rec in self.by_tier.to_dict("records")],
             "timings_s": {k: round(v, 4) for k, v in self.timings.items()},
         }
@@ -118,31 +118,26 @@ def solve(instance: Instance, *, equity: bool | None = None, icu_grade_for_gener
     fair = sol.fair_fill
     timings["plan"] = time.perf_counter() - t
     objective = {
-        "weighted_shortfall": _num(sol.weighted_shortfall),
-        "route_cost": _num(sol.route_cost),
+        "weighted_shortfall": json_number(sol.weighted_shortfall),
+        "route_cost": json_number(sol.route_cost),
         "equity": "max-min fair fill rates within each tier" if pol.equity else "off",
     }
     if sol.status != "optimal":
         bound = float(sol.shortfall_bound or 0.0)
         objective["stopped_in"] = sol.stopped_in
-        objective["weighted_shortfall_bound"] = _num(bound)
-        objective["weighted_shortfall_gap"] = _num((sol.weighted_shortfall - bound) / sol.weighted_shortfall
+        objective["weighted_shortfall_bound"] = json_number(bound)
+        objective["weighted_shortfall_gap"] = json_number((sol.weighted_shortfall - bound) / sol.weighted_shortfall
                                                    if sol.weighted_shortfall > 0 else 0.0)
         if sol.stopped_in != "shortfall":
             objective["equity"] = "not reached (time limit)" if pol.equity else "off"
     result = Result(instance=instance, plan=plan, status=sol.status, objective=objective, fair_fill=fair,
                     fair_box=None if sol.fair_lo is None else (sol.fair_lo, sol.fair_hi),
-                    by_tier=_by_tier(plan.fill), by_region=_by_region(instance, plan.fill), solver=sol.solver,
+                    by_tier=tier_table(plan.fill), by_region=region_table(instance, plan.fill), solver=sol.solver,
                     lp_solves=sol.lp_solves, timings=timings)
     if check:
-        from .verify import verify
-
         t = time.perf_counter()
-        ver = verify(instance, plan, optimality=False)
+        ver = check_plan(instance, plan, "the solver's plan")
         timings["verify"] = time.perf_counter() - t
-        if not ver.ok:
-            msg = "the solver's plan failed verification:\n" + ver.errors().to_string(index=False)
-            raise SolverError(msg)
         got = ver.metrics["weighted_shortfall"]
         if abs(got - sol.weighted_shortfall) > 1e-6 * max(1.0, abs(got)):
             msg = f"weighted shortfall of the plan {got} differs from the stage-1 optimum {sol.weighted_shortfall}"
@@ -150,7 +145,17 @@ def solve(instance: Instance, *, equity: bool | None = None, icu_grade_for_gener
     return result
 
 
-def _by_tier(fill: pd.DataFrame) -> pd.DataFrame:
+def check_plan(instance: Instance, plan: Plan, what: str):
+    """Verify a plan's feasibility from the tables alone; raise ``SolverError`` on any violation."""
+    from .verify import verify
+
+    ver = verify(instance, plan, optimality=False)
+    if not ver.ok:
+        raise SolverError(f"{what} failed verification:\n" + ver.errors().to_string(index=False))
+    return ver
+
+
+def tier_table(fill: pd.DataFrame) -> pd.DataFrame:
     g = fill.groupby("tier")
     out = pd.DataFrame({
         "weight": g["weight"].max(),
@@ -166,7 +171,7 @@ def _by_tier(fill: pd.DataFrame) -> pd.DataFrame:
     return out[["tier", "weight", "rows", "demand", "delivered", "shortfall", "fill_rate", "min_fill", "max_fill"]]
 
 
-def _by_region(instance: Instance, fill: pd.DataFrame) -> pd.DataFrame:
+def region_table(instance: Instance, fill: pd.DataFrame) -> pd.DataFrame:
     g = fill.groupby("region")
     out = pd.DataFrame({
         "demand": g["demand"].sum(),
@@ -183,6 +188,6 @@ def _by_region(instance: Instance, fill: pd.DataFrame) -> pd.DataFrame:
     return out[["region", "name", "flags", "top_tier", "demand", "delivered", "shortfall", "fill_rate"]]
 
 
-def _num(x):
+def json_number(x):
     x = float(x)
     return int(round(x)) if abs(x - round(x)) < 1e-9 and abs(x) < 2**53 else round(x, 6)
