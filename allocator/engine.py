@@ -18,7 +18,7 @@ import numpy as np
 
 from .errors import SolverError
 from .lexicographic import LexSolution, solve_lexicographic
-from .model import FlowModel, subset
+from .model import FlowModel, partition
 
 __all__ = ["SOLVERS", "solve_model"]
 
@@ -36,12 +36,15 @@ def solve_model(model: FlowModel, *, equity: bool, solver: str = "auto", time_li
 
     t0 = time.perf_counter()
     countable = model.demand.groupby("family", sort=True)["countable"].all()
-    parts = [list(countable.index[countable.to_numpy(bool)]), list(countable.index[~countable.to_numpy(bool)])]
-    if solver == "network" or not parts[1] or not parts[0]:
-        parts = [list(countable.index)]
+    # Each countable family on its own (its flows are a fraction of the whole network's);
+    # the divisible ones together, as one LP if the network engine cannot take them.
+    groups = [[f] for f in countable.index[countable.to_numpy(bool)]]
+    divisible = list(countable.index[~countable.to_numpy(bool)])
+    if divisible:
+        groups += [[f] for f in divisible] if solver == "network" else [divisible]
+    parts = partition(model, groups) if len(groups) > 1 else [(model, np.arange(model.n_cols))]
     solutions = []
-    for families in parts:
-        part, cols = (model, np.arange(model.n_cols)) if len(parts) == 1 else subset(model, families)
+    for part, cols in parts:
         left = None if time_limit is None else max(0.0, time_limit - (time.perf_counter() - t0))
         try:
             sol = solve_network(part, equity=equity, time_limit=left, instance=instance)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import io as _io
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -243,6 +244,9 @@ def _read_csv(data: bytes, file: str) -> tuple[pd.DataFrame | None, list[int], l
     if not text.strip():
         issues.append(Issue(file, None, None, "file is empty: expected a header row and data rows"))
         return None, [], issues
+    plain = _read_plain_csv(text)
+    if plain is not None:
+        return plain[0], plain[1], issues
     reader = csv.reader(_io.StringIO(text, newline=""))
     header: list[str] | None = None
     records: list[list[str]] = []
@@ -284,3 +288,40 @@ def _read_csv(data: bytes, file: str) -> tuple[pd.DataFrame | None, list[int], l
     if any(header.count(h) > 1 for h in header):
         return None, [], issues
     return frame, numbers, issues
+
+
+_OTHER_SPACE = re.compile(r"[^\S \n]")  # whitespace other than the plain space and the newline
+
+
+def _read_plain_csv(text: str) -> tuple[pd.DataFrame, list[int]] | None:
+    """The common case at C speed: no quotes, ``\\n`` line ends, no blank line, every row as
+    wide as a well-formed header. Anything else returns None, for the reader that reports
+    exactly what is wrong (a 1.7-million-row routes.csv takes seconds there)."""
+    if '"' in text or "\r" in text:
+        return None
+    body = text.rstrip("\n")
+    first = body.split("\n", 1)[0]
+    header = [c.strip().lower() for c in first.split(",")]
+    n_lines = body.count("\n") + 1
+    if "" in header or len(set(header)) != len(header) or n_lines < 2:
+        return None
+    # As many delimiters as rows x (width - 1): a short row would need a long one, which the
+    # parser refuses; an empty line would need one too.
+    if body.count(",") != n_lines * (len(header) - 1):
+        return None
+    try:
+        frame = pd.read_csv(_io.StringIO(body), header=None, skiprows=1, names=list(range(len(header))),
+                            dtype=str, na_filter=False, skip_blank_lines=False, engine="c")
+    except (pd.errors.ParserError, ValueError):
+        return None
+    if len(frame) != n_lines - 1:
+        return None
+    frame.columns = header
+    spaced = any(p in body for p in (" ,", ", ", " \n", "\n ")) or body[:1] == " " or body[-1:] == " " or \
+        _OTHER_SPACE.search(body) is not None
+    if spaced:
+        for col in header:
+            frame[col] = frame[col].str.strip()
+    if (spaced or "\n" + "," * (len(header) - 1) + "\n" in body + "\n") and (frame == "").all(axis=1).any():
+        return None  # a row of empty cells is skipped by the other reader
+    return frame, list(range(2, n_lines + 1))

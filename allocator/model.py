@@ -23,7 +23,7 @@ import pandas as pd
 from .geo import great_circle_km
 from .instance import Instance
 
-__all__ = ["FlowModel", "build", "eligible_pairs", "route_table", "subset"]
+__all__ = ["FlowModel", "build", "demand_reach", "eligible_pairs", "partition", "route_table"]
 
 
 def eligible_pairs(instance: Instance) -> pd.DataFrame:
@@ -36,6 +36,60 @@ def eligible_pairs(instance: Instance) -> pd.DataFrame:
     return pairs.loc[ok, ["demand_idx", "product"]].sort_values(["demand_idx", "product"]).reset_index(drop=True)
 
 
+class _Ids:
+    """Integer codes for the sources, regions and products, numbered in sorted id order.
+
+    Sorting or joining by codes is the same as by the ids, without hashing or comparing
+    millions of strings (a county-scale model has 1.5 M arcs).
+    """
+
+    def __init__(self, instance: Instance):
+        self.source = pd.Index(np.sort(instance.sources["source"].to_numpy(dtype=object)))
+        self.region = pd.Index(np.sort(instance.regions["region"].to_numpy(dtype=object)))
+        self.product = pd.Index(np.sort(instance.products["product"].to_numpy(dtype=object)))
+        self.n_region, self.n_product = len(self.region), len(self.product)
+
+    def arc_key(self, s: np.ndarray, r: np.ndarray, p: np.ndarray) -> np.ndarray:
+        return (s.astype(np.int64) * self.n_region + r) * self.n_product + p
+
+    def hub_key(self, r: np.ndarray, p: np.ndarray) -> np.ndarray:
+        return r.astype(np.int64) * self.n_product + p
+
+
+def _arc_codes(instance: Instance, pairs: pd.DataFrame, ids: _Ids) -> dict[str, np.ndarray]:
+    """The usable arcs as codes ``s, r, p`` sorted by (source, region, product), with ``route``:
+    the row of ``routes.csv`` that prices each (-1 without a ``routes.csv``)."""
+    supply = instance.supply.loc[instance.supply["quantity"] > 0]
+    has = np.zeros((len(ids.source), ids.n_product), dtype=bool)
+    has[ids.source.get_indexer(supply["source"]), ids.product.get_indexer(supply["product"])] = True
+    demand_region = ids.region.get_indexer(instance.demand["region"])
+    wanted = np.zeros((ids.n_region, ids.n_product), dtype=bool)
+    wanted[demand_region[pairs["demand_idx"].to_numpy()], ids.product.get_indexer(pairs["product"])] = True
+    if instance.routes is None:  # every source that has a product reaches every region that wants it
+        parts = [(np.flatnonzero(has[:, p]), np.flatnonzero(wanted[:, p]), p) for p in range(ids.n_product)]
+        s = np.concatenate([np.repeat(src, len(reg)) for src, reg, _ in parts] + [np.zeros(0, np.int64)])
+        r = np.concatenate([np.tile(reg, len(src)) for src, reg, _ in parts] + [np.zeros(0, np.int64)])
+        p = np.concatenate([np.full(len(src) * len(reg), k) for src, reg, k in parts] + [np.zeros(0, np.int64)])
+        route = np.full(len(s), -1)
+    else:
+        routes = instance.routes
+        rs, rr = ids.source.get_indexer(routes["source"]), ids.region.get_indexer(routes["region"])
+        rp = ids.product.get_indexer(routes["product"])  # -1: a row for every product
+        specific = np.flatnonzero(rp >= 0)
+        usable = specific[has[rs[specific], rp[specific]] & wanted[rr[specific], rp[specific]]]
+        generic = np.flatnonzero(rp < 0)
+        g_row, g_p = np.nonzero(has[rs[generic]] & wanted[rr[generic]])
+        g_row = generic[g_row]
+        # A row naming the product wins over a row without one.
+        g_key = ids.arc_key(rs[g_row], rr[g_row], g_p)
+        keep = ~np.isin(g_key, ids.arc_key(rs[specific], rr[specific], rp[specific]))
+        route = np.concatenate([usable, g_row[keep]])
+        p = np.concatenate([rp[usable], g_p[keep]])
+        s, r = rs[route], rr[route]
+    order = np.argsort(ids.arc_key(s, r, p), kind="stable")
+    return {"s": s[order], "r": r[order], "p": p[order], "route": route[order]}
+
+
 def route_table(instance: Instance, pairs: pd.DataFrame | None = None) -> pd.DataFrame:
     """Every usable (source, region, product) arc with its unit cost and capacity.
 
@@ -46,32 +100,48 @@ def route_table(instance: Instance, pairs: pd.DataFrame | None = None) -> pd.Dat
     """
     if pairs is None:
         pairs = eligible_pairs(instance)
-    supply = instance.supply.loc[instance.supply["quantity"] > 0, ["source", "product"]]
-    wanted = pairs.assign(region=instance.demand.loc[pairs["demand_idx"], "region"].to_numpy())
-    arcs = supply.merge(wanted[["product", "region"]].drop_duplicates(), on="product")
-    arcs = arcs[["source", "region", "product"]].sort_values(["source", "region", "product"]).reset_index(drop=True)
+    ids = _Ids(instance)
+    return _route_frame(instance, ids, _arc_codes(instance, pairs, ids))
+
+
+def demand_reach(instance: Instance) -> tuple[np.ndarray, np.ndarray]:
+    """Per demand row: is any product that may serve it supplied today, and does an arc reach it."""
+    pairs = eligible_pairs(instance)
+    ids = _Ids(instance)
+    arcs = _arc_codes(instance, pairs, ids)
+    hub_key = np.unique(ids.hub_key(arcs["r"], arcs["p"]))
+    dem = pairs["demand_idx"].to_numpy()
+    prod = ids.product.get_indexer(pairs["product"])
+    supplied = np.zeros(ids.n_product, dtype=bool)
+    supplied[ids.product.get_indexer(instance.supply.loc[instance.supply["quantity"] > 0, "product"])] = True
+    has_supply = np.zeros(len(instance.demand), dtype=bool)
+    has_supply[dem[supplied[prod]]] = True
+    reachable = np.zeros(len(instance.demand), dtype=bool)
+    reachable[dem[np.isin(ids.hub_key(ids.region.get_indexer(instance.demand["region"])[dem], prod), hub_key)]] = True
+    return has_supply, reachable
+
+
+def _route_frame(instance: Instance, ids: _Ids, arcs: dict[str, np.ndarray]) -> pd.DataFrame:
+    s, r, p = arcs["s"], arcs["r"], arcs["p"]
+    out = pd.DataFrame({"source": ids.source.to_numpy()[s], "region": ids.region.to_numpy()[r],
+                        "product": ids.product.to_numpy()[p]})
     if instance.routes is None:
-        src = instance.sources.set_index("source")
-        reg = instance.regions.set_index("region")
-        s_lat = src["lat"].fillna(src["region"].map(reg["lat"]))
-        s_lon = src["lon"].fillna(src["region"].map(reg["lon"]))
-        km = great_circle_km(arcs["source"].map(s_lat), arcs["source"].map(s_lon),
-                             arcs["region"].map(reg["lat"]), arcs["region"].map(reg["lon"]))
-        km = np.round(km, 1)
-        arcs["cost"] = km * instance.policy.cost_per_km
-        arcs["capacity"] = np.inf
-        arcs["distance_km"] = km
-        arcs["transit_days"] = np.nan
-        return arcs
-    routes = instance.routes[["source", "region", "product", "cost", "capacity", "distance_km", "transit_days"]]
-    specific = arcs.merge(routes[routes["product"] != ""], on=["source", "region", "product"], how="inner")
-    generic = arcs.merge(routes[routes["product"] == ""].drop(columns="product"), on=["source", "region"],
-                         how="inner")
-    generic = generic.merge(specific[["source", "region", "product"]], how="left", indicator=True)
-    generic = generic[generic["_merge"] == "left_only"].drop(columns="_merge")
-    out = pd.concat([specific, generic], ignore_index=True)
+        src = instance.sources.set_index("source").reindex(ids.source)
+        reg = instance.regions.set_index("region").reindex(ids.region)
+        s_lat = src["lat"].fillna(src["region"].map(reg["lat"])).to_numpy(float)
+        s_lon = src["lon"].fillna(src["region"].map(reg["lon"])).to_numpy(float)
+        km = np.round(great_circle_km(s_lat[s], s_lon[s], reg["lat"].to_numpy(float)[r],
+                                      reg["lon"].to_numpy(float)[r]), 1)
+        out["cost"] = km * instance.policy.cost_per_km
+        out["capacity"] = np.inf
+        out["distance_km"] = km
+        out["transit_days"] = np.nan
+        return out
+    rows = arcs["route"]
+    for col in ("cost", "capacity", "distance_km", "transit_days"):
+        out[col] = instance.routes[col].to_numpy(float)[rows]
     out["capacity"] = out["capacity"].fillna(np.inf)
-    return out.sort_values(["source", "region", "product"]).reset_index(drop=True)
+    return out
 
 
 @dataclass
@@ -140,25 +210,39 @@ def build(instance: Instance) -> FlowModel:
     demand["weight"] = instance.demand_weights()
     demand["countable"] = demand["family"].map(fam_countable).astype(bool)
 
-    ship = route_table(instance, pairs)
-    ship["countable"] = ship["product"].map(countable).astype(bool)
+    ids = _Ids(instance)
+    arcs = _arc_codes(instance, pairs, ids)
+    ship = _route_frame(instance, ids, arcs)
+    product_countable = np.array([bool(countable[x]) for x in ids.product], dtype=bool)
+    ship["countable"] = product_countable[arcs["p"]]
     supply = instance.supply.loc[instance.supply["quantity"] > 0, ["source", "product", "quantity"]]
-    supply = supply.sort_values(["source", "product"]).reset_index(drop=True)
-    hubs = ship[["region", "product"]].drop_duplicates().sort_values(["region", "product"]).reset_index(drop=True)
+    sup_key = ids.source.get_indexer(supply["source"]).astype(np.int64) * ids.n_product + \
+        ids.product.get_indexer(supply["product"])
+    order = np.argsort(sup_key, kind="stable")
+    supply, sup_key = supply.iloc[order].reset_index(drop=True), sup_key[order]
+    hub_key, ship_hub = np.unique(ids.hub_key(arcs["r"], arcs["p"]), return_inverse=True)
+    hubs = pd.DataFrame({"region": ids.region.to_numpy()[hub_key // ids.n_product],
+                         "product": ids.product.to_numpy()[hub_key % ids.n_product]})
 
-    serve = pairs.assign(region=demand.loc[pairs["demand_idx"], "region"].to_numpy(),
-                         use=demand.loc[pairs["demand_idx"], "use"].to_numpy())
-    serve = serve.merge(hubs, on=["region", "product"])  # only hubs some arc reaches
-    serve = serve[["region", "product", "demand_idx", "use"]].sort_values(
-        ["region", "product", "demand_idx"]).reset_index(drop=True)
-    serve["countable"] = serve["product"].map(countable).astype(bool)
+    # Serve arcs: (region, product) hubs some arc reaches, to the demand rows the product may serve.
+    pair_dem = pairs["demand_idx"].to_numpy()
+    pair_key = ids.hub_key(ids.region.get_indexer(demand["region"])[pair_dem],
+                           ids.product.get_indexer(pairs["product"]))
+    at = np.minimum(np.searchsorted(hub_key, pair_key), max(len(hub_key) - 1, 0))
+    reached = np.flatnonzero(hub_key[at] == pair_key) if len(hub_key) else np.zeros(0, dtype=np.int64)
+    order = reached[np.lexsort((pair_dem[reached], pair_key[reached]))]
+    serve_hub_pos = at[order]
+    serve = pd.DataFrame({"region": hubs["region"].to_numpy()[serve_hub_pos],
+                          "product": hubs["product"].to_numpy()[serve_hub_pos],
+                          "demand_idx": pair_dem[order],
+                          "use": demand["use"].to_numpy()[pair_dem[order]]})
+    serve["countable"] = product_countable[hub_key[serve_hub_pos] % ids.n_product] if len(serve) else \
+        np.zeros(0, dtype=bool)
 
-    n_supply, n_hub, n_dem = len(supply), len(hubs), len(demand)
-    supply_row = pd.Series(np.arange(n_supply), index=pd.MultiIndex.from_frame(supply[["source", "product"]]))
-    hub_row = pd.Series(n_supply + np.arange(n_hub), index=pd.MultiIndex.from_frame(hubs))
-    ship_sup = supply_row.reindex(pd.MultiIndex.from_frame(ship[["source", "product"]])).to_numpy()
-    ship_hub = hub_row.reindex(pd.MultiIndex.from_frame(ship[["region", "product"]])).to_numpy()
-    serve_hub = hub_row.reindex(pd.MultiIndex.from_frame(serve[["region", "product"]])).to_numpy()
+    n_supply, n_hub, n_dem = len(supply), len(hub_key), len(demand)
+    ship_sup = np.searchsorted(sup_key, arcs["s"].astype(np.int64) * ids.n_product + arcs["p"])
+    ship_hub = n_supply + ship_hub
+    serve_hub = n_supply + serve_hub_pos
     serve_dem = n_supply + n_hub + serve["demand_idx"].to_numpy()
     short_dem = n_supply + n_hub + np.arange(n_dem)
 
@@ -185,37 +269,69 @@ def build(instance: Instance) -> FlowModel:
                      start=start, index=index, value=value)
 
 
-def subset(model: FlowModel, families) -> tuple[FlowModel, np.ndarray]:
-    """The part of ``model`` that serves ``families``, and its columns' places in ``model``.
+def partition(model: FlowModel, groups: list[list]) -> list[tuple[FlowModel, np.ndarray]]:
+    """The parts of ``model`` serving each group of families, with their columns' places in ``model``.
 
-    Families never share a supply row, a hub, a route or a demand row, so the part is a
-    model of its own: its optimum is the restriction of the whole model's optimum.
+    Families never share a supply row, a hub, a route or a demand row, so each part is a
+    model of its own: its optimum is the restriction of the whole model's optimum. One
+    pass over the model, however many groups (a county model has 38 families and
+    millions of columns).
     """
-    fam = model.demand["family"].to_numpy()
-    keep_dem = np.isin(fam, list(families))
-    products = set(model.serve.loc[keep_dem[model.serve["demand_idx"].to_numpy()], "product"])
-    keep_sup = model.supply["product"].isin(products).to_numpy()
-    keep_hub = model.hubs["product"].isin(products).to_numpy()
-    keep_ship = model.ship["product"].isin(products).to_numpy()
-    keep_serve = keep_dem[model.serve["demand_idx"].to_numpy()]
-    cols = np.concatenate([np.flatnonzero(keep_ship), model.n_ship + np.flatnonzero(keep_serve),
-                           model.n_ship + model.n_serve + np.flatnonzero(keep_dem)])
-    rows_kept = np.concatenate([keep_sup, keep_hub, keep_dem])
-    new_row = np.cumsum(rows_kept) - 1
-    nnz = np.diff(model.start)[cols]
-    take = np.repeat(model.start[cols], nnz) + (np.arange(int(nnz.sum())) - np.repeat(np.cumsum(nnz) - nnz, nnz))
-    row_idx = np.flatnonzero(rows_kept)
-    old_demand = np.flatnonzero(keep_dem)
-    new_demand = pd.Series(np.arange(len(old_demand)), index=old_demand)
-    serve = model.serve.loc[keep_serve].reset_index(drop=True)
-    serve["demand_idx"] = new_demand.reindex(serve["demand_idx"].to_numpy()).to_numpy()
-    part = FlowModel(
-        ship=model.ship.loc[keep_ship].reset_index(drop=True), serve=serve,
-        demand=model.demand.loc[keep_dem].reset_index(drop=True),
-        supply=model.supply.loc[keep_sup].reset_index(drop=True),
-        hubs=model.hubs.loc[keep_hub].reset_index(drop=True),
-        col_lower=model.col_lower[cols], col_upper=model.col_upper[cols],
-        row_lower=model.row_lower[row_idx], row_upper=model.row_upper[row_idx],
-        start=np.concatenate([[0], np.cumsum(nnz)]).astype(np.int64),
-        index=new_row[model.index[take]].astype(np.int64), value=model.value[take])
-    return part, cols
+    family_group = {f: g for g, fams in enumerate(groups) for f in fams}
+    dem_group = model.demand["family"].map(family_group).to_numpy()
+    if pd.isna(dem_group).any():
+        raise ValueError("partition: every family must be in a group")
+    dem_group = dem_group.astype(np.int64)
+    # A product's group is the group of the demand rows it serves.
+    serve_group = dem_group[model.serve["demand_idx"].to_numpy()]
+    products, first = np.unique(model.serve["product"].to_numpy(dtype=object), return_index=True)
+    products, group_of = pd.Index(products), np.append(serve_group[first], -1)
+
+    def by_product(frame):
+        return group_of[products.get_indexer(frame["product"])]  # -1 (the last entry): serves nothing
+
+    row_group = np.concatenate([by_product(model.supply), by_product(model.hubs), dem_group])
+    col_group = np.concatenate([by_product(model.ship), serve_group, dem_group])
+    if (col_group < 0).any():
+        raise ValueError("partition: a column serves no demand row")
+    n_groups = len(groups)
+    row_order, row_first, new_row = _grouped(row_group, n_groups)
+    col_order, col_first, _ = _grouped(col_group, n_groups)
+    _, _, dem_rank = _grouped(dem_group, n_groups)
+    nnz_all = np.diff(model.start)
+    short0 = model.n_ship + model.n_serve
+    tables = {name: getattr(model, name) for name in ("supply", "hubs")}
+    ns, nh = len(model.supply), len(model.hubs)
+    parts = []
+    for g in range(n_groups):
+        cols = col_order[col_first[g]: col_first[g + 1]]  # ascending: ship, serve, short
+        rows = row_order[row_first[g]: row_first[g + 1]]
+        nnz = nnz_all[cols]
+        take = np.repeat(model.start[cols], nnz) + (
+            np.arange(int(nnz.sum())) - np.repeat(np.cumsum(nnz) - nnz, nnz))
+        ship_cols = cols[cols < model.n_ship]
+        serve_cols = cols[(cols >= model.n_ship) & (cols < short0)] - model.n_ship
+        dem = cols[cols >= short0] - short0
+        serve = model.serve.iloc[serve_cols].reset_index(drop=True)
+        serve["demand_idx"] = dem_rank[serve["demand_idx"].to_numpy()]
+        part = FlowModel(
+            ship=model.ship.iloc[ship_cols].reset_index(drop=True), serve=serve,
+            demand=model.demand.iloc[dem].reset_index(drop=True),
+            supply=tables["supply"].iloc[rows[rows < ns]].reset_index(drop=True),
+            hubs=tables["hubs"].iloc[rows[(rows >= ns) & (rows < ns + nh)] - ns].reset_index(drop=True),
+            col_lower=model.col_lower[cols], col_upper=model.col_upper[cols],
+            row_lower=model.row_lower[rows], row_upper=model.row_upper[rows],
+            start=np.concatenate([[0], np.cumsum(nnz)]).astype(np.int64),
+            index=new_row[model.index[take]], value=model.value[take])
+        parts.append((part, cols))
+    return parts
+
+
+def _grouped(group: np.ndarray, n_groups: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Positions sorted by group (stable), where each group starts, and each position's rank in its group."""
+    order = np.argsort(group, kind="stable")
+    sorted_group = group[order]
+    starts = np.searchsorted(sorted_group, np.arange(-1, n_groups + 1))  # group -1: in no part
+    rank = np.empty(len(group), dtype=np.int64)
+    rank[order] = np.arange(len(group)) - starts[sorted_group + 1]
+    return order, starts[1:], rank

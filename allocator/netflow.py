@@ -22,9 +22,12 @@ as integer min-cost flows, exactly:
    ``[floor, ceil]`` of their fair share with their tier total, as in ``lexicographic``.
 3. **Least route cost** with every row in its box and every tier at ``F_k``.
 
-The engine takes integral data only (supply, demand, capacities; route costs with at
-most 6 decimals; equity only when every product is countable) and refuses the rest with
-``Unsuitable`` before solving; the caller then uses the LP engine.
+The engine works in integers, exactly: quantities (supply, demand, capacities) in whole
+units for countable goods; for divisible goods in thousandths of a unit (tonnes are planned
+to the kilogram), or ``10**-k`` for the least ``k <= 6`` that makes the data whole. A
+divisible good's fair box is its fair share rounded down and up to that unit. Route
+costs are scaled to integers likewise. Data with more decimals, or too large for 64-bit
+flows, is refused with ``Unsuitable`` before solving; the caller then uses the LP engine.
 """
 
 from __future__ import annotations
@@ -38,7 +41,10 @@ from .lexicographic import LexSolution, stopped_before_stage_one, weight_classes
 from .model import FlowModel
 from .solvers.ortools_flow import INT_LIMIT, FlowRangeError, max_flow, min_cost_flow
 
-__all__ = ["Unsuitable", "solve_network"]
+__all__ = ["Unsuitable", "integer_costs", "solve_network"]
+
+
+DIVISIBLE_DECIMALS = 3  # divisible goods are planned to a thousandth of their unit at least
 
 
 class Unsuitable(ValueError):
@@ -49,25 +55,22 @@ class _OutOfTime(Exception):
     pass
 
 
-def _integral(values: np.ndarray, what: str) -> np.ndarray:
+def _decimal_scale(values: np.ndarray, what: str, least: int = 0) -> tuple[np.ndarray, int]:
+    """``values x 10**k`` as integers, for the least ``k`` from ``least`` to 6 that makes them all whole."""
     v = np.asarray(values, dtype=float)
-    r = np.round(v)
-    if v.size and (np.abs(v - r).max() > 1e-9 * max(1.0, float(np.abs(v).max())) or np.abs(r).max() >= 2**53):
-        raise Unsuitable(f"{what} are not whole numbers")
-    return r.astype(np.int64)
-
-
-def _integer_costs(cost: np.ndarray) -> tuple[np.ndarray, int]:
-    """Route costs as integers: ``cost x 10**k`` for the least ``k <= 6`` that makes them whole."""
-    c = np.asarray(cost, dtype=float)
-    for k in range(7):
-        s = c * 10**k
+    for k in range(least, 7):
+        s = v * 10**k
         r = np.round(s)
-        if not c.size or np.abs(s - r).max() <= 1e-9 * max(1.0, float(np.abs(s).max())):
+        if not v.size or np.abs(s - r).max() <= 1e-9 * max(1.0, float(np.abs(s).max())):
             if np.abs(r).max(initial=0) >= 2**53:
-                break
+                raise Unsuitable(f"{what} are too large for exact 64-bit flows")
             return r.astype(np.int64), 10**k
-    raise Unsuitable("route costs have more than 6 decimals")
+    raise Unsuitable(f"{what} have more than 6 decimals")
+
+
+def integer_costs(cost: np.ndarray) -> tuple[np.ndarray, int]:
+    """Route costs as integers ``cost x 10**k`` and the scale ``10**k``."""
+    return _decimal_scale(cost, "route costs")
 
 
 class _Graph:
@@ -87,13 +90,18 @@ class _Graph:
         self.t = self.sink0 + n_tiers
         self.n = self.t + 1
         dem0 = ns + nh
-        self.s = _integral(model.row_upper[:ns], "supply quantities")
-        self.q = _integral(model.demand["quantity"].to_numpy(float), "demand quantities")
-        self.big = int(self.s.sum())  # no arc ever carries more than all the supply
         ship_cap = model.col_upper[:n_ship]
         finite = np.isfinite(ship_cap)
+        supply, demand = model.row_upper[:ns], model.demand["quantity"].to_numpy(float)
+        # One unit for every quantity: whole units for countable goods; for divisible goods
+        # a thousandth (a kilogram of a tonne), or finer if the data has more decimals.
+        divisible = not model.demand["countable"].to_numpy(bool).all()
+        units, self.unit_scale = _decimal_scale(np.concatenate([supply, demand, ship_cap[finite]]), "quantities",
+                                                least=DIVISIBLE_DECIMALS if divisible else 0)
+        self.s, self.q = units[:ns], units[ns: ns + nd]
+        self.big = int(self.s.sum())  # no arc ever carries more than all the supply
         cap = np.full(n_ship, self.big, dtype=np.int64)
-        cap[finite] = np.minimum(_integral(ship_cap[finite], "route capacities"), self.big)
+        cap[finite] = np.minimum(units[ns + nd:], self.big)
         self.ship_cap = cap
         self.tier = tier
         self.tail = np.concatenate([
@@ -211,9 +219,6 @@ def solve_network(model: FlowModel, *, equity: bool = True, time_limit: float | 
     """
     t0 = time.perf_counter()
     deadline = None if time_limit is None else t0 + max(float(time_limit), 0.0)
-    countable = model.demand["countable"].to_numpy(bool)
-    if equity and not countable.all():
-        raise Unsuitable("equity with products that are not countable needs fractional shares")
     weights = model.demand["weight"].to_numpy(float)
     classes = weight_classes(weights, np.ones(len(weights), dtype=bool))
     tier = np.zeros(len(weights), dtype=np.int64)
@@ -221,7 +226,7 @@ def solve_network(model: FlowModel, *, equity: bool = True, time_limit: float | 
         tier[members] = k
     n_tiers = len(classes)
     g = _Graph(model, tier, n_tiers)
-    costs, cost_scale = _integer_costs(model.ship["cost"].to_numpy(float))
+    costs, cost_scale = integer_costs(model.ship["cost"].to_numpy(float))
     seconds: dict[str, float] = {}
     try:
         _check_time(deadline)
@@ -237,7 +242,7 @@ def solve_network(model: FlowModel, *, equity: bool = True, time_limit: float | 
             totals[k], reached = value - reached, value
         demand_by_tier = np.bincount(tier, weights=g.q, minlength=n_tiers)
         class_weight = np.array([weights[m[0]] for m in classes]) if n_tiers else np.zeros(0)
-        w_star = float(class_weight @ (demand_by_tier - totals)) if n_tiers else 0.0
+        w_star = float(class_weight @ (demand_by_tier - totals)) / g.unit_scale if n_tiers else 0.0
         seconds["shortfall"] = time.perf_counter() - t0
 
         # Stage 2: fair shares, tier by tier; the rows' boxes [lo, hi].
@@ -268,12 +273,22 @@ def solve_network(model: FlowModel, *, equity: bool = True, time_limit: float | 
         raise Unsuitable(str(exc)) from None
     seconds["cost"] = time.perf_counter() - t2
     served = flow[g.a_row: g.a_tier] + lo
-    x = np.concatenate([flow[: g.a_row], g.q - served]).astype(float)
-    route_cost = float(flow[: g.a_serve] @ costs) / cost_scale
+    unit = g.unit_scale
+    x = np.concatenate([flow[: g.a_row], g.q - served]) / unit
+    route_cost = _exact_dot(flow[: g.a_serve], costs) / cost_scale / unit
+    boxed = equity and status == "optimal"
     return LexSolution(x=x, weighted_shortfall=w_star, route_cost=route_cost, fair_fill=fair, lp_solves=g.solves,
                        seconds=seconds, solver="network", status=status, stopped_in=stopped_in,
-                       shortfall_bound=w_star, fair_lo=lo if equity and status == "optimal" else None,
-                       fair_hi=hi if equity and status == "optimal" else None)
+                       shortfall_bound=w_star, fair_lo=lo / unit if boxed else None,
+                       fair_hi=hi / unit if boxed else None)
+
+
+def _exact_dot(a: np.ndarray, b: np.ndarray) -> float:
+    """``a @ b`` of integer arrays, in Python integers where int64 could overflow."""
+    bound = int(np.abs(a).sum()) * int(np.abs(b).max(initial=0))
+    if bound < 2**63:
+        return float(a @ b)
+    return float(sum(int(x) * int(y) for x, y in zip(a[a != 0].tolist(), b[a != 0].tolist())))
 
 
 def _check_time(deadline) -> None:

@@ -145,58 +145,75 @@ def _parse_table(table: Table, frame: pd.DataFrame, rows: list[int], policy: Pol
 
 def _parse_column(file: str, col: Column, values: pd.Series, rows: np.ndarray, policy: Policy,
                   issues: list[Issue]) -> pd.Series:
-    text = values.astype(str).str.strip()
-    empty = text == ""
+    # The readers (``io``) give every cell as text, already stripped.
+    text = values.astype(str)
+    empty = (text == "").to_numpy()
     if col.required:
-        for pos in np.flatnonzero(empty.to_numpy()):
+        for pos in np.flatnonzero(empty):
             issues.append(Issue(file, int(rows[pos]), col.name, f"is empty: expected {_expected(col)}"))
     kind = col.kind
     if kind in ("id", "ref", "text"):
         if kind == "text" and col.default is not None:
             return text.where(~empty, str(col.default))
         return text
-    if kind == "choice":
-        lowered = text.map(lambda t: unicodedata.normalize("NFKC", t)).str.lower()
-        bad = ~empty & ~lowered.isin(col.choices)
-        for pos in np.flatnonzero(bad.to_numpy()):
-            issues.append(Issue(file, int(rows[pos]), col.name,
-                                f"is {text.iloc[pos]!r}: expected one of {', '.join(col.choices)}"))
-        return lowered.where(~empty, str(col.default))
-    if kind == "bool":
-        lowered = text.str.lower()
-        bad = ~empty & ~lowered.isin(_TRUE | _FALSE)
-        for pos in np.flatnonzero(bad.to_numpy()):
-            issues.append(Issue(file, int(rows[pos]), col.name, f"is {text.iloc[pos]!r}: expected true or false"))
-        return pd.Series(np.where(empty, bool(col.default), lowered.isin(_TRUE)), index=values.index, dtype=bool)
-    if kind == "flags":
-        allowed = policy.flags
-        cleaned = []
-        for pos, cell in enumerate(text):
-            names = [f.strip().lower() for f in cell.replace(",", ";").split(";") if f.strip()]
-            for name in names:
-                if name not in allowed:
-                    issues.append(Issue(file, int(rows[pos]), col.name,
-                                        f"unknown flag {name!r}: expected any of {', '.join(allowed)} "
-                                        "separated by ';' (or give it a weight in policy.toml [weights])"))
-            cleaned.append(";".join(sorted(dict.fromkeys(names))))
-        return pd.Series(cleaned, index=values.index, dtype=object)
+    if kind in ("choice", "bool", "flags"):
+        # Few distinct values in many rows: work on each distinct value once.
+        codes, distinct = pd.factorize(text.to_numpy(dtype=object))
+        parse = {"choice": _choice, "bool": _bool, "flags": _flags}[kind]
+        cleaned, problems = zip(*(parse(col, cell, policy) for cell in distinct)) if len(distinct) else ((), ())
+        bad = [k for k, messages in enumerate(problems) if messages]
+        for pos in np.flatnonzero(np.isin(codes, bad)):  # in row order
+            issues.extend(Issue(file, int(rows[pos]), col.name, m) for m in problems[codes[pos]])
+        out = np.asarray(cleaned, dtype=object)[codes] if len(distinct) else np.zeros(0, dtype=object)
+        if kind == "bool":
+            return pd.Series(out.astype(bool), index=values.index, dtype=bool)
+        return pd.Series(out, index=values.index, dtype=object if kind == "flags" else None)
     # Numbers: full-width digits (NFKC) and thousands separators ("42,700") as Excel writes them.
-    text = text.map(_number_text)
-    numbers = pd.to_numeric(text.where(~empty, None), errors="coerce")
-    bad_text = ~empty & numbers.isna() & ~text.str.lower().isin(["nan", "inf", "-inf", "infinity", "-infinity"])
-    for pos in np.flatnonzero(bad_text.to_numpy()):
-        issues.append(Issue(file, int(rows[pos]), col.name, f"is {text.iloc[pos]!r}: expected {_expected(col)}"))
-    nonfinite = ~empty & ~bad_text & ~np.isfinite(numbers.fillna(np.inf).to_numpy()) | (
-        ~empty & text.str.lower().isin(["nan", "inf", "-inf", "infinity", "-infinity"]))
-    for pos in np.flatnonzero(nonfinite.to_numpy()):
-        issues.append(Issue(file, int(rows[pos]), col.name, f"is {text.iloc[pos]!r}: expected {_expected(col)}"))
+    odd = ~text.str.isascii().to_numpy(bool) | text.str.contains(",", regex=False).to_numpy(bool)
+    if odd.any():
+        text = text.copy()
+        text[odd] = text[odd].map(_number_text)
+    numbers = pd.to_numeric(text.where(~empty, None), errors="coerce").to_numpy(float)
+    special = text.str.lower().isin(["nan", "inf", "-inf", "infinity", "-infinity"]).to_numpy(bool)
+    bad_text = ~empty & np.isnan(numbers) & ~special
+    nonfinite = ~empty & ~bad_text & ~np.isfinite(np.where(np.isnan(numbers), np.inf, numbers)) | (~empty & special)
+    for mask in (bad_text, nonfinite):
+        for pos in np.flatnonzero(mask):
+            issues.append(Issue(file, int(rows[pos]), col.name, f"is {text.iloc[pos]!r}: expected {_expected(col)}"))
     ok = ~empty & ~bad_text & ~nonfinite
     lo, hi = _range(col)
-    out_of_range = ok & ((numbers < lo) | (numbers > hi) | ((numbers <= 0) & (col.name == "weight")))
-    for pos in np.flatnonzero(out_of_range.to_numpy()):
+    with np.errstate(invalid="ignore"):
+        out_of_range = ok & ((numbers < lo) | (numbers > hi) | ((numbers <= 0) & (col.name == "weight")))
+    for pos in np.flatnonzero(out_of_range):
         issues.append(Issue(file, int(rows[pos]), col.name, f"is {text.iloc[pos]}: expected {_expected(col)}"))
     default = np.nan if col.default is None else float(col.default)
     return pd.Series(np.where(ok, numbers, default), index=values.index, dtype=float)
+
+
+def _choice(col: Column, cell: str, policy: Policy) -> tuple[str, list[str]]:
+    if cell == "":
+        return str(col.default), []
+    lowered = unicodedata.normalize("NFKC", cell).lower()
+    if lowered not in col.choices:
+        return lowered, [f"is {cell!r}: expected one of {', '.join(col.choices)}"]
+    return lowered, []
+
+
+def _bool(col: Column, cell: str, policy: Policy) -> tuple[bool, list[str]]:
+    if cell == "":
+        return bool(col.default), []
+    lowered = cell.lower()
+    if lowered not in _TRUE | _FALSE:
+        return False, [f"is {cell!r}: expected true or false"]
+    return lowered in _TRUE, []
+
+
+def _flags(col: Column, cell: str, policy: Policy) -> tuple[str, list[str]]:
+    allowed = policy.flags
+    names = [f.strip().lower() for f in cell.replace(",", ";").split(";") if f.strip()]
+    problems = [f"unknown flag {name!r}: expected any of {', '.join(allowed)} separated by ';' "
+                "(or give it a weight in policy.toml [weights])" for name in names if name not in allowed]
+    return ";".join(sorted(dict.fromkeys(names))), problems
 
 
 _THOUSANDS = re.compile(r"^[+-]?\d{1,3}(,\d{3})+(\.\d+)?$")
@@ -329,29 +346,21 @@ def _check_references(t: dict[str, pd.DataFrame | None], raw: RawInstance, polic
 
 def _reachability_warnings(instance: Instance, raw: RawInstance) -> list[Issue]:
     """Warn about demand that no supply can reach: it will be short whatever the plan."""
-    from .model import eligible_pairs, route_table
+    from .model import demand_reach
 
-    out: list[Issue] = []
     demand = instance.demand
     if len(demand) == 0:
-        return out
-    pairs = eligible_pairs(instance)  # demand_idx, product
-    pairs = pairs.assign(region=demand.loc[pairs["demand_idx"], "region"].to_numpy())
-    supplied = set(instance.supply.loc[instance.supply["quantity"] > 0, "product"])
-    # route_table lists only arcs from a source that has the product to a region that wants it.
-    hubs = route_table(instance, eligible_pairs(instance))[["region", "product"]].drop_duplicates()
-    has_supply = set(pairs.loc[pairs["product"].isin(supplied), "demand_idx"])
-    reachable = set(pairs.merge(hubs, on=["region", "product"])["demand_idx"])
-    for idx, row in demand.iterrows():
-        if row["quantity"] <= 0:
-            continue
-        grade = "ICU-grade " if row["use"] == "icu" else ""
-        if idx not in has_supply:
-            msg = f"no {grade}supply of family {row['family']!r} anywhere today: this {row['use']} demand will be short"
-        elif idx not in reachable:
-            msg = (f"no route from any source holding family {row['family']!r} reaches region {row['region']!r}: "
-                   "this demand will be short")
+        return []
+    has_supply, reachable = demand_reach(instance)
+    wants = demand["quantity"].to_numpy(float) > 0
+    out: list[Issue] = []
+    for pos in np.flatnonzero(wants & ~(has_supply & reachable)):
+        family, use, region = demand["family"].iloc[pos], demand["use"].iloc[pos], demand["region"].iloc[pos]
+        if not has_supply[pos]:
+            grade = "ICU-grade " if use == "icu" else ""
+            msg = f"no {grade}supply of family {family!r} anywhere today: this {use} demand will be short"
         else:
-            continue
-        out.append(Issue(raw.label("demand"), int(row["_row"]), None, msg, "warning"))
+            msg = (f"no route from any source holding family {family!r} reaches region {region!r}: "
+                   "this demand will be short")
+        out.append(Issue(raw.label("demand"), int(demand["_row"].iloc[pos]), None, msg, "warning"))
     return out

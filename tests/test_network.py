@@ -81,10 +81,47 @@ def test_exact_boxes_where_the_lp_precision_runs_out():
     assert allocator.verify(inst, res.plan).ok
 
 
-def test_auto_puts_divisible_families_on_the_lp_engine():
-    inst = random_instance(7, fractional_family=True, equity=True)
+@pytest.mark.parametrize("seed", range(6))
+def test_divisible_goods_are_solved_in_thousandths(seed):
+    """Sanitiser in tonnes to 3 decimals: the network engine solves it in kilograms, exactly.
+
+    Without equity the optimum is the LP engine's. With equity the fair levels are the
+    same exact fractions; each row's box is its fair share rounded to the kilogram, a
+    little wider than the LP's point, so the least cost can only be lower.
+    """
+    eq = seed % 2 == 0
+    inst = random_instance(40 + seed, fractional_family=True, equity=eq)
+    net = allocator.solve(inst, solver="network")
+    lp = allocator.solve(inst, solver="highs")
+    assert net.solver == "network"
+    assert net.objective["weighted_shortfall"] == pytest.approx(lp.objective["weighted_shortfall"], abs=1e-6)
+    if eq:
+        np.testing.assert_allclose(net.fair_fill, lp.fair_fill, atol=1e-7)
+        assert net.objective["route_cost"] <= lp.objective["route_cost"] + 1e-6
+        lo, hi = net.fair_box
+        gel = (inst.demand["family"] == "sanitiser").to_numpy()
+        assert np.all(hi[gel] - lo[gel] <= 0.001 + 1e-12) and np.any(hi[gel] > lo[gel])
+    else:
+        assert net.objective["route_cost"] == pytest.approx(lp.objective["route_cost"], abs=1e-6)
+    delivered = net.plan.dispatch.loc[net.plan.dispatch["product"] == "gel", "quantity"].to_numpy()
+    np.testing.assert_allclose(delivered * 1000, np.round(delivered * 1000), atol=1e-6)  # whole kilograms
+    check_invariants(inst, net)
+    assert allocator.verify(inst, net.plan).ok
+
+
+def test_quantities_with_many_decimals_go_to_the_lp_engine():
+    products = [{"product": "gel", "family": "gel", "grade": "general", "countable": False}] + SUIT
+    inst = instance(
+        products=products, sources=[{"source": "s1", "name": "s1", "region": "a"}],
+        supply=[("s1", "gel", 1 / 3), ("s1", "suit", 4)],
+        regions=[{"region": "a", "name": "a"}, {"region": "b", "name": "b"}],
+        demand=[{"region": "a", "family": "gel", "use": "general", "quantity": 0.2},
+                {"region": "b", "family": "gel", "use": "general", "quantity": 0.2},
+                {"region": "b", "family": "suit", "use": "general", "quantity": 5}],
+        routes=[("s1", "a", 1), ("s1", "b", 2)],
+    )
     auto = allocator.solve(inst)
-    assert auto.solver == "network+highs"
+    assert auto.solver == "network+highs"  # suits on the network engine, the gel on the LP engine
     lp = allocator.solve(inst, solver="highs")
     for key in ("weighted_shortfall", "route_cost"):
         assert auto.objective[key] == pytest.approx(lp.objective[key], rel=1e-9, abs=1e-6)
