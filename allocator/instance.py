@@ -69,12 +69,13 @@ class Instance:
         (``weights.icu`` for ICU use, else 1).
         """
         w = self.policy.weights
-        flag_weight = {}
-        for region, flags in zip(self.regions["region"], self.regions["flags"]):
-            names = [f for f in flags.split(";") if f]
-            flag_weight[region] = max((w[f] for f in names if f in w), default=w["default"])
-        region_mult = dict(zip(self.regions["region"], self.regions["weight"]))
-        base = self.demand["region"].map(flag_weight).astype(float) * self.demand["region"].map(region_mult)
+        regions = self.regions
+        codes, distinct = pd.factorize(regions["flags"].to_numpy(dtype=object))  # few distinct flag sets
+        by_flags = np.array([max((w[f] for f in flags.split(";") if f in w), default=w["default"])
+                             for flags in distinct], dtype=float)
+        region_weight = by_flags[codes] * regions["weight"].to_numpy(float)
+        at = pd.Index(regions["region"]).get_indexer(self.demand["region"])
+        base = pd.Series(region_weight[at], index=self.demand.index)
         icu = np.where(self.demand["use"] == "icu", w["icu"], 1.0)
         derived = base * icu
         own = self.demand["weight"]

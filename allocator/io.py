@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import io as _io
 import re
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -310,15 +311,17 @@ def _read_plain_csv(text: str) -> tuple[pd.DataFrame, list[int]] | None:
     if body.count(",") != n_lines * (len(header) - 1):
         return None
     try:
-        frame = pd.read_csv(_io.StringIO(body), header=None, skiprows=1, names=list(range(len(header))),
-                            dtype=str, na_filter=False, skip_blank_lines=False, engine="c")
-    except (pd.errors.ParserError, ValueError):
+        with warnings.catch_warnings():  # a row wider than the header: the other reader reports it
+            warnings.simplefilter("error", pd.errors.ParserWarning)
+            frame = pd.read_csv(_io.StringIO(body), header=None, skiprows=1, names=list(range(len(header))),
+                                dtype=str, na_filter=False, skip_blank_lines=False, index_col=False, engine="c")
+    except (pd.errors.ParserError, pd.errors.ParserWarning, ValueError):
         return None
     if len(frame) != n_lines - 1:
         return None
     frame.columns = header
-    spaced = any(p in body for p in (" ,", ", ", " \n", "\n ")) or body[:1] == " " or body[-1:] == " " or \
-        _OTHER_SPACE.search(body) is not None
+    spaced = any(p in body for p in (" ,", ", ", " \n", "\n ")) or body[:1] == " " or body[-1:] == " " or (
+        any(c in body for c in "\t\x0b\x0c\x1c\x1d\x1e\x1f") if body.isascii() else _OTHER_SPACE.search(body))
     if spaced:
         for col in header:
             frame[col] = frame[col].str.strip()

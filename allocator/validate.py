@@ -168,6 +168,14 @@ def _parse_column(file: str, col: Column, values: pd.Series, rows: np.ndarray, p
         if kind == "bool":
             return pd.Series(out.astype(bool), index=values.index, dtype=bool)
         return pd.Series(out, index=values.index, dtype=object if kind == "flags" else None)
+    plain = _plain_numbers(text, empty)
+    if plain is not None:  # the common case, at C speed: every cell a finite ASCII number or empty
+        lo, hi = _range(col)
+        with np.errstate(invalid="ignore"):
+            bad = (plain < lo) | (plain > hi) | ((plain <= 0) & (col.name == "weight"))
+        if not bad.any():
+            default = np.nan if col.default is None else float(col.default)
+            return pd.Series(np.where(empty, default, plain), index=values.index, dtype=float)
     # Numbers: full-width digits (NFKC) and thousands separators ("42,700") as Excel writes them.
     odd = ~text.str.isascii().to_numpy(bool) | text.str.contains(",", regex=False).to_numpy(bool)
     if odd.any():
@@ -188,6 +196,21 @@ def _parse_column(file: str, col: Column, values: pd.Series, rows: np.ndarray, p
         issues.append(Issue(file, int(rows[pos]), col.name, f"is {text.iloc[pos]}: expected {_expected(col)}"))
     default = np.nan if col.default is None else float(col.default)
     return pd.Series(np.where(ok, numbers, default), index=values.index, dtype=float)
+
+
+def _plain_numbers(text: pd.Series, empty: np.ndarray) -> np.ndarray | None:
+    """The column as floats (NaN where empty) when every other cell is a finite number in
+    plain ASCII, else None."""
+    numbers = np.full(len(text), np.nan)
+    cells = text.to_numpy(dtype=object)[~empty]
+    joined = "\n".join(cells)
+    if not joined.isascii() or "," in joined or "_" in joined:
+        return None
+    try:
+        numbers[~empty] = cells.astype(float)
+    except ValueError:
+        return None
+    return numbers if np.isfinite(numbers[~empty]).all() else None
 
 
 def _choice(col: Column, cell: str, policy: Policy) -> tuple[str, list[str]]:
@@ -268,10 +291,11 @@ def _check_references(t: dict[str, pd.DataFrame | None], raw: RawInstance, polic
     assert regions is not None and demand is not None
     products["family"] = products["family"].where(products["family"] != "", products["product"])
     ids = {
-        "products": set(products["product"]),
-        "sources": set(sources["source"]),
-        "regions": set(regions["region"]),
+        "products": products["product"].unique(),
+        "sources": sources["source"].unique(),
+        "regions": regions["region"].unique(),
     }
+    known: dict[str, list[str]] = {}  # sorted ids, for suggestions
     for name, frame in (("sources", sources), ("supply", supply), ("demand", demand), ("routes", routes)):
         if frame is None:
             continue
@@ -282,7 +306,9 @@ def _check_references(t: dict[str, pd.DataFrame | None], raw: RawInstance, polic
             values = frame[col.name]
             bad = ~values.isin(ids[col.ref]) & (values != "")
             for pos in np.flatnonzero(bad.to_numpy()):
-                close = difflib.get_close_matches(values.iloc[pos], sorted(ids[col.ref]), n=1)
+                if col.ref not in known:
+                    known[col.ref] = sorted(set(ids[col.ref]))
+                close = difflib.get_close_matches(values.iloc[pos], known[col.ref], n=1)
                 hint = f" (did you mean {close[0]!r}?)" if close else ""
                 issues.append(Issue(lab(table.name), int(frame["_row"].iloc[pos]), col.name,
                                     f"unknown {col.ref.rstrip('s')} {values.iloc[pos]!r}: expected {_expected(col)}"

@@ -3,6 +3,7 @@ Chinese names, an Excel workbook instead of a folder; and what is rejected."""
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -98,3 +99,45 @@ def test_other_files_are_rejected_clearly(tmp_path, capsys):
     (tmp_path / "broken.xlsx").write_bytes(b"this is not a zip")
     code, text = run_cli(capsys, "validate", str(tmp_path / "broken.xlsx"))
     assert code == 2 and "cannot be opened as an Excel workbook" in text
+
+
+PLAIN_CASES = ["a,b\n1,2\n", "a,b\n1,2", "a,b\n1,2\n\n", "a,b\n\n1,2\n", "a,b\n1\n3,4,5\n", "a,b\n1,2,\n",
+               "a,b\n ,\n1,2\n", "a,b\n1 ,2\n", "a,b\n,\n1,2\n", "A, B \n1,2\n", "a,a\n1,2\n", "a,b\n1,\u30002\n",
+               "a\n1\n\n2\n", "a\n\n", "a,b\n1\t,2\n", "a,b\n\u00a01,2\n", "a,b\n1,2,3\n4\n"]
+
+
+@pytest.mark.parametrize("text", PLAIN_CASES)
+def test_fast_csv_reader_reads_as_the_careful_one(text, monkeypatch):
+    """The C-speed path for plain files gives the same tables, row numbers and issues as csv.reader."""
+    from allocator import io
+
+    fast = io._read_csv(text.encode(), "x.csv")
+    monkeypatch.setattr(io, "_read_plain_csv", lambda _: None)
+    slow = io._read_csv(text.encode(), "x.csv")
+    assert (fast[0] is None) == (slow[0] is None)
+    if fast[0] is not None:
+        assert list(fast[0].columns) == list(slow[0].columns)
+        assert fast[0].astype(object).equals(slow[0].astype(object))
+    assert fast[1] == slow[1] and [str(i) for i in fast[2]] == [str(i) for i in slow[2]]
+
+
+@pytest.mark.parametrize("cells", [["1", "2.5", "", "1e3"], ["1", "x"], ["1,000", "2"], ["\uff11", "2"],
+                                   ["nan", "1"], ["inf"], ["-1", "3"], ["1_000"], ["", ""]])
+def test_plain_number_path_parses_as_the_careful_one(cells, monkeypatch):
+    from allocator import validate
+    from allocator.policy import Policy
+    from allocator.schema import TABLES
+
+    col = next(c for c in TABLES["supply"].columns if c.name == "quantity")
+    rows = np.arange(2, len(cells) + 2)
+
+    def parse():
+        issues = []
+        out = validate._parse_column("supply.csv", col, pd.Series(cells, dtype=object), rows, Policy(), issues)
+        return out.to_numpy(), [str(i) for i in issues]
+
+    fast = parse()
+    monkeypatch.setattr(validate, "_plain_numbers", lambda *_: None)
+    slow = parse()
+    np.testing.assert_array_equal(fast[0], slow[0])
+    assert fast[1] == slow[1]
