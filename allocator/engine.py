@@ -15,12 +15,13 @@ from __future__ import annotations
 import time
 
 import numpy as np
+import pandas as pd
 
 from .errors import SolverError
 from .lexicographic import LexSolution, solve_lexicographic
 from .model import FlowModel, partition
 
-__all__ = ["SOLVERS", "solve_model"]
+__all__ = ["PART_COLUMNS", "SOLVERS", "family_groups", "solve_model"]
 
 SOLVERS = ("auto", "network", "highs")
 
@@ -35,13 +36,7 @@ def solve_model(model: FlowModel, *, equity: bool, solver: str = "auto", time_li
     from .netflow import Unsuitable, solve_network
 
     t0 = time.perf_counter()
-    countable = model.demand.groupby("family", sort=True)["countable"].all()
-    # Each countable family on its own (its flows are a fraction of the whole network's);
-    # the divisible ones together, as one LP if the network engine cannot take them.
-    groups = [[f] for f in countable.index[countable.to_numpy(bool)]]
-    divisible = list(countable.index[~countable.to_numpy(bool)])
-    if divisible:
-        groups += [[f] for f in divisible] if solver == "network" else [divisible]
+    groups = family_groups(model)
     parts = partition(model, groups) if len(groups) > 1 else [(model, np.arange(model.n_cols))]
     solutions = []
     for part, cols in parts:
@@ -55,6 +50,36 @@ def solve_model(model: FlowModel, *, equity: bool, solver: str = "auto", time_li
             sol = solve_lexicographic(part, equity=equity, time_limit=left, instance=instance)
         solutions.append((sol, cols))
     return solutions[0][0] if len(solutions) == 1 else _merge(model, solutions)
+
+
+PART_COLUMNS = 100_000  # families are solved together up to this many columns
+
+
+def family_groups(model: FlowModel) -> list[list]:
+    """Families in parts solved one at a time: each large family on its own (its flows are a
+    fraction of the whole network's), small ones together (one set of flows for all);
+    countable and divisible families never together (they are planned in different units)."""
+    demand_family = model.demand["family"].to_numpy(dtype=object)
+    serve_family = demand_family[model.serve["demand_idx"].to_numpy()]
+    product_family = pd.Series(serve_family, index=model.serve["product"].to_numpy(dtype=object))
+    product_family = product_family[~product_family.index.duplicated()]
+    columns = pd.concat([pd.Series(demand_family), pd.Series(serve_family),
+                         pd.Series(product_family.reindex(model.ship["product"].to_numpy(dtype=object)).to_numpy())])
+    size = columns.value_counts()
+    countable = model.demand.groupby("family", sort=True)["countable"].all()
+    groups: list[list] = []
+    for kind in (True, False):
+        group, used = [], 0
+        for family in countable.index[countable.to_numpy(bool) == kind]:
+            n = int(size.get(family, 0))
+            if group and used + n > PART_COLUMNS:
+                groups.append(group)
+                group, used = [], 0
+            group.append(family)
+            used += n
+        if group:
+            groups.append(group)
+    return groups
 
 
 def _merge(model: FlowModel, solutions: list[tuple[LexSolution, np.ndarray]]) -> LexSolution:

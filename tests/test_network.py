@@ -156,3 +156,25 @@ def test_network_engine_on_the_cli(tmp_path, capsys):
     a, b = json.loads(text), json.loads(text2)
     assert a["solver"] == "highs" and b["solver"] == "network"
     assert a["objective"] == b["objective"]
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_families_solved_apart_give_the_same_optimum(seed, monkeypatch):
+    """At scale each family is its own part (engine.PART_COLUMNS); the optimum is the same."""
+    from allocator import engine
+    from allocator.model import build, partition
+
+    inst = random_instance(70 + seed, fractional_family=True, equity=seed % 2 == 0, icu_for_general=seed == 1)
+    together = allocator.solve(inst)
+    monkeypatch.setattr(engine, "PART_COLUMNS", 1)
+    model = build(inst)
+    groups = engine.family_groups(model)
+    assert sorted(len(g) for g in groups) == [1, 1, 1]  # suit, mask; sanitiser
+    cols = np.concatenate([c for _, c in partition(model, groups)])
+    assert np.array_equal(np.sort(cols), np.arange(model.n_cols))  # every column in one part
+    apart = allocator.solve(inst)
+    for key in ("weighted_shortfall", "route_cost"):
+        assert apart.objective[key] == pytest.approx(together.objective[key], abs=1e-6)
+    np.testing.assert_allclose(apart.fair_fill, together.fair_fill, atol=1e-9)
+    check_invariants(inst, apart)
+    assert allocator.verify(inst, apart.plan).ok
