@@ -110,6 +110,17 @@ class _Graph:
         self.head = np.concatenate([
             idx[1: 2 * n_ship: 2], idx[2 * n_ship + 1: 2 * (n_ship + n_serve): 2],
             self.sink0 + tier, np.full(n_tiers, self.t), np.full(ns, self.t)]).astype(np.int64)
+        # A hub that serves a single demand row, served by no other hub, is one node with that
+        # row: ship arcs go straight to the row and the serve arc is closed (its flow is what
+        # arrives at the hub). Every hub at the village scale is such a pair: a third fewer nodes.
+        serve_hub, serve_row = self.tail[n_ship: n_ship + n_serve], self.head[n_ship: n_ship + n_serve]
+        self.merged = (np.bincount(serve_hub - ns, minlength=nh)[serve_hub - ns] == 1) & (
+            np.bincount(serve_row - dem0, minlength=nd)[serve_row - dem0] == 1)
+        self.ship_hub = self.head[:n_ship].copy()
+        into = np.arange(self.n)
+        into[serve_hub[self.merged]] = serve_row[self.merged]
+        self.head[:n_ship] = into[self.ship_hub]
+        self.serve_cap = np.where(self.merged, 0, self.big).astype(np.int64)
         self.a_serve = n_ship
         self.a_row = n_ship + n_serve
         self.a_tier = self.a_row + nd
@@ -121,7 +132,7 @@ class _Graph:
         """Capacity, cost and supply arrays with the network part filled in, scaled."""
         cap = np.zeros(self.n_arcs, dtype=np.int64)
         cap[: self.a_serve] = self.ship_cap * scale
-        cap[self.a_serve: self.a_row] = self.big * scale
+        cap[self.a_serve: self.a_row] = self.serve_cap * scale
         cap[self.a_unused:] = self.s * scale
         supply = np.zeros(self.n, dtype=np.int64)
         supply[: self.ns] = self.s * scale
@@ -142,8 +153,17 @@ class _Graph:
 
     def network(self, scale: int = 1):
         """The ship and serve arcs with their capacities: ``tail, head, cap``."""
-        cap = np.concatenate([self.ship_cap, np.full(self.a_row - self.a_serve, self.big, dtype=np.int64)])
+        cap = np.concatenate([self.ship_cap, self.serve_cap])
         return self.tail[: self.a_row], self.head[: self.a_row], cap * scale
+
+    def serve_flows(self, flow: np.ndarray) -> np.ndarray:
+        """The ship and serve arcs' flows, with each merged serve arc carrying what reached its hub."""
+        out = flow[: self.a_row].copy()
+        arrived = np.zeros(self.n, dtype=np.int64)
+        np.add.at(arrived, self.ship_hub, flow[: self.a_serve])
+        serve = out[self.a_serve:]
+        serve[self.merged] = arrived[self.tail[self.a_serve: self.a_row][self.merged]]
+        return out
 
     def max_flow_to(self, rows: np.ndarray, caps: np.ndarray, scale: int = 1, base=None):
         """Max flow from the supply to demand ``rows`` (capped at ``caps``).
@@ -274,7 +294,7 @@ def solve_network(model: FlowModel, *, equity: bool = True, time_limit: float | 
     seconds["cost"] = time.perf_counter() - t2
     served = flow[g.a_row: g.a_tier] + lo
     unit = g.unit_scale
-    x = np.concatenate([flow[: g.a_row], g.q - served]) / unit
+    x = np.concatenate([g.serve_flows(flow), g.q - served]) / unit
     route_cost = _exact_dot(flow[: g.a_serve], costs) / cost_scale / unit
     boxed = equity and status == "optimal"
     return LexSolution(x=x, weighted_shortfall=w_star, route_cost=route_cost, fair_fill=fair, lp_solves=g.solves,
