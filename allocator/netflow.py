@@ -127,6 +127,7 @@ class _Graph:
         self.a_unused = self.a_tier + n_tiers
         self.n_arcs = self.a_unused + ns
         self.solves = 0
+        self._cached = None
 
     def arrays(self, scale: int = 1):
         """Capacity, cost and supply arrays with the network part filled in, scaled."""
@@ -171,35 +172,41 @@ class _Graph:
         Without ``base``, from the whole supply. With ``base`` (a flow meeting the higher
         tiers' requirements: ``(arc_flow, row_flow, unused)``), in that flow's residual
         network: what can be added to it without touching the requirements.
-        Returns the value, the nodes an augmenting path still reaches, and the flows.
+        Returns the value and the nodes an augmenting path still reaches.
         """
         s_node = self.n
-        tail, head, cap = self.network(scale)
+        tail, head, cap = self._residual(base)
+        # The row arcs last, then an empty arc S -> T so that both ends always exist.
+        tail = np.concatenate([tail, self.ns + self.nh + rows, [s_node]])
+        head = np.concatenate([head, np.full(len(rows), self.t), [self.t]])
+        cap = np.concatenate([cap * scale, caps, [0]]).astype(np.int64)
+        value, _, side = max_flow(self.n + 1, tail, head, cap, s_node, self.t, flows=False)
+        self.solves += 1
+        return value, side
+
+    def _residual(self, base):
+        """The arcs from the super source through the network (without the row arcs), open ones
+        only, unscaled; the same for every flow of a tier, so kept between them."""
+        if self._cached is not None and self._cached[0] is base:
+            return self._cached[1]
+        s_node = self.n
+        tail, head, cap = self.network()
         if base is None:
             tails = [np.full(self.ns, s_node), tail]
             heads = [np.arange(self.ns), head]
-            caps_ = [self.s * scale, cap]
+            caps_ = [self.s, cap]
         else:
             flow, row_rows, row_flow, row_cap, unused = base
             r_tail = self.ns + self.nh + row_rows
             r_head = self.sink0 + self.tier[row_rows]
             tails = [np.full(self.ns, s_node), tail, head, r_tail, r_head]
             heads = [np.arange(self.ns), head, tail, r_head, r_tail]
-            caps_ = [unused * scale, cap - flow * scale, flow * scale, (row_cap - row_flow) * scale,
-                     row_flow * scale]
-        # The row arcs last, then an empty arc S -> T so that both ends always exist.
-        tails += [self.ns + self.nh + rows, [s_node]]
-        heads += [np.full(len(rows), self.t), [self.t]]
-        caps_ += [caps, [0]]
+            caps_ = [unused, cap - flow, flow, row_cap - row_flow, row_flow]
         tail, head = np.concatenate(tails).astype(np.int64), np.concatenate(heads).astype(np.int64)
         cap = np.concatenate(caps_).astype(np.int64)
         keep = cap > 0
-        keep[-1] = True
-        value, flow, side = max_flow(self.n + 1, tail[keep], head[keep], cap[keep], s_node, self.t)
-        self.solves += 1
-        full = np.zeros(len(cap), dtype=np.int64)
-        full[keep] = flow
-        return value, side, full
+        self._cached = (base, (tail[keep], head[keep], cap[keep]))
+        return self._cached[1]
 
     def base_flow(self, k: int, lo: np.ndarray, hi: np.ndarray, totals: np.ndarray):
         """A flow meeting tiers ``< k`` (boxes and totals), nothing to lower tiers; as ``max_flow_to``'s base."""
@@ -258,7 +265,7 @@ def solve_network(model: FlowModel, *, equity: bool = True, time_limit: float | 
         reached = 0
         for k in range(n_tiers):
             rows = np.flatnonzero(tier <= k)
-            value, _, _ = g.max_flow_to(rows, g.q[rows])
+            value, _ = g.max_flow_to(rows, g.q[rows])
             totals[k], reached = value - reached, value
         demand_by_tier = np.bincount(tier, weights=g.q, minlength=n_tiers)
         class_weight = np.array([weights[m[0]] for m in classes]) if n_tiers else np.zeros(0)
@@ -341,7 +348,7 @@ def _fair_tier(g: _Graph, k: int, totals: np.ndarray, lo: np.ndarray, hi: np.nda
             base = g.base_flow(k, lo, hi, totals)
         rows_ec = np.concatenate([e, c])
         caps = np.concatenate([num * q[e], den * q[c]])
-        value, side, _ = g.max_flow_to(rows_ec, caps, den, base)
+        value, side = g.max_flow_to(rows_ec, caps, den, base)
         blocked = ~side[g.ns + g.nh + e]
         if blocked.all():
             _set_level(e, num, den, q, lo, hi, fair)

@@ -61,9 +61,10 @@ def min_cost_flow(n_nodes: int, tail: np.ndarray, head: np.ndarray, capacity: np
 
 
 def max_flow(n_nodes: int, tail: np.ndarray, head: np.ndarray, capacity: np.ndarray, source: int,
-             sink: int) -> tuple[int, np.ndarray, np.ndarray]:
-    """A maximum flow: its value, the flow on every arc, and the nodes on the source side of
-    the minimum cut nearest the source (those an augmenting path still reaches)."""
+             sink: int, flows: bool = True) -> tuple[int, np.ndarray | None, np.ndarray]:
+    """A maximum flow: its value, the flow on every arc (None unless ``flows``), and the nodes
+    on the source side of the minimum cut nearest the source (those an augmenting path still
+    reaches)."""
     from ortools.graph.python import max_flow as mf
 
     capacity = np.asarray(capacity, dtype=np.int64)
@@ -78,4 +79,5 @@ def max_flow(n_nodes: int, tail: np.ndarray, head: np.ndarray, capacity: np.ndar
         raise SolverError(f"max flow stopped with status {status}")
     side = np.zeros(max(n_nodes, f.num_nodes()), dtype=bool)
     side[np.asarray(f.get_source_side_min_cut(), dtype=np.int64)] = True
-    return int(f.optimal_flow()), np.asarray(f.flows(arcs), dtype=np.int64), side[:n_nodes]
+    arc_flows = np.asarray(f.flows(arcs), dtype=np.int64) if flows else None
+    return int(f.optimal_flow()), arc_flows, side[:n_nodes]
