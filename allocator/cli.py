@@ -83,6 +83,18 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--time-limit", type=float, default=None, metavar="SECONDS", help="solver time limit per task")
     b.add_argument("--output", "-o", metavar="DIR", help="write DIR/results.csv and each plan to DIR/INSTANCE/SCENARIO")
     b.add_argument("--format", choices=["text", "json"], default="text")
+
+    bn = sub.add_parser("bench", help="time allocator end to end against the raw solver and a naive PuLP + CBC "
+                                      "model on generated instances (issue #5)")
+    bn.add_argument("--scale", default="province", metavar="LIST",
+                    help="comma list of province, prefecture, county, village (default province)")
+    bn.add_argument("--seed", type=int, default=1, help="generator seed (default 1)")
+    bn.add_argument("--paths", default=None, metavar="LIST",
+                    help="comma list of allocator, allocator-equity, raw, raw-family, naive (default all)")
+    bn.add_argument("--format", choices=["text", "json"], default="text")
+    bn.add_argument("--timeout", type=float, default=600.0, metavar="SECONDS",
+                    help="per path; a path that takes longer is reported as a timeout (default 600)")
+    bn.add_argument("--keep", metavar="DIR", help="keep the generated instances, arrays and plans in DIR (new folder)")
     return p
 
 
@@ -204,6 +216,19 @@ def _run(args) -> int:
                 print(f"wrote {args.output}/results.csv")
         kinds = set(table["error_kind"])  # a solver failure outranks bad input: it needs a report, not a fix
         return EXIT_SOLVER if "solver" in kinds else EXIT_INPUT if "input" in kinds else EXIT_OK
+
+    if args.command == "bench":
+        from .benchmark import PATHS, SCALES, BenchError, parse_list, render_json, render_text, run_bench
+
+        try:
+            scales = parse_list(args.scale, SCALES, "--scale")
+            paths = parse_list(args.paths, PATHS, "--paths") if args.paths is not None else list(PATHS)
+            report = run_bench(scales, seed=args.seed, paths=paths, timeout=args.timeout, keep=args.keep)
+        except BenchError as exc:
+            print(f"allocator: error: {exc}", file=sys.stderr)
+            return EXIT_INPUT
+        sys.stdout.write(render_json(report) + "\n" if args.format == "json" else render_text(report))
+        return EXIT_OK
 
     if args.command == "validate":
         from .errors import InstanceError
