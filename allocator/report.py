@@ -45,16 +45,42 @@ def unneutralise(text: str) -> str:
 
 
 def csv_text(frame: pd.DataFrame) -> str:
-    """CSV with one number format everywhere, so that equal plans give equal bytes."""
-    import csv
-    import io
+    """CSV with one number format everywhere, so that equal plans give equal bytes.
 
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow([neutralise(str(c)) for c in frame.columns])
-    for row in frame.itertuples(index=False):
-        w.writerow([neutralise(v) if isinstance(v, str) else _fmt_num(v) for v in row])
-    return buf.getvalue()
+    Column by column (a county plan has hundreds of thousands of cells); the same text as
+    ``csv.writer`` with minimal quoting would give."""
+    if not len(frame.columns):
+        return "\n" * (len(frame) + 1)
+    header = ",".join(_quoted([neutralise(str(c)) for c in frame.columns]))
+    columns = [_quoted(_column_text(frame[c])) for c in frame.columns]
+    if len(columns) == 1:  # a row of one empty cell is written as "", not as a blank line
+        header = header or '""'
+        columns = [[c or '""' for c in columns[0]]]
+    return "".join(line + "\n" for line in [header, *map(",".join, zip(*columns))])
+
+
+def _column_text(col: pd.Series) -> list[str]:
+    values = col.to_numpy()
+    if values.dtype == bool:
+        return np.where(values, "true", "false").tolist()
+    if values.dtype.kind in "iu":
+        return values.astype(str).tolist()
+    if values.dtype.kind == "f":
+        out = np.full(len(values), "", dtype=object)
+        finite = ~np.isnan(values)
+        with np.errstate(invalid="ignore"):
+            whole = finite & (np.abs(values - np.round(values)) < 1e-9) & (np.abs(values) < 1e15)
+        out[whole] = np.round(values[whole]).astype(np.int64).astype(str)
+        rest = np.flatnonzero(finite & ~whole)
+        out[rest] = [_fmt_num(float(v)) for v in values[rest]]
+        return out.tolist()
+    return [neutralise(v) if isinstance(v, str) else _fmt_num(v) for v in values]
+
+
+def _quoted(cells: list[str]) -> list[str]:
+    """Minimal CSV quoting: a cell with a comma, a quote or a line break goes in quotes."""
+    return ['"' + c.replace('"', '""') + '"' if ("," in c or '"' in c or "\n" in c or "\r" in c) else c
+            for c in cells]
 
 
 def xlsx_bytes(result) -> bytes:

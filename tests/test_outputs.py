@@ -121,3 +121,33 @@ def test_plan_xlsx_matches_the_csv(tmp_path, result):
     csv = pd.read_csv(out / "dispatch.csv")
     assert sheets["dispatch"]["quantity"].tolist() == csv["quantity"].tolist()
     assert os.path.getsize(out / "plan.xlsx") < 200_000
+
+
+def test_csv_text_is_what_csv_writer_gives():
+    """The column-wise writer gives the bytes the row-by-row csv.writer gave: quoting, numbers, formulas."""
+    import csv
+    import io
+
+    import numpy as np
+    import pandas as pd
+
+    from allocator.report import _fmt_num, csv_text, neutralise
+
+    def by_rows(frame):
+        buf = io.StringIO()
+        w = csv.writer(buf, lineterminator="\n")
+        w.writerow([neutralise(str(c)) for c in frame.columns])
+        for row in frame.itertuples(index=False):
+            w.writerow([neutralise(v) if isinstance(v, str) else _fmt_num(v) for v in row])
+        return buf.getvalue()
+
+    frame = pd.DataFrame({
+        "text": ["x", "=1+1", 'say "hi"', "a,b", None, "l\nb"],
+        "float": [1.0, 2.5, np.nan, -0.0, 1e16, 1 / 3],
+        "int": [1, 2, 3, -4, 5, 6],
+        "bool": [True, False, True, True, False, True],
+        "small": [0.1234567, 1e-10, -3.0000000001, 123456.789, np.nan, -1e-7],
+        "str": pd.Series(["a", "-b", "c", "", "e", "f"], dtype="str"),
+    })
+    for part in (frame, frame.iloc[:0], frame[[]], frame[["float"]]):
+        assert csv_text(part) == by_rows(part)
