@@ -40,6 +40,8 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--format", choices=["text", "json"], default="text")
     s.add_argument("--top", type=int, default=10, help="shortfalls to list (default 10)")
     s.add_argument("--shipments", type=int, default=20, help="shipments to list (default 20)")
+    s.add_argument("--regions", type=int, default=40,
+                   help="regions to list in the fill-rate table, lowest fill first within each tier (default 40)")
     s.add_argument("--time-limit", type=float, default=None, metavar="SECONDS",
                    help="limit on solver time; when reached, the best plan found is returned with its status and gap")
     s.add_argument("--memory-limit", type=float, default=None, metavar="GIB",
@@ -274,7 +276,7 @@ def _run(args) -> int:
         if args.format == "json":
             print(render_json(result))
         else:
-            sys.stdout.write(render_text(result, top=args.top, shipments=args.shipments))
+            sys.stdout.write(render_text(result, top=args.top, shipments=args.shipments, regions=args.regions))
             if args.output:
                 print(f"\nwrote {', '.join(str(p) for p in written)}")
         return EXIT_OK

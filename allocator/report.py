@@ -52,7 +52,7 @@ def csv_text(frame: pd.DataFrame) -> str:
     if not len(frame.columns):
         return "\n" * (len(frame) + 1)
     header = ",".join(_quoted([neutralise(str(c)) for c in frame.columns]))
-    columns = [_quoted(_column_text(frame[c])) for c in frame.columns]
+    columns = [_column_text(frame[c]) for c in frame.columns]  # only text needs quoting
     if len(columns) == 1:  # a row of one empty cell is written as "", not as a blank line
         header = header or '""'
         columns = [[c or '""' for c in columns[0]]]
@@ -64,21 +64,31 @@ def _column_text(col: pd.Series) -> list[str]:
     if values.dtype == bool:
         return np.where(values, "true", "false").tolist()
     if values.dtype.kind in "iu":
-        return values.astype(str).tolist()
+        return list(map(str, values.tolist()))
     if values.dtype.kind == "f":
         out = np.full(len(values), "", dtype=object)
         finite = ~np.isnan(values)
         with np.errstate(invalid="ignore"):
             whole = finite & (np.abs(values - np.round(values)) < 1e-9) & (np.abs(values) < 1e15)
-        out[whole] = np.round(values[whole]).astype(np.int64).astype(str)
+        out[whole] = list(map(str, np.round(values[whole]).astype(np.int64).tolist()))
         rest = np.flatnonzero(finite & ~whole)
-        out[rest] = [_fmt_num(float(v)) for v in values[rest]]
+        if len(rest):  # as _fmt_num: six decimals, trailing zeros dropped
+            out[rest] = [f"{v:.6f}".rstrip("0").rstrip(".") for v in values[rest].tolist()]
         return out.tolist()
-    return [neutralise(v) if isinstance(v, str) else _fmt_num(v) for v in values]
+    missing = pd.isna(values)
+    cells = [("'" + v if v[:1] in _FORMULA_SET else v) if isinstance(v, str) else "" if gone else _fmt_num(v)
+             for v, gone in zip(values.tolist(), missing.tolist())]
+    return _quoted(cells)
+
+
+_FORMULA_SET = frozenset(_FORMULA_START)
 
 
 def _quoted(cells: list[str]) -> list[str]:
     """Minimal CSV quoting: a cell with a comma, a quote or a line break goes in quotes."""
+    joined = "".join(cells)
+    if not ("," in joined or '"' in joined or "\n" in joined or "\r" in joined):
+        return cells
     return ['"' + c.replace('"', '""') + '"' if ("," in c or '"' in c or "\n" in c or "\r" in c) else c
             for c in cells]
 
@@ -234,7 +244,7 @@ def table_text(frame: pd.DataFrame, formats: dict[str, str] | None = None, max_w
     return "\n".join(lines)
 
 
-def render_text(result, top: int = 10, shipments: int = 20) -> str:
+def render_text(result, top: int = 10, shipments: int = 20, regions: int = 40) -> str:
     inst = result.instance
     s = result.summary()
     tot = s["totals"]
@@ -262,8 +272,13 @@ def render_text(result, top: int = 10, shipments: int = 20) -> str:
     out += ["", "Fill rate by priority tier (tier 1 = highest weight)",
             table_text(result.by_tier, {"weight": "num", "demand": "int", "delivered": "int", "shortfall": "int",
                                         "fill_rate": "pct", "min_fill": "pct", "max_fill": "pct"})]
-    out += ["", "Fill rate by region",
-            table_text(result.by_region.drop(columns=["flags"]).rename(columns={"top_tier": "tier"}),
+    by_region = result.by_region
+    title = "Fill rate by region"
+    if len(by_region) > regions:  # worst filled first within each tier (a county plan has 2,850 regions)
+        title += f" ({regions} of {len(by_region):,} shown, by tier and lowest fill; all in fill.csv with --output)"
+        by_region = by_region.head(regions)
+    out += ["", title,
+            table_text(by_region.drop(columns=["flags"]).rename(columns={"top_tier": "tier"}),
                        {"demand": "int", "delivered": "int", "shortfall": "int", "fill_rate": "pct"})]
     fill = result.plan.fill
     short = fill[fill["shortfall"] > 0].sort_values(["shortfall", "region"], ascending=[False, True]).head(top)

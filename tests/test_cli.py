@@ -130,3 +130,15 @@ def test_unexpected_errors_are_a_message_not_a_traceback(monkeypatch, capsys):
     monkeypatch.setattr("allocator.optimize.build", broken)
     code, text = run(capsys, "solve", SUITS)
     assert code == 3 and "internal error (RuntimeError: boom); rerun with --debug" in text
+
+
+def test_region_table_is_cut_to_the_worst_filled(capsys):
+    """--regions N lists N regions, the lowest fill first within the highest tiers, and says so."""
+    from test_bundled_instance import SUITS
+
+    code, text = run(capsys, "solve", str(SUITS), "--regions", "3")
+    assert code == 0
+    block = text.split("Fill rate by region", 1)[1].split("\n\n", 1)[0].splitlines()
+    assert block[0].startswith(" (3 of ") and "all in fill.csv with --output" in block[0]
+    assert len(block) == 1 + 2 + 3  # title, header, rule, three regions
+    assert block[3].split()[0] == "hubei"  # tier 1 comes first
