@@ -10,6 +10,7 @@ cost is the least for that service.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,7 +20,7 @@ import pandas as pd
 from .errors import Issue, PlanFileError
 from .instance import Instance
 from .io import _read_csv
-from .plan import Plan
+from .plan import Plan, group_sums, rows_sorted
 
 __all__ = ["Verification", "verify", "read_plan", "delivered_by_demand"]
 
@@ -84,33 +85,139 @@ def delivered_by_demand(instance: Instance, allocation_by: pd.DataFrame) -> np.n
     General-grade units serve general demand only; ICU-grade units serve ICU demand, and
     general demand where the policy allows, giving first to the use of higher weight.
     """
-    demand = instance.demand
-    weights = instance.demand_weights()
-    key = list(zip(demand["region"], demand["family"], demand["use"]))
-    idx = {k: i for i, k in enumerate(key)}
-    out = np.zeros(len(demand))
-    for (region, family), row in allocation_by.iterrows():
-        gi, gg = float(row.get("icu", 0.0)), float(row.get("general", 0.0))
-        i_icu, i_gen = idx.get((region, family, "icu")), idx.get((region, family, "general"))
-        d_icu = demand["quantity"].iloc[i_icu] if i_icu is not None else 0.0
-        d_gen = demand["quantity"].iloc[i_gen] if i_gen is not None else 0.0
-        gen = min(gg, d_gen)
-        if i_gen is not None:
-            out[i_gen] = gen
-        icu_first = i_gen is None or i_icu is None or weights.iloc[i_icu] >= weights.iloc[i_gen]
-        if instance.policy.icu_grade_for_general and i_gen is not None:
-            if icu_first:
-                to_icu = min(gi, d_icu)
-                to_gen = min(gi - to_icu, d_gen - gen)
-            else:
-                to_gen = min(gi, d_gen - gen)
-                to_icu = min(gi - to_gen, d_icu)
-            out[i_gen] += to_gen
-        else:
-            to_icu = min(gi, d_icu)
-        if i_icu is not None:
-            out[i_icu] = to_icu
+    codes = _Codes(instance)
+    index = allocation_by.index
+    regions = index.get_level_values(0) if len(index) else pd.Index([], dtype=object)
+    families = index.get_level_values(1) if len(index) else pd.Index([], dtype=object)
+    i_icu, i_gen = codes.rows_of_pairs(regions, families)
+    gi, gg = (allocation_by[c].to_numpy(float) if c in allocation_by.columns else np.zeros(len(allocation_by))
+              for c in ("icu", "general"))
+    if not index.is_unique:  # a later row for the same pair overwrites an earlier one
+        last = ~index.duplicated(keep="last")
+        i_icu, i_gen, gi, gg = i_icu[last], i_gen[last], gi[last], gg[last]
+    return _credit(instance, i_icu, i_gen, gi, gg)
+
+
+def _credit(instance: Instance, i_icu: np.ndarray, i_gen: np.ndarray, gi: np.ndarray, gg: np.ndarray,
+            weights: np.ndarray | None = None) -> np.ndarray:
+    """``delivered_by_demand`` on arrays: the ICU and general demand rows (-1: none) of each
+    (region, family) pair and the ICU-grade and general-grade units delivered there."""
+    quantity = instance.demand["quantity"].to_numpy(float)
+    if weights is None:
+        weights = instance.demand_weights().to_numpy(float)
+    out = np.zeros(len(quantity))
+    has_i, has_g = i_icu >= 0, i_gen >= 0
+    d_icu = np.where(has_i, quantity[np.where(has_i, i_icu, 0)], 0.0) if len(quantity) else np.zeros(len(gi))
+    d_gen = np.where(has_g, quantity[np.where(has_g, i_gen, 0)], 0.0) if len(quantity) else np.zeros(len(gi))
+    gen = _min(gg, d_gen)
+    if instance.policy.icu_grade_for_general:
+        w_icu = weights[np.where(has_i, i_icu, 0)] if len(quantity) else np.zeros(len(gi))
+        w_gen = weights[np.where(has_g, i_gen, 0)] if len(quantity) else np.zeros(len(gi))
+        icu_first = ~has_g | ~has_i | (w_icu >= w_gen)
+        to_icu_a = _min(gi, d_icu)
+        to_gen_a = _min(gi - to_icu_a, d_gen - gen)
+        to_gen_b = _min(gi, d_gen - gen)
+        to_icu_b = _min(gi - to_gen_b, d_icu)
+        to_icu = np.where(has_g, np.where(icu_first, to_icu_a, to_icu_b), to_icu_a)
+        gen = gen + np.where(icu_first, to_gen_a, to_gen_b)
+    else:
+        to_icu = _min(gi, d_icu)
+    out[i_gen[has_g]] = gen[has_g]
+    out[i_icu[has_i]] = to_icu[has_i]
     return out
+
+
+def _min(a, b):
+    """Python's ``min(a, b)``, elementwise (the first argument unless the second is smaller)."""
+    return np.where(b < a, b, a)
+
+
+def _max(a, b):
+    """Python's ``max(a, b)``, elementwise (the first argument unless the second is larger)."""
+    return np.where(b > a, b, a)
+
+
+class _Codes:
+    """The instance's ids as integer codes, and its demand rows by (region, family, use)."""
+
+    def __init__(self, instance: Instance):
+        demand = instance.demand
+        self.sources = _index(instance.sources["source"])
+        self.products = _index(instance.products["product"])
+        self.regions = _index(instance.regions["region"])
+        self.n_regions = len(self.regions)
+        self.regions, d_region = _index_with(self.regions, demand["region"])
+        self.families, d_family = _index_with(_index(instance.products["family"]), demand["family"])
+        d_use, uses = pd.factorize(demand["use"].to_numpy(object))
+        self.uses = pd.Index(uses)
+        self.n_families = max(1, len(self.families))
+        grade = instance.products["grade"].to_numpy(object)
+        self.product_family = self.families.get_indexer(instance.products["family"].to_numpy(object))
+        self.product_grade = np.where(grade == "icu", 0, np.where(grade == "general", 1, 2))
+        self.product_grade_text = grade
+        self.product_countable = instance.products["countable"].to_numpy()
+        self.demand_pair = self.pair(d_region, d_family)
+        self.demand_use = d_use
+        self.demand_key = pd.Index(self.demand_pair * max(1, len(self.uses)) + self.demand_use)
+
+    def pair(self, region: np.ndarray, family: np.ndarray) -> np.ndarray:
+        """(region, family) codes; -1 where either is unknown."""
+        return np.where((region >= 0) & (family >= 0), region.astype(np.int64) * self.n_families + family, -1)
+
+    def pair_of_text(self, regions, families) -> np.ndarray:
+        return self.pair(self.regions.get_indexer(np.asarray(regions, dtype=object)),
+                         self.families.get_indexer(np.asarray(families, dtype=object)))
+
+    def demand_rows(self, pair: np.ndarray, use: str | np.ndarray) -> np.ndarray:
+        """The demand row of each (region, family) pair code for a use (a name, or codes); -1: none."""
+        if isinstance(use, str):
+            u = np.full(len(pair), self.uses.get_loc(use) if use in self.uses else -1, dtype=np.int64)
+        else:
+            u = use
+        ok = (pair >= 0) & (u >= 0)
+        rows = self.demand_key.get_indexer(np.where(ok, pair * max(1, len(self.uses)) + u, -1)) \
+            if len(pair) else np.zeros(0, dtype=np.intp)
+        return np.where(ok, rows, -1).astype(np.int64)
+
+    def rows_of_pairs(self, regions, families) -> tuple[np.ndarray, np.ndarray]:
+        """The ICU and general demand rows (-1: none) of each (region, family) given as text."""
+        pair = self.pair_of_text(regions, families)
+        return self.demand_rows(pair, "icu"), self.demand_rows(pair, "general")
+
+
+def _index(ids: pd.Series) -> pd.Index:
+    """An index of distinct ids (in first-seen order)."""
+    values = ids.to_numpy(object)
+    index = pd.Index(values)
+    return index if index.is_unique else pd.Index(pd.unique(values))
+
+
+def _index_with(index: pd.Index, ids: pd.Series) -> tuple[pd.Index, np.ndarray]:
+    """``index`` extended by the ``ids`` it lacks, and the codes of ``ids``."""
+    values = ids.to_numpy(object)
+    codes = index.get_indexer(values)
+    if (codes < 0).any():
+        index = index.append(pd.Index(pd.unique(values[codes < 0])))
+        codes = index.get_indexer(values)
+    return index, codes
+
+
+@dataclass
+class _ByGrade:
+    """Units delivered per (region, family) pair the dispatch sends to (the first-seen order),
+    by grade, with the pair's ICU and general demand rows (-1: none)."""
+
+    region: np.ndarray  # text
+    family: np.ndarray  # text
+    pair: np.ndarray  # codes
+    gi: np.ndarray  # ICU-grade units
+    gg: np.ndarray  # general-grade units
+    i_icu: np.ndarray
+    i_gen: np.ndarray
+
+    def sorted_positions(self, positions: np.ndarray) -> list[int]:
+        """The given positions in (region, family) order, the order of the pivot table by grade."""
+        return sorted((int(p) for p in positions), key=lambda p: (self.region[p], self.family[p]))
 
 
 def verify(instance: Instance, plan: Plan | pd.DataFrame, *, fill: pd.DataFrame | None = None,
@@ -134,10 +241,13 @@ def verify(instance: Instance, plan: Plan | pd.DataFrame, *, fill: pd.DataFrame 
         dispatch = plan.copy()
     if "_row" not in dispatch.columns:
         dispatch["_row"] = np.arange(2, len(dispatch) + 2)
-    dispatch = _typed_dispatch(instance, dispatch, v)
+    codes = _Codes(instance)
+    dispatch, (src, reg, prod) = _typed_dispatch(instance, codes, dispatch, v)
+    weights = instance.demand_weights().to_numpy(float)
+    quantity_col = dispatch["quantity"].to_numpy(float)
 
     # Routes exist, capacities hold.
-    costs = _route_lookup(instance, dispatch)
+    costs = _route_lookup(instance, dispatch, codes, src, reg, prod)
     no_route = costs["unit_cost"].isna()
     for _, row in dispatch[no_route.to_numpy()].iterrows():
         v.append(("route", "dispatch.csv", row["_row"], f"no route from {row['source']!r} to {row['region']!r} for "
@@ -158,37 +268,16 @@ def verify(instance: Instance, plan: Plan | pd.DataFrame, *, fill: pd.DataFrame 
                       f"route cost is {_n(true.iloc[pos])}", "warning"))
 
     # Nothing shipped beyond supply.
-    shipped = dispatch.groupby(["source", "product"], as_index=False)["quantity"].sum()
-    have = instance.supply.set_index(["source", "product"])["quantity"]
-    shipped["have"] = [have.get((s, p), 0.0) for s, p in zip(shipped["source"], shipped["product"])]
-    for _, row in shipped[shipped["quantity"] > shipped["have"] + 1e-9].iterrows():
-        v.append(("supply", "dispatch.csv", None, f"source {row['source']!r} ships {_n(row['quantity'])} of "
-                  f"{row['product']!r} but has {_n(row['have'])}", "error"))
+    _check_supply(instance, codes, dispatch, src, prod, quantity_col, v)
 
     # Nothing delivered beyond demand; ICU-grade items only where allowed.
-    delivered_by = _grade_totals(instance, dispatch)
+    by_grade = _grade_totals(codes, reg, prod, quantity_col)
     demand = instance.demand
-    dq = demand.set_index(["region", "family", "use"])["quantity"]
-    for (region, family), row in delivered_by.iterrows():
-        gi, gg = float(row.get("icu", 0.0)), float(row.get("general", 0.0))
-        d_icu, d_gen = float(dq.get((region, family, "icu"), 0.0)), float(dq.get((region, family, "general"), 0.0))
-        if gg > d_gen + 1e-9:
-            v.append(("demand", "dispatch.csv", None, f"{_n(gg)} general-grade {family!r} delivered to {region!r} "
-                      f"against general demand of {_n(d_gen)} (general-grade items cannot serve ICU use)", "error"))
-        room = d_icu + (d_gen - min(gg, d_gen) if instance.policy.icu_grade_for_general else 0.0)
-        if gi > room + 1e-9:
-            if not instance.policy.icu_grade_for_general and gi > d_icu + 1e-9 and d_gen > 0:
-                rule, why = "icu", (f"ICU-grade {family!r} delivered to {region!r}: {_n(gi)} against ICU demand of "
-                                    f"{_n(d_icu)}; the policy keeps ICU-grade items for ICU use")
-            else:
-                rule, why = "demand", (f"{_n(gi)} ICU-grade {family!r} delivered to {region!r} where the demand "
-                                       f"they may serve is {_n(room)}")
-            v.append((rule, "dispatch.csv", None, why, "error"))
-    delivered = delivered_by_demand(instance, delivered_by)
+    _check_demand(instance, by_grade, v)
+    delivered = _credit(instance, by_grade.i_icu, by_grade.i_gen, by_grade.gi, by_grade.gg, weights)
     if fill is not None:
-        delivered = _check_fill(instance, fill, delivered_by, delivered, v)
+        delivered = _check_fill(instance, codes, fill, by_grade, delivered, v)
 
-    weights = instance.demand_weights().to_numpy(float)
     quantity = demand["quantity"].to_numpy(float)
     shortfall = quantity - delivered
     metrics = {
@@ -199,72 +288,191 @@ def verify(instance: Instance, plan: Plan | pd.DataFrame, *, fill: pd.DataFrame 
     }
     feasible = not any(item[4] == "error" for item in v)
     if optimality and feasible:
-        _check_optimality(instance, delivered, metrics, v, reference, None if fill is not None else delivered_by)
+        _check_optimality(instance, delivered, metrics, v, reference, None if fill is not None else by_grade)
     violations = pd.DataFrame(v, columns=_COLUMNS)
     violations["row"] = violations["row"].astype("Int64")
     return Verification(violations=violations.reset_index(drop=True), metrics=metrics)
 
 
-def _typed_dispatch(instance: Instance, dispatch: pd.DataFrame, v: list) -> pd.DataFrame:
+def _typed_dispatch(instance: Instance, codes: _Codes, dispatch: pd.DataFrame,
+                    v: list) -> tuple[pd.DataFrame, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """The dispatch rows with known ids, quantities as numbers; and the codes of their source,
+    region and product."""
     for col in ("source", "region", "product"):
-        dispatch[col] = dispatch[col].astype(str).str.strip()
+        dispatch[col] = _stripped(dispatch[col])
     q = pd.to_numeric(dispatch["quantity"], errors="coerce")
     bad = q.isna() | ~np.isfinite(q.fillna(0)) | (q < 0)
     for pos in np.flatnonzero(bad.to_numpy()):
         v.append(("quantity", "dispatch.csv", dispatch["_row"].iloc[pos], f"quantity is "
                   f"{dispatch['quantity'].iloc[pos]!r}: expected a number 0 or more", "error"))
     dispatch["quantity"] = q.where(~bad, 0.0).astype(float)
-    known = {"source": set(instance.sources["source"]), "region": set(instance.regions["region"]),
-             "product": set(instance.products["product"])}
     unknown = np.zeros(len(dispatch), dtype=bool)
-    for col, ids in known.items():
-        miss = ~dispatch[col].isin(ids)
-        for pos in np.flatnonzero(miss.to_numpy()):
+    found = []
+    for col, ids in (("source", codes.sources), ("region", codes.regions), ("product", codes.products)):
+        at = ids.get_indexer(dispatch[col].to_numpy(object))
+        if col == "region":  # the regions of the regions table only
+            at = np.where(at < codes.n_regions, at, -1)
+        miss = at < 0
+        for pos in np.flatnonzero(miss):
             v.append(("unknown id", "dispatch.csv", dispatch["_row"].iloc[pos],
                       f"unknown {col} {dispatch[col].iloc[pos]!r}", "error"))
-        unknown |= miss.to_numpy()
-    dispatch = dispatch[~unknown].reset_index(drop=True)
-    countable = dispatch["product"].map(instance.products.set_index("product")["countable"]).astype(bool)
+        unknown |= miss
+        found.append(at)
+    keep = ~unknown
+    dispatch = dispatch[keep].reset_index(drop=True)
+    src, reg, prod = (at[keep] for at in found)
+    countable = pd.Series(codes.product_countable[prod], dtype=bool)
     frac = countable & (dispatch["quantity"] != np.round(dispatch["quantity"]))
     for pos in np.flatnonzero(frac.to_numpy()):
         v.append(("whole units", "dispatch.csv", dispatch["_row"].iloc[pos], f"{_n(dispatch['quantity'].iloc[pos])}"
                   f" of countable product {dispatch['product'].iloc[pos]!r}: expected a whole number", "error"))
-    return dispatch
+    return dispatch, (src, reg, prod)
 
 
-def _route_lookup(instance: Instance, dispatch: pd.DataFrame) -> pd.DataFrame:
-    """Unit cost and capacity of each dispatch row's route (NaN cost: no such route)."""
+def _stripped(col: pd.Series) -> pd.Series:
+    """``col.astype(str).str.strip()``, stripping each distinct text once (none: when no text
+    starts or ends with white space)."""
+    text = col.astype(str)
+    values = text.to_numpy(object)
+    joined = "\x00" + "\x00".join(values[~text.isna().to_numpy()]) + "\x00"
+    if not (_EDGE_SPACE.search(joined) or _EDGE_SPACE.search(joined[::-1])):
+        return text
+    at, distinct = pd.factorize(values)
+    stripped = np.array([t.strip() for t in distinct] + [None], dtype=object)
+    out = np.where(at >= 0, stripped[at], values)
+    return pd.Series(out, index=text.index, dtype=text.dtype, name=text.name)
+
+
+_EDGE_SPACE = re.compile(r"\x00\s")  # in texts joined by NULs (and reversed): white space at an edge
+
+
+def _route_lookup(instance: Instance, dispatch: pd.DataFrame, codes: _Codes, src: np.ndarray, reg: np.ndarray,
+                  prod: np.ndarray) -> pd.DataFrame:
+    """Unit cost and capacity of each dispatch row's route (NaN cost: no such route).
+
+    A route naming the product wins over one without a product (codes ``src``, ``reg``,
+    ``prod`` of the dispatch rows, all known ids)."""
     keys = dispatch[["source", "region", "product"]]
     if instance.routes is None:
         from .geo import great_circle_km
 
-        src = instance.sources.set_index("source")
-        reg = instance.regions.set_index("region")
-        s_lat = keys["source"].map(src["lat"]).fillna(keys["source"].map(src["region"]).map(reg["lat"]))
-        s_lon = keys["source"].map(src["lon"]).fillna(keys["source"].map(src["region"]).map(reg["lon"]))
-        km = np.round(great_circle_km(s_lat, s_lon, keys["region"].map(reg["lat"]), keys["region"].map(reg["lon"])), 1)
+        src_t = instance.sources.set_index("source")
+        reg_t = instance.regions.set_index("region")
+        s_lat = keys["source"].map(src_t["lat"]).fillna(keys["source"].map(src_t["region"]).map(reg_t["lat"]))
+        s_lon = keys["source"].map(src_t["lon"]).fillna(keys["source"].map(src_t["region"]).map(reg_t["lon"]))
+        km = np.round(great_circle_km(s_lat, s_lon, keys["region"].map(reg_t["lat"]),
+                                      keys["region"].map(reg_t["lon"])), 1)
         return pd.DataFrame({"unit_cost": km * instance.policy.cost_per_km, "capacity": np.nan})
     routes = instance.routes
-    specific = keys.merge(routes[routes["product"] != ""][["source", "region", "product", "cost", "capacity"]],
-                          on=["source", "region", "product"], how="left")
-    generic = keys.merge(routes[routes["product"] == ""][["source", "region", "cost", "capacity"]],
-                         on=["source", "region"], how="left")
-    use_specific = specific["cost"].notna()
+    n_r, n_p = len(codes.regions), len(codes.products) + 1
+    r_product = routes["product"].to_numpy(object)
+    generic = r_product == ""
+    rs = codes.sources.get_indexer(routes["source"].to_numpy(object))
+    rr = codes.regions.get_indexer(routes["region"].to_numpy(object))
+    rp = np.full(len(r_product), -1, dtype=np.int64)
+    rp[~generic] = codes.products.get_indexer(r_product[~generic])
+    usable = (rs >= 0) & (rr >= 0) & (generic | (rp >= 0))
+    route_key = pd.Index(((rs.astype(np.int64) * n_r + rr) * n_p + rp + 1)[usable])
+    cost = routes["cost"].to_numpy(float)[usable]
+    capacity = routes["capacity"].to_numpy(float)[usable]
+    base = (src.astype(np.int64) * n_r + reg) * n_p
+    out = []
+    for key in (base + prod + 1, base):
+        pos = route_key.get_indexer(key) if len(key) else np.zeros(0, dtype=np.intp)
+        found = pos >= 0
+        out.append((np.where(found, cost[np.maximum(pos, 0)] if len(cost) else np.nan, np.nan),
+                    np.where(found, capacity[np.maximum(pos, 0)] if len(cost) else np.nan, np.nan)))
+    (s_cost, s_cap), (g_cost, g_cap) = out
+    use_specific = ~np.isnan(s_cost)
     return pd.DataFrame({
-        "unit_cost": np.where(use_specific, specific["cost"], generic["cost"]),
-        "capacity": np.where(use_specific, specific["capacity"], generic["capacity"]),
+        "unit_cost": np.where(use_specific, s_cost, g_cost),
+        "capacity": np.where(use_specific, s_cap, g_cap),
     })
 
 
-def _grade_totals(instance: Instance, dispatch: pd.DataFrame) -> pd.DataFrame:
-    prod = instance.products.set_index("product")
-    d = dispatch.assign(family=dispatch["product"].map(prod["family"]), grade=dispatch["product"].map(prod["grade"]))
-    table = d.pivot_table(index=["region", "family"], columns="grade", values="quantity", aggfunc="sum",
-                          fill_value=0.0)
-    return table
+def _check_supply(instance: Instance, codes: _Codes, dispatch: pd.DataFrame, src: np.ndarray, prod: np.ndarray,
+                  quantity: np.ndarray, v: list) -> None:
+    n_p = max(1, len(codes.products))
+    sp = src.astype(np.int64) * n_p + prod
+    key, shipped = group_sums(sp, quantity, rows_sorted(sp, dispatch["source"].to_numpy(object),
+                                                        dispatch["product"].to_numpy(object)))
+    supply = instance.supply
+    ss = codes.sources.get_indexer(supply["source"].to_numpy(object))
+    sp = codes.products.get_indexer(supply["product"].to_numpy(object))
+    known = (ss >= 0) & (sp >= 0)
+    have_q = supply["quantity"].to_numpy(float)[known]
+    pos = pd.Index((ss.astype(np.int64) * n_p + sp)[known]).get_indexer(key) if len(key) else np.zeros(0, int)
+    have = np.where(pos >= 0, have_q[np.maximum(pos, 0)] if len(have_q) else 0.0, 0.0)
+    bad = np.flatnonzero(shipped > have + 1e-9)
+    source = codes.sources.to_numpy(object)[key[bad] // n_p]
+    product = codes.products.to_numpy(object)[key[bad] % n_p]
+    for j in sorted(range(len(bad)), key=lambda j: (source[j], product[j])):
+        b = bad[j]
+        v.append(("supply", "dispatch.csv", None, f"source {source[j]!r} ships {_n(shipped[b])} of "
+                  f"{product[j]!r} but has {_n(have[b])}", "error"))
 
 
-def _check_fill(instance: Instance, fill: pd.DataFrame, by_grade: pd.DataFrame, derived: np.ndarray,
+def _grade_totals(codes: _Codes, reg: np.ndarray, prod: np.ndarray, quantity: np.ndarray) -> _ByGrade:
+    family = codes.product_family[prod]
+    pair = codes.pair(reg, family)
+    key = pair * 3 + codes.product_grade[prod]
+    key, sums = group_sums(key, quantity, rows_sorted(key, codes.regions.to_numpy(object)[reg],
+                                                     codes.families.to_numpy(object)[family],
+                                                     codes.product_grade_text[prod]))
+    pairs, at = pd.factorize(key // 3)
+    pairs = np.asarray(pairs)
+    at = np.asarray(at, dtype=np.int64)
+    grade = key % 3
+    gi, gg = np.zeros(len(at)), np.zeros(len(at))
+    gi[pairs[grade == 0]] = sums[grade == 0]
+    gg[pairs[grade == 1]] = sums[grade == 1]
+    region = codes.regions.to_numpy(object)[at // codes.n_families]
+    family = codes.families.to_numpy(object)[at % codes.n_families]
+    return _ByGrade(region=region, family=family, pair=at, gi=gi, gg=gg, i_icu=codes.demand_rows(at, "icu"),
+                    i_gen=codes.demand_rows(at, "general"))
+
+
+def _demand_quantities(instance: Instance, by: _ByGrade) -> tuple[np.ndarray, np.ndarray]:
+    quantity = instance.demand["quantity"].to_numpy(float)
+    out = []
+    for rows in (by.i_icu, by.i_gen):
+        out.append(np.where(rows >= 0, quantity[np.maximum(rows, 0)] if len(quantity) else 0.0, 0.0))
+    return out[0], out[1]
+
+
+def _check_demand(instance: Instance, by: _ByGrade, v: list) -> None:
+    allow = instance.policy.icu_grade_for_general
+    gi, gg = by.gi, by.gg
+    d_icu, d_gen = _demand_quantities(instance, by)
+    too_general = gg > d_gen + 1e-9
+    room = d_icu + ((d_gen - _min(gg, d_gen)) if allow else 0.0)
+    too_icu = gi > room + 1e-9
+    for k in by.sorted_positions(np.flatnonzero(too_general | too_icu)):
+        region, family = by.region[k], by.family[k]
+        if too_general[k]:
+            v.append(("demand", "dispatch.csv", None, f"{_n(gg[k])} general-grade {family!r} delivered to "
+                      f"{region!r} against general demand of {_n(d_gen[k])} (general-grade items cannot serve "
+                      "ICU use)", "error"))
+        if too_icu[k]:
+            if not allow and gi[k] > d_icu[k] + 1e-9 and d_gen[k] > 0:
+                rule, why = "icu", (f"ICU-grade {family!r} delivered to {region!r}: {_n(gi[k])} against ICU "
+                                    f"demand of {_n(d_icu[k])}; the policy keeps ICU-grade items for ICU use")
+            else:
+                rule, why = "demand", (f"{_n(gi[k])} ICU-grade {family!r} delivered to {region!r} where the "
+                                       f"demand they may serve is {_n(room[k])}")
+            v.append((rule, "dispatch.csv", None, why, "error"))
+
+
+def _text(col: pd.Series) -> np.ndarray:
+    """``str()`` of every cell, as an object array."""
+    if isinstance(col.dtype, pd.StringDtype):
+        return col.to_numpy(dtype=object, na_value=str(col.dtype.na_value))
+    if isinstance(col.dtype, np.dtype) and col.dtype.kind in "biufcO":
+        return np.array([str(x) for x in col.to_numpy()], dtype=object)
+    return np.array([str(col.iloc[k]) for k in range(len(col))], dtype=object)
+
+
+def _check_fill(instance: Instance, codes: _Codes, fill: pd.DataFrame, by: _ByGrade, derived: np.ndarray,
                 v: list) -> np.ndarray:
     """Check the plan's own fill table against its dispatch; return the deliveries it claims.
 
@@ -273,45 +481,49 @@ def _check_fill(instance: Instance, fill: pd.DataFrame, by_grade: pd.DataFrame, 
     policy allows) the ICU-grade units left over, and every delivered unit in some use.
     """
     demand = instance.demand
-    idx = {k: i for i, k in enumerate(zip(demand["region"], demand["family"], demand["use"]))}
+    quantity = demand["quantity"].to_numpy(float)
     rows = fill["_row"] if "_row" in fill.columns else pd.Series(np.arange(2, len(fill) + 2), index=fill.index)
     claimed_col = pd.to_numeric(fill["delivered"], errors="coerce")
-    claimed = np.zeros(len(demand))
-    for pos in range(len(fill)):
-        key = (str(fill["region"].iloc[pos]), str(fill["family"].iloc[pos]), str(fill["use"].iloc[pos]))
-        i = idx.get(key)
-        c = claimed_col.iloc[pos]
-        if i is None:
+    region, family, use = (_text(fill[c]) for c in ("region", "family", "use"))
+    at = codes.demand_rows(codes.pair_of_text(region, family), codes.uses.get_indexer(use).astype(np.int64))
+    c = claimed_col.to_numpy(dtype=float, na_value=np.nan)
+    found = at >= 0
+    limit = np.where(found, quantity[np.maximum(at, 0)] if len(quantity) else 0.0, 0.0)
+    bad = found & (np.isnan(c) | (c < -1e-9) | (c > limit + 1e-9))
+    for pos in np.flatnonzero(~found | bad):
+        key = (region[pos], family[pos], use[pos])
+        if not found[pos]:
             v.append(("fill", "fill.csv", rows.iloc[pos], f"no demand row {'/'.join(key)} in the instance", "error"))
-        elif pd.isna(c) or c < -1e-9 or c > demand["quantity"].iloc[i] + 1e-9:
-            v.append(("fill", "fill.csv", rows.iloc[pos], f"delivered {fill['delivered'].iloc[pos]!r} for "
-                      f"{'/'.join(key)}: expected a number from 0 to its demand {_n(demand['quantity'].iloc[i])}",
-                      "error"))
         else:
-            claimed[i] = c
-    allow = instance.policy.icu_grade_for_general
-    for (region, family), row in by_grade.iterrows():
-        gi, gg = float(row.get("icu", 0.0)), float(row.get("general", 0.0))
-        ci = claimed[idx[(region, family, "icu")]] if (region, family, "icu") in idx else 0.0
-        cg = claimed[idx[(region, family, "general")]] if (region, family, "general") in idx else 0.0
-        tol = 1e-6 * max(1.0, gi + gg)
-        ok = (ci <= gi + tol and cg <= gg + (gi - ci if allow else 0.0) + tol
-              and abs(ci + cg - (gi + gg)) <= tol)
-        if not ok:
-            v.append(("fill", "fill.csv", None, f"{region}/{family}: says delivered {_n(ci)} to ICU use and {_n(cg)} "
-                      f"to general use; the dispatch delivers {_n(gi)} ICU-grade and {_n(gg)} general-grade units",
+            v.append(("fill", "fill.csv", rows.iloc[pos], f"delivered {fill['delivered'].iloc[pos]!r} for "
+                      f"{'/'.join(key)}: expected a number from 0 to its demand {_n(demand['quantity'].iloc[at[pos]])}",
                       "error"))
+    claimed = np.zeros(len(demand))
+    ok = np.flatnonzero(found & ~bad)[::-1]  # the last row for a demand row wins
+    _, last = np.unique(at[ok], return_index=True)
+    claimed[at[ok[last]]] = c[ok[last]]
+    allow = instance.policy.icu_grade_for_general
+    gi, gg = by.gi, by.gg
+    ci = np.where(by.i_icu >= 0, claimed[np.maximum(by.i_icu, 0)] if len(claimed) else 0.0, 0.0)
+    cg = np.where(by.i_gen >= 0, claimed[np.maximum(by.i_gen, 0)] if len(claimed) else 0.0, 0.0)
+    tol = 1e-6 * _max(1.0, gi + gg)
+    good = ((ci <= gi + tol) & (cg <= gg + ((gi - ci) if allow else 0.0) + tol)
+            & (np.abs(ci + cg - (gi + gg)) <= tol))
+    for k in by.sorted_positions(np.flatnonzero(~good)):
+        v.append(("fill", "fill.csv", None, f"{by.region[k]}/{by.family[k]}: says delivered {_n(ci[k])} to ICU use "
+                  f"and {_n(cg[k])} to general use; the dispatch delivers {_n(gi[k])} ICU-grade and {_n(gg[k])} "
+                  "general-grade units", "error"))
     # Rows of regions the dispatch sends nothing to must claim nothing.
-    served = set(by_grade.index)
-    for (region, family, use), i in idx.items():
-        if (region, family) not in served and claimed[i] > 1e-9:
-            v.append(("fill", "fill.csv", None, f"{region}/{family}/{use}: says delivered {_n(claimed[i])}; the "
-                      "dispatch delivers nothing there", "error"))
+    served = np.isin(codes.demand_pair, by.pair)
+    d_region, d_family, d_use = (demand[c].to_numpy(object) for c in ("region", "family", "use"))
+    for i in np.flatnonzero(~served & (claimed > 1e-9)):
+        v.append(("fill", "fill.csv", None, f"{d_region[i]}/{d_family[i]}/{d_use[i]}: says delivered "
+                  f"{_n(claimed[i])}; the dispatch delivers nothing there", "error"))
     return claimed
 
 
 def _check_optimality(instance: Instance, delivered: np.ndarray, metrics: dict, v: list, reference,
-                      free_split: pd.DataFrame | None = None) -> None:
+                      free_split: _ByGrade | None = None) -> None:
     if reference is None:
         from .optimize import solve
 
@@ -353,25 +565,25 @@ def _check_optimality(instance: Instance, delivered: np.ndarray, metrics: dict, 
                   f"{_n(c_star)} of serving the same demand", "error"))
 
 
-def _fair_split(instance: Instance, delivered: np.ndarray, by_grade: pd.DataFrame, weights: np.ndarray,
+def _fair_split(instance: Instance, delivered: np.ndarray, by_grade: _ByGrade, weights: np.ndarray,
                 lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
     """Without a fill table, choose how ICU-grade units split between a region's ICU and general
     rows where the two weigh the same (the split is then the plan's free choice): the split that
     puts both rows inside their fair boxes, if there is one."""
-    demand = instance.demand
-    idx = {k: i for i, k in enumerate(zip(demand["region"], demand["family"], demand["use"]))}
+    quantity = instance.demand["quantity"].to_numpy(float)
     out = delivered.copy()
-    for (region, family), row in by_grade.iterrows():
-        i, g = idx.get((region, family, "icu")), idx.get((region, family, "general"))
-        if i is None or g is None or weights[i] != weights[g]:
-            continue
-        gen_part = min(float(row.get("general", 0.0)), float(demand["quantity"].iloc[g]))
-        total = out[i] + out[g] - gen_part  # ICU-grade units credited to the two rows
-        d_i, d_g = float(demand["quantity"].iloc[i]), float(demand["quantity"].iloc[g])
-        low = max(0.0, total - (d_g - gen_part), lo[i], total + gen_part - hi[g])
-        high = min(total, d_i, hi[i], total + gen_part - lo[g])
-        if low <= high + 1e-9:
-            out[i], out[g] = low, gen_part + total - low
+    both = np.flatnonzero((by_grade.i_icu >= 0) & (by_grade.i_gen >= 0))
+    i, g = by_grade.i_icu[both], by_grade.i_gen[both]
+    same = weights[i] == weights[g]
+    both, i, g = both[same], i[same], g[same]
+    gen_part = _min(by_grade.gg[both], quantity[g])
+    total = out[i] + out[g] - gen_part  # ICU-grade units credited to the two rows
+    d_i, d_g = quantity[i], quantity[g]
+    low = _max(_max(_max(0.0, total - (d_g - gen_part)), lo[i]), total + gen_part - hi[g])
+    high = _min(_min(_min(total, d_i), hi[i]), total + gen_part - lo[g])
+    fits = low <= high + 1e-9
+    out[i[fits]] = low[fits]
+    out[g[fits]] = (gen_part + total - low)[fits]
     return out
 
 
