@@ -389,19 +389,15 @@ def _cells(row: dict) -> list[str]:
 # The raw network: the model as one int64 min-cost flow with a weighted-sum objective.
 
 
-def decimal_scale(values, what: str, digits: int = 6):
-    """``values x 10**k`` as int64 for the least ``k <= digits`` that makes every one whole, and ``10**k``."""
-    import numpy as np
+def decimal_scale(values, what: str):
+    """``values x 10**k`` as int64 and ``10**k``, as the network engine scales them (``netflow``)."""
+    from allocator.netflow import Unsuitable
+    from allocator.netflow import decimal_scale as engine_scale
 
-    v = np.asarray(values, dtype=float)
-    for k in range(digits + 1):
-        s = v * 10**k
-        r = np.round(s)
-        if np.all(np.abs(s - r) <= 1e-9 * np.maximum(1.0, np.abs(s))):
-            if v.size and np.abs(r).max() >= 2**53:
-                break
-            return r.astype(np.int64), 10**k
-    raise RawUnsuitable(f"{what} are not decimal numbers with at most {digits} decimals within int64")
+    try:
+        return engine_scale(values, what)
+    except Unsuitable as exc:
+        raise RawUnsuitable(str(exc)) from None
 
 
 def shortfall_multiplier(model, family_of_product: dict) -> int:

@@ -2,9 +2,9 @@
 
 Product families share nothing (no supply, hub, route or demand row), so each family's
 part of the model has its own lexicographic optimum and the whole optimum is their
-union. Countable families go to the network engine (``netflow``: exact integer
-min-cost flows, OR-Tools); families it cannot take exactly (fractional quantities,
-equity over divisible goods) go to the LP engine (``lexicographic``: HiGHS simplex).
+union. The parts (``family_groups``) go to the network engine (``netflow``: exact integer
+flows, OR-Tools); a part it cannot hold exactly (more than 6 decimals, 64-bit overflow)
+goes to the LP engine (``lexicographic``: HiGHS simplex).
 
 ``solver``: ``auto`` (that choice), ``network`` (every family on the network engine, an
 error if one does not fit) or ``highs`` (every family on the LP engine).

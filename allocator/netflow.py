@@ -41,7 +41,7 @@ from .lexicographic import LexSolution, stopped_before_stage_one, weight_classes
 from .model import FlowModel
 from .solvers.ortools_flow import INT_LIMIT, FlowRangeError, max_flow, min_cost_flow
 
-__all__ = ["Unsuitable", "integer_costs", "solve_network"]
+__all__ = ["Unsuitable", "decimal_scale", "solve_network"]
 
 
 DIVISIBLE_DECIMALS = 3  # divisible goods are planned to a thousandth of their unit at least
@@ -55,7 +55,7 @@ class _OutOfTime(Exception):
     pass
 
 
-def _decimal_scale(values: np.ndarray, what: str, least: int = 0) -> tuple[np.ndarray, int]:
+def decimal_scale(values: np.ndarray, what: str, least: int = 0) -> tuple[np.ndarray, int]:
     """``values x 10**k`` as integers, for the least ``k`` from ``least`` to 6 that makes them all whole."""
     v = np.asarray(values, dtype=float)
     for k in range(least, 7):
@@ -66,11 +66,6 @@ def _decimal_scale(values: np.ndarray, what: str, least: int = 0) -> tuple[np.nd
                 raise Unsuitable(f"{what} are too large for exact 64-bit flows")
             return r.astype(np.int64), 10**k
     raise Unsuitable(f"{what} have more than 6 decimals")
-
-
-def integer_costs(cost: np.ndarray) -> tuple[np.ndarray, int]:
-    """Route costs as integers ``cost x 10**k`` and the scale ``10**k``."""
-    return _decimal_scale(cost, "route costs")
 
 
 class _Graph:
@@ -96,7 +91,7 @@ class _Graph:
         # One unit for every quantity: whole units for countable goods; for divisible goods
         # a thousandth (a kilogram of a tonne), or finer if the data has more decimals.
         divisible = not model.demand["countable"].to_numpy(bool).all()
-        units, self.unit_scale = _decimal_scale(np.concatenate([supply, demand, ship_cap[finite]]), "quantities",
+        units, self.unit_scale = decimal_scale(np.concatenate([supply, demand, ship_cap[finite]]), "quantities",
                                                 least=DIVISIBLE_DECIMALS if divisible else 0)
         self.s, self.q = units[:ns], units[ns: ns + nd]
         self.big = int(self.s.sum())  # no arc ever carries more than all the supply
@@ -253,7 +248,7 @@ def solve_network(model: FlowModel, *, equity: bool = True, time_limit: float | 
         tier[members] = k
     n_tiers = len(classes)
     g = _Graph(model, tier, n_tiers)
-    costs, cost_scale = integer_costs(model.ship["cost"].to_numpy(float))
+    costs, cost_scale = decimal_scale(model.ship["cost"].to_numpy(float), "route costs")
     seconds: dict[str, float] = {}
     try:
         _check_time(deadline)
