@@ -15,7 +15,6 @@ from __future__ import annotations
 import time
 
 import numpy as np
-import pandas as pd
 
 from .errors import SolverError
 from .lexicographic import LexSolution, solve_lexicographic
@@ -59,23 +58,25 @@ def family_groups(model: FlowModel) -> list[list]:
     """Families in parts solved one at a time: each large family on its own (its flows are a
     fraction of the whole network's), small ones together (one set of flows for all);
     countable and divisible families never together (they are planned in different units)."""
-    demand_family = model.demand["family"].to_numpy(dtype=object)
-    serve_family = demand_family[model.serve["demand_idx"].to_numpy()]
-    product_family = pd.Series(serve_family, index=model.serve["product"].to_numpy(dtype=object))
-    product_family = product_family[~product_family.index.duplicated()]
-    columns = pd.concat([pd.Series(demand_family), pd.Series(serve_family),
-                         pd.Series(product_family.reindex(model.ship["product"].to_numpy(dtype=object)).to_numpy())])
-    size = columns.value_counts()
-    countable = model.demand.groupby("family", sort=True)["countable"].all()
+    families, dem_family = np.unique(model.demand["family"].to_numpy(dtype=object), return_inverse=True)
+    serve_family = dem_family[model.serve["demand_idx"].to_numpy()]
+    # Each hub serves one product, so one family; a ship arc's hub is its second row.
+    ns = len(model.supply)
+    hub_family = np.zeros(len(model.hubs), dtype=np.int64)
+    hub_family[model.index[2 * model.n_ship: 2 * (model.n_ship + model.n_serve): 2] - ns] = serve_family
+    ship_family = hub_family[model.index[1: 2 * model.n_ship: 2] - ns]
+    size = sum(np.bincount(f, minlength=len(families)) for f in (dem_family, serve_family, ship_family))
+    countable = np.ones(len(families), dtype=bool)
+    np.logical_and.at(countable, dem_family, model.demand["countable"].to_numpy(bool))
     groups: list[list] = []
     for kind in (True, False):
         group, used = [], 0
-        for family in countable.index[countable.to_numpy(bool) == kind]:
-            n = int(size.get(family, 0))
+        for f in np.flatnonzero(countable == kind):
+            n = int(size[f])
             if group and used + n > PART_COLUMNS:
                 groups.append(group)
                 group, used = [], 0
-            group.append(family)
+            group.append(families[f])
             used += n
         if group:
             groups.append(group)

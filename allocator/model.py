@@ -15,6 +15,7 @@ matrix, so every vertex is integral on integral data.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -152,7 +153,7 @@ class FlowModel:
     row. Row order: supply rows, hub rows, demand rows.
     """
 
-    ship: pd.DataFrame  # source, region, product, cost, capacity, distance_km, transit_days, countable
+    ship: pd.DataFrame  # source, region, product, cost, capacity, distance_km, countable
     serve: pd.DataFrame  # region, product, demand_idx, use, countable
     demand: pd.DataFrame  # instance demand + weight, countable
     supply: pd.DataFrame  # source, product, quantity (rows of the LP)
@@ -161,9 +162,9 @@ class FlowModel:
     col_upper: np.ndarray
     row_lower: np.ndarray
     row_upper: np.ndarray
-    start: np.ndarray  # CSC column starts
-    index: np.ndarray  # CSC row indices
-    value: np.ndarray  # CSC values
+    start: np.ndarray  # CSC column starts (int32 unless the model is too large)
+    index: np.ndarray  # CSC row indices (likewise)
+    value: np.ndarray  # CSC values (int8: every coefficient is +-1)
 
     @property
     def n_ship(self) -> int:
@@ -212,7 +213,7 @@ def build(instance: Instance) -> FlowModel:
 
     ids = _Ids(instance)
     arcs = _arc_codes(instance, pairs, ids)
-    ship = _route_frame(instance, ids, arcs)
+    ship = _route_frame(instance, ids, arcs).drop(columns="transit_days")  # no model needs it yet
     product_countable = np.array([bool(countable[x]) for x in ids.product], dtype=bool)
     ship["countable"] = product_countable[arcs["p"]]
     supply = instance.supply.loc[instance.supply["quantity"] > 0, ["source", "product", "quantity"]]
@@ -247,15 +248,21 @@ def build(instance: Instance) -> FlowModel:
     short_dem = n_supply + n_hub + np.arange(n_dem)
 
     # CSC: ship columns have (supply +1, hub +1), serve columns (hub -1, demand +1), short (demand +1).
+    # Row numbers and column starts in 32 bits and the +-1 values in 8 (a county model's
+    # matrix in 25 MB instead of 63); the LP adapter widens them for HiGHS.
     n_ship, n_serve = len(ship), len(serve)
-    index = np.concatenate([
-        np.column_stack([ship_sup, ship_hub]).ravel(),
-        np.column_stack([serve_hub, serve_dem]).ravel(),
-        short_dem,
-    ]).astype(np.int64)
-    value = np.concatenate([np.ones(2 * n_ship), np.tile([-1.0, 1.0], n_serve), np.ones(n_dem)])
-    nnz = np.concatenate([np.full(n_ship, 2), np.full(n_serve, 2), np.ones(n_dem, dtype=np.int64)])
-    start = np.concatenate([[0], np.cumsum(nnz)]).astype(np.int64)
+    n_cols, nnz_total = n_ship + n_serve + n_dem, 2 * (n_ship + n_serve) + n_dem
+    small = np.int32 if max(nnz_total, n_supply + n_hub + n_dem) < 2**31 else np.int64
+    index = np.empty(nnz_total, dtype=small)
+    index[0: 2 * n_ship: 2], index[1: 2 * n_ship: 2] = ship_sup, ship_hub
+    index[2 * n_ship: 2 * (n_ship + n_serve): 2] = serve_hub
+    index[2 * n_ship + 1: 2 * (n_ship + n_serve): 2] = serve_dem
+    index[2 * (n_ship + n_serve):] = short_dem
+    value = np.ones(nnz_total, dtype=np.int8)
+    value[2 * n_ship: 2 * (n_ship + n_serve): 2] = -1
+    start = np.empty(n_cols + 1, dtype=small)
+    start[: n_ship + n_serve + 1] = 2 * np.arange(n_ship + n_serve + 1)
+    start[n_ship + n_serve + 1:] = 2 * (n_ship + n_serve) + np.arange(1, n_dem + 1)
 
     cap = ship["capacity"].to_numpy(float).copy()
     cap = np.where(ship["countable"].to_numpy(bool) & np.isfinite(cap), np.floor(cap), cap)
@@ -269,13 +276,14 @@ def build(instance: Instance) -> FlowModel:
                      start=start, index=index, value=value)
 
 
-def partition(model: FlowModel, groups: list[list]) -> list[tuple[FlowModel, np.ndarray]]:
+def partition(model: FlowModel, groups: list[list]) -> Iterator[tuple[FlowModel, np.ndarray]]:
     """The parts of ``model`` serving each group of families, with their columns' places in ``model``.
 
     Families never share a supply row, a hub, a route or a demand row, so each part is a
     model of its own: its optimum is the restriction of the whole model's optimum. One
     pass over the model, however many groups (a county model has 38 families and
-    millions of columns).
+    millions of columns); the parts are made one at a time, as they are asked for, so
+    that only one is in memory with the model.
     """
     family_group = {f: g for g, fams in enumerate(groups) for f in fams}
     dem_group = model.demand["family"].map(family_group).to_numpy()
@@ -290,8 +298,12 @@ def partition(model: FlowModel, groups: list[list]) -> list[tuple[FlowModel, np.
     def by_product(frame):
         return group_of[products.get_indexer(frame["product"])]  # -1 (the last entry): serves nothing
 
-    row_group = np.concatenate([by_product(model.supply), by_product(model.hubs), dem_group])
-    col_group = np.concatenate([by_product(model.ship), serve_group, dem_group])
+    ns, nh = len(model.supply), len(model.hubs)
+    hub_group = by_product(model.hubs)
+    # A ship arc's group is its hub's (the hub is the arc's second row): no strings per arc.
+    ship_group = hub_group[model.index[1: 2 * model.n_ship: 2] - ns]
+    row_group = np.concatenate([by_product(model.supply), hub_group, dem_group])
+    col_group = np.concatenate([ship_group, serve_group, dem_group])
     if (col_group < 0).any():
         raise ValueError("partition: a column serves no demand row")
     n_groups = len(groups)
@@ -300,9 +312,6 @@ def partition(model: FlowModel, groups: list[list]) -> list[tuple[FlowModel, np.
     _, _, dem_rank = _grouped(dem_group, n_groups)
     nnz_all = np.diff(model.start)
     short0 = model.n_ship + model.n_serve
-    tables = {name: getattr(model, name) for name in ("supply", "hubs")}
-    ns, nh = len(model.supply), len(model.hubs)
-    parts = []
     for g in range(n_groups):
         cols = col_order[col_first[g]: col_first[g + 1]]  # ascending: ship, serve, short
         rows = row_order[row_first[g]: row_first[g + 1]]
@@ -317,14 +326,13 @@ def partition(model: FlowModel, groups: list[list]) -> list[tuple[FlowModel, np.
         part = FlowModel(
             ship=model.ship.iloc[ship_cols].reset_index(drop=True), serve=serve,
             demand=model.demand.iloc[dem].reset_index(drop=True),
-            supply=tables["supply"].iloc[rows[rows < ns]].reset_index(drop=True),
-            hubs=tables["hubs"].iloc[rows[(rows >= ns) & (rows < ns + nh)] - ns].reset_index(drop=True),
+            supply=model.supply.iloc[rows[rows < ns]].reset_index(drop=True),
+            hubs=model.hubs.iloc[rows[(rows >= ns) & (rows < ns + nh)] - ns].reset_index(drop=True),
             col_lower=model.col_lower[cols], col_upper=model.col_upper[cols],
             row_lower=model.row_lower[rows], row_upper=model.row_upper[rows],
-            start=np.concatenate([[0], np.cumsum(nnz)]).astype(np.int64),
-            index=new_row[model.index[take]], value=model.value[take])
-        parts.append((part, cols))
-    return parts
+            start=np.concatenate([[0], np.cumsum(nnz)]).astype(model.start.dtype),
+            index=new_row[model.index[take]].astype(model.index.dtype), value=model.value[take])
+        yield part, cols
 
 
 def _grouped(group: np.ndarray, n_groups: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -116,6 +116,15 @@ class _Graph:
         into[serve_hub[self.merged]] = serve_row[self.merged]
         self.head[:n_ship] = into[self.ship_hub]
         self.serve_cap = np.where(self.merged, 0, self.big).astype(np.int64)
+        # Each supply row, hub and demand row belongs to one product family (-1: none, or
+        # the super source, tier sinks and T). Families share no arc, so a max flow into
+        # some families' rows needs only their arcs (``max_flow_to``).
+        families, family = np.unique(model.demand["family"].to_numpy(dtype=object), return_inverse=True)
+        self.n_families = len(families)
+        self.node_family = np.full(self.n + 1, -1, dtype=np.int64)
+        self.node_family[dem0: dem0 + nd] = family
+        self.node_family[serve_hub] = family[serve_row - dem0]
+        self.node_family[self.tail[:n_ship]] = self.node_family[self.ship_hub]
         self.a_serve = n_ship
         self.a_row = n_ship + n_serve
         self.a_tier = self.a_row + nd
@@ -170,7 +179,7 @@ class _Graph:
         Returns the value and the nodes an augmenting path still reaches.
         """
         s_node = self.n
-        tail, head, cap = self._residual(base)
+        tail, head, cap = self._residual(base, np.unique(self.node_family[self.ns + self.nh + rows]))
         # The row arcs last, then an empty arc S -> T so that both ends always exist.
         tail = np.concatenate([tail, self.ns + self.nh + rows, [s_node]])
         head = np.concatenate([head, np.full(len(rows), self.t), [self.t]])
@@ -179,11 +188,22 @@ class _Graph:
         self.solves += 1
         return value, side
 
-    def _residual(self, base):
+    def _residual(self, base, families: np.ndarray):
         """The arcs from the super source through the network (without the row arcs), open ones
-        only, unscaled; the same for every flow of a tier, so kept between them."""
-        if self._cached is not None and self._cached[0] is base:
-            return self._cached[1]
+        only, unscaled, of the given families; the same for every flow of a tier, so kept
+        between them, sorted by family."""
+        if self._cached is None or self._cached[0] is not base:
+            self._cached = (base, self._residual_arcs(base))
+        tail, head, cap, starts = self._cached[1]
+        if len(families) == self.n_families:
+            return tail[starts[0]:], head[starts[0]:], cap[starts[0]:]
+        if len(families) == 1:
+            arcs = slice(starts[families[0]], starts[families[0] + 1])
+        else:
+            arcs = np.concatenate([np.arange(starts[f], starts[f + 1]) for f in families])
+        return tail[arcs], head[arcs], cap[arcs]
+
+    def _residual_arcs(self, base):
         s_node = self.n
         tail, head, cap = self.network()
         if base is None:
@@ -199,9 +219,12 @@ class _Graph:
             caps_ = [unused, cap - flow, flow, row_cap - row_flow, row_flow]
         tail, head = np.concatenate(tails).astype(np.int64), np.concatenate(heads).astype(np.int64)
         cap = np.concatenate(caps_).astype(np.int64)
-        keep = cap > 0
-        self._cached = (base, (tail[keep], head[keep], cap[keep]))
-        return self._cached[1]
+        keep = np.flatnonzero(cap > 0)
+        family = np.maximum(self.node_family[tail[keep]], self.node_family[head[keep]])
+        keep = keep[np.argsort(family, kind="stable")]
+        # Arcs of no family (a source row with no route) come first and are never needed.
+        starts = np.searchsorted(np.sort(family), np.arange(self.n_families + 1))
+        return tail[keep], head[keep], cap[keep], starts
 
     def base_flow(self, k: int, lo: np.ndarray, hi: np.ndarray, totals: np.ndarray):
         """A flow meeting tiers ``< k`` (boxes and totals), nothing to lower tiers; as ``max_flow_to``'s base."""

@@ -58,19 +58,20 @@ def check(raw: RawInstance, policy: Policy | None = None, overrides: list[str] |
     except PolicyError as exc:
         issues.append(Issue("policy override", None, None, str(exc)))
     typed: dict[str, pd.DataFrame | None] = {}
+    with_duplicates: set[str] = set()
     for table in TABLES.values():
         frame = raw.tables.get(table.name)
         if frame is None:
             typed[table.name] = None
             continue
         typed[table.name] = _parse_table(table, frame, raw.rows.get(table.name, []), policy, issues,
-                                         raw.label(table.name))
+                                         raw.label(table.name), with_duplicates)
     required_parsed = all(typed.get(t.name) is not None for t in TABLES.values() if t.required)
     if required_parsed and (raw.tables.get("routes") is None or typed["routes"] is not None):
         # Cross-table checks run even when cells are bad, so that every problem shows at once;
         # bad cells were already reported and hold a neutral value here.
         # Duplicate ids were reported above; the cross checks see each id once.
-        unique = {name: None if frame is None else frame.drop_duplicates(subset=list(TABLES[name].key))
+        unique = {name: frame.drop_duplicates(subset=list(TABLES[name].key)) if name in with_duplicates else frame
                   for name, frame in typed.items()}
         _check_references(unique, raw, policy, issues)
         for name, frame in unique.items():
@@ -100,7 +101,7 @@ def check(raw: RawInstance, policy: Policy | None = None, overrides: list[str] |
 
 
 def _parse_table(table: Table, frame: pd.DataFrame, rows: list[int], policy: Policy,
-                 issues: list[Issue], file: str) -> pd.DataFrame | None:
+                 issues: list[Issue], file: str, with_duplicates: set[str]) -> pd.DataFrame | None:
     known = [c.name for c in table.columns]
     for name in frame.columns:
         if name not in known:
@@ -130,6 +131,7 @@ def _parse_table(table: Table, frame: pd.DataFrame, rows: list[int], policy: Pol
     if all(k in out.columns for k in key):
         dup = out.duplicated(subset=key, keep=False)
         if dup.any():
+            with_duplicates.add(table.name)
             first: dict[tuple, int] = {}
             for pos in np.flatnonzero(dup.to_numpy()):
                 ident = tuple(out.iloc[pos][k] for k in key)
@@ -380,13 +382,15 @@ def _reachability_warnings(instance: Instance, raw: RawInstance) -> list[Issue]:
     has_supply, reachable = demand_reach(instance)
     wants = demand["quantity"].to_numpy(float) > 0
     out: list[Issue] = []
-    for pos in np.flatnonzero(wants & ~(has_supply & reachable)):
-        family, use, region = demand["family"].iloc[pos], demand["use"].iloc[pos], demand["region"].iloc[pos]
-        if not has_supply[pos]:
+    pos = np.flatnonzero(wants & ~(has_supply & reachable))
+    columns = [demand[c].to_numpy(object)[pos] for c in ("family", "use", "region")]
+    for family, use, region, row, supplied in zip(*columns, demand["_row"].to_numpy()[pos].tolist(),
+                                                  has_supply[pos].tolist()):
+        if not supplied:
             grade = "ICU-grade " if use == "icu" else ""
             msg = f"no {grade}supply of family {family!r} anywhere today: this {use} demand will be short"
         else:
             msg = (f"no route from any source holding family {family!r} reaches region {region!r}: "
                    "this demand will be short")
-        out.append(Issue(raw.label("demand"), int(demand["_row"].iloc[pos]), None, msg, "warning"))
+        out.append(Issue(raw.label("demand"), int(row), None, msg, "warning"))
     return out
