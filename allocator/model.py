@@ -106,19 +106,41 @@ def route_table(instance: Instance, pairs: pd.DataFrame | None = None) -> pd.Dat
 
 
 def demand_reach(instance: Instance) -> tuple[np.ndarray, np.ndarray]:
-    """Per demand row: is any product that may serve it supplied today, and does an arc reach it."""
+    """Per demand row: is any product that may serve it supplied today, and does an arc reach it.
+
+    The same answer as "``build`` gives the row a serve arc", without listing the arcs: a
+    region is reached with a product when a route row from a source holding that product
+    reaches it (a route row without a product carries every product its source holds).
+    """
     pairs = eligible_pairs(instance)
     ids = _Ids(instance)
-    arcs = _arc_codes(instance, pairs, ids)
-    hub_key = np.unique(ids.hub_key(arcs["r"], arcs["p"]))
+    supply = instance.supply.loc[instance.supply["quantity"] > 0]
+    has = np.zeros((len(ids.source), ids.n_product), dtype=bool)
+    has[ids.source.get_indexer(supply["source"]), ids.product.get_indexer(supply["product"])] = True
     dem = pairs["demand_idx"].to_numpy()
     prod = ids.product.get_indexer(pairs["product"])
-    supplied = np.zeros(ids.n_product, dtype=bool)
-    supplied[ids.product.get_indexer(instance.supply.loc[instance.supply["quantity"] > 0, "product"])] = True
     has_supply = np.zeros(len(instance.demand), dtype=bool)
-    has_supply[dem[supplied[prod]]] = True
+    has_supply[dem[has.any(axis=0)[prod]]] = True
+    if instance.routes is None:  # every source reaches every region
+        reach = np.broadcast_to(has.any(axis=0), (ids.n_region, ids.n_product))
+    else:
+        routes = instance.routes
+        rs, rr = ids.source.get_indexer(routes["source"]), ids.region.get_indexer(routes["region"])
+        rp = ids.product.get_indexer(routes["product"])  # -1: a row for every product
+        reach = np.zeros((ids.n_region, ids.n_product), dtype=bool)
+        one = np.flatnonzero(rp >= 0)
+        one = one[has[rs[one], rp[one]]]
+        reach[rr[one], rp[one]] = True
+        every = np.flatnonzero(rp < 0)
+        if len(every):
+            # What each region's sources hold, OR-ed per region over products packed 8 to a byte.
+            order = every[np.argsort(rr[every], kind="stable")]
+            region = rr[order]
+            first = np.flatnonzero(np.r_[True, region[1:] != region[:-1]])
+            held = np.bitwise_or.reduceat(np.packbits(has, axis=1)[rs[order]], first, axis=0)
+            reach[region[first]] |= np.unpackbits(held, axis=1, count=ids.n_product).astype(bool)
     reachable = np.zeros(len(instance.demand), dtype=bool)
-    reachable[dem[np.isin(ids.hub_key(ids.region.get_indexer(instance.demand["region"])[dem], prod), hub_key)]] = True
+    reachable[dem[reach[ids.region.get_indexer(instance.demand["region"])[dem], prod]]] = True
     return has_supply, reachable
 
 

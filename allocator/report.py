@@ -75,10 +75,11 @@ def _column_text(col: pd.Series) -> list[str]:
         if len(rest):  # as _fmt_num: six decimals, trailing zeros dropped
             out[rest] = [f"{v:.6f}".rstrip("0").rstrip(".") for v in values[rest].tolist()]
         return out.tolist()
-    missing = pd.isna(values)
-    cells = [("'" + v if v[:1] in _FORMULA_SET else v) if isinstance(v, str) else "" if gone else _fmt_num(v)
-             for v, gone in zip(values.tolist(), missing.tolist())]
-    return _quoted(cells)
+    # Text: few distinct values in many rows (names, products, reasons); each formatted once.
+    codes, distinct = pd.factorize(np.asarray(values, dtype=object), use_na_sentinel=True)
+    cells = [("'" + v if v[:1] in _FORMULA_SET else v) if isinstance(v, str) else _fmt_num(v)
+             for v in distinct.tolist()]
+    return np.asarray(_quoted(cells) + [""], dtype=object)[codes].tolist()  # code -1 (missing): ""
 
 
 _FORMULA_SET = frozenset(_FORMULA_START)

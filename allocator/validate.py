@@ -123,9 +123,11 @@ def _parse_table(table: Table, frame: pd.DataFrame, rows: list[int], policy: Pol
     out = pd.DataFrame(index=frame.index)
     row_of = np.asarray(rows if len(rows) == len(frame) else range(2, len(frame) + 2))
     for col in table.columns:
-        values = frame[col.name] if col.name in frame.columns else pd.Series([""] * len(frame), index=frame.index,
-                                                                             dtype=object)
-        out[col.name] = _parse_column(file, col, values, row_of, policy, issues)
+        if col.name in frame.columns:
+            out[col.name] = _parse_column(file, col, frame[col.name], row_of, policy, issues)
+        else:  # an optional column left out: its empty cell's value (the default) in every row
+            one = _parse_column(file, col, pd.Series([""], dtype=object), row_of[:1], policy, issues)
+            out[col.name] = pd.Series(np.repeat(one.to_numpy(), len(frame)), index=frame.index, dtype=one.dtype)
     # Unique keys.
     key = list(table.key)
     if all(k in out.columns for k in key):
