@@ -21,6 +21,11 @@ every path runs in a fresh process of its own, so that its time and peak memory 
     its own): the fastest raw solver use. Splitting the arrays by family counts in
     ``build_s``. ``vs_raw`` and the end-to-end target divide by the faster of ``raw`` and
     ``raw-family`` in the same run.
+``command``
+    The ``allocator solve FOLDER -o DIR`` command as a planner runs it: a fresh process,
+    Python start and imports included, the policy's own equity setting, the plan written and
+    the text report printed (into a pipe). Run up to 5 times (while the runs take under 10 s
+    together); the total is the median wall clock, the peak the largest of the runs'.
 ``naive``
     One PuLP variable per arc (ship, serve, shortfall), one constraint per supply row, hub
     and demand row, solved by CBC. Total: building the arc tables and the PuLP model, solving
@@ -65,7 +70,7 @@ __all__ = ["BenchError", "ChildrenPeak", "PATHS", "SCALES", "compare", "naive_so
            "run_raw_family", "save_raw_arrays", "shortfall_multiplier"]
 
 SCALES = ("province", "prefecture", "county", "village")  # as allocator.generate.SCALES
-PATHS = ("allocator", "allocator-equity", "raw", "raw-family", "naive")
+PATHS = ("allocator", "allocator-equity", "command", "raw", "raw-family", "naive")
 RAW_PATHS = ("raw", "raw-family")  # the same network; the ratios use the faster
 REL_TOL = 1e-9  # objective agreement
 INT_LIMIT = 2**62  # int64 magnitudes the raw network may reach, with room for a few sums
@@ -74,6 +79,7 @@ TARGETS = {  # issue #5: (what, limit, "max" if the figure must not exceed the l
     "naive_vs_allocator": ("naive PuLP + CBC time / allocator's", 15.0, "min"),
     "memory_vs_raw": ("peak memory vs the raw solver's", 2.0, "max"),
     "equity_vs_off": ("equity on / off time", 2.0, "max"),
+    "command_s": ("province: the allocator solve command's wall clock, Python start included", 1.0, "max"),
 }
 COLUMNS = ("path", "arcs", "import_s", "load_s", "build_s", "solve_s", "write_s", "total_s", "peak_MiB",
            "vs_raw", "naive_x", "objective")
@@ -146,7 +152,7 @@ def bench_scale(scale: str, seed: int, paths: list[str], timeout: float, work: P
         row["arcs"] = network["ship_arcs"]
     compare(rows)
     return {"scale": scale, "seed": seed, "network": network, "prepared_s": round(prepared_s, 3),
-            "load_average": load_average, "paths": rows, "targets": targets(rows)}
+            "load_average": load_average, "paths": rows, "targets": targets(rows, scale)}
 
 
 def generate_instance(scale: str, seed: int, folder: Path) -> Path:
@@ -274,23 +280,24 @@ def agreement(row: dict, reference: dict) -> str:
         diff = row[key] - reference[key]
         if abs(diff) > REL_TOL * max(1.0, abs(row[key]), abs(reference[key])):
             parts.append(f"{label} {diff:+.6g}")
-    if row["path"] == "allocator-equity":
+    if row["path"] in ("allocator-equity", "command"):  # the command: the policy's equity
         if parts and parts[0].startswith("shortfall"):
             return ", ".join(parts)
         return "same shortfall" + (f"; {parts[0]} (equity)" if parts else "")
     return ", ".join(parts) or "same"
 
 
-def targets(rows: list[dict]) -> dict:
+def targets(rows: list[dict], scale: str | None = None) -> dict:
     """Issue #5's figures from this run: value, limit and whether it is met (None: not measured)."""
     ok = {row["path"]: row for row in rows if row["status"] == "ok"}
-    alloc, naive, equity = (ok.get(p) for p in ("allocator", "naive", "allocator-equity"))
+    alloc, naive, equity, command = (ok.get(p) for p in ("allocator", "naive", "allocator-equity", "command"))
     raw = fastest_raw(rows)
     values = {
         "allocator_vs_raw": _ratio(alloc, raw),
         "naive_vs_allocator": _ratio(naive, alloc),
         "memory_vs_raw": alloc["peak_mib"] / raw["peak_mib"] if alloc and raw else None,
         "equity_vs_off": _ratio(equity, alloc),
+        "command_s": command["total_s"] if command and scale == "province" else None,
     }
     out = {}
     for key, (what, limit, kind) in TARGETS.items():
@@ -298,8 +305,9 @@ def targets(rows: list[dict]) -> dict:
         met = None if v is None else (v <= limit if kind == "max" else v >= limit)
         if key in ("allocator_vs_raw", "memory_vs_raw") and raw:
             what = f"{what} (fastest raw: {raw['path']})"
-        out[key] = {"what": what, "value": v,
-                    "target": f"{'<=' if kind == 'max' else '>='} {limit:g}", "met": met}
+        unit = " s" if key == "command_s" else "x"
+        out[key] = {"what": what, "value": v, "unit": unit,
+                    "target": f"{'<=' if kind == 'max' else '>='} {limit:g}{unit}", "met": met}
     return out
 
 
@@ -366,7 +374,8 @@ def _scale_text(block: dict) -> list[str]:
             lines.append(f"{row['path']}: {row['note']}")
     for t in block["targets"].values():
         if t["value"] is not None:
-            lines.append(f"target: {t['what']} {t['value']:.2f}x ({t['target']}): {'met' if t['met'] else 'NOT met'}")
+            lines.append(f"target: {t['what']} {t['value']:.2f}{t['unit']} ({t['target']}): "
+                         f"{'met' if t['met'] else 'NOT met'}")
     return lines
 
 
@@ -567,6 +576,33 @@ def run_allocator(folder: str | Path, work: str | Path, *, equity: bool) -> dict
                 total_s=load_s + solve_total + write_s,
                 weighted_shortfall=float(result.objective["weighted_shortfall"]),
                 route_cost=float(result.objective["route_cost"]), stages_s=stages, note=note)
+
+
+def run_command(folder: str | Path, work: str | Path) -> dict:
+    """The ``allocator solve`` command in fresh processes: the median wall clock of up to 5 runs."""
+    import statistics
+
+    exe = Path(sys.executable).with_name("allocator")
+    installed = exe.exists()
+    out = Path(work) / "plan-command"
+    cmd = ([str(exe)] if installed else [sys.executable, "-m", "allocator"]) + ["solve", str(folder), "-o", str(out)]
+    times: list[float] = []
+    with ChildrenPeak() as peak:
+        while len(times) < 5 and sum(times) < 10.0:
+            t = time.perf_counter()
+            proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            times.append(time.perf_counter() - t)
+            if proc.returncode != 0:
+                last = (proc.stderr or proc.stdout).strip().splitlines()
+                raise RuntimeError(f"exit {proc.returncode}: {last[-1] if last else 'no message'}")
+    summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    runs = ", ".join(f"{x:.3f}" for x in times)
+    note = (f"`{'allocator' if installed else 'python -m allocator'} solve FOLDER -o DIR`, equity "
+            f"{'off' if summary['objective']['equity'] == 'off' else 'on'} (the policy's); wall clock of each run, "
+            f"Python start included: {runs} s; the median counts")
+    return _row("command", "ok", total_s=statistics.median(times), command_peak_mib=peak.mib,
+                weighted_shortfall=float(summary["objective"]["weighted_shortfall"]),
+                route_cost=float(summary["objective"]["route_cost"]), note=note)
 
 
 def run_raw(arrays: str | Path) -> dict:
@@ -825,12 +861,16 @@ def _child_main(argv: list[str]) -> int:
             row = run_raw_family(Path(a.work) / "raw")
         elif a.child == "naive":
             row = run_naive(a.instance)
+        elif a.child == "command":
+            row = run_command(a.instance, a.work)
         else:
             row = run_allocator(a.instance, a.work, equity=a.child == "allocator-equity")
     except Exception as exc:  # reported in the table as "failed (...)", not as a traceback
         print(f"{type(exc).__name__}: {exc}".replace("\n", " "), file=sys.stderr)
         return 1
-    row["peak_mib"] = own_peak_mib() + (row.get("cbc_peak_mib") or 0.0)
+    # The command's peak is its processes' own; naive's is its own plus CBC's.
+    row["peak_mib"] = row.pop("command_peak_mib") if "command_peak_mib" in row else \
+        own_peak_mib() + (row.get("cbc_peak_mib") or 0.0)
     Path(a.result).write_text(json.dumps(row), encoding="utf-8")
     return 0
 

@@ -92,7 +92,7 @@ def _parser() -> argparse.ArgumentParser:
                     help="comma list of province, prefecture, county, village (default province)")
     bn.add_argument("--seed", type=int, default=1, help="generator seed (default 1)")
     bn.add_argument("--paths", default=None, metavar="LIST",
-                    help="comma list of allocator, allocator-equity, raw, raw-family, naive (default all)")
+                    help="comma list of allocator, allocator-equity, command, raw, raw-family, naive (default all)")
     bn.add_argument("--format", choices=["text", "json"], default="text")
     bn.add_argument("--timeout", type=float, default=600.0, metavar="SECONDS",
                     help="per path; a path that takes longer is reported as a timeout (default 600)")

@@ -18,7 +18,9 @@ as integer min-cost flows, exactly:
    row of ``E`` capped at ``l x demand`` either serves them all (they all get ``l``) or its
    minimum cut gives the largest set ``A`` that cannot reach ``l``: solve ``A`` alone and
    ``E - A`` after ``A``. Capacities are scaled by ``D(E)``, so every flow is an exact
-   integer and every level an exact fraction. Higher tiers stay inside their boxes
+   integer and every level an exact fraction. Families share no arc, so each family's
+   rows start as a task of their own (with the family's tier total, read off stage 1's
+   flows) and each max flow is built on that family's arcs only. Higher tiers stay inside their boxes
    ``[floor, ceil]`` of their fair share with their tier total, as in ``lexicographic``.
 3. **Least route cost** with every row in its box and every tier at ``F_k``.
 
@@ -170,13 +172,14 @@ class _Graph:
         serve[self.merged] = arrived[self.tail[self.a_serve: self.a_row][self.merged]]
         return out
 
-    def max_flow_to(self, rows: np.ndarray, caps: np.ndarray, scale: int = 1, base=None):
+    def max_flow_to(self, rows: np.ndarray, caps: np.ndarray, scale: int = 1, base=None, row_flows: bool = False):
         """Max flow from the supply to demand ``rows`` (capped at ``caps``).
 
         Without ``base``, from the whole supply. With ``base`` (a flow meeting the higher
         tiers' requirements: ``(arc_flow, row_flow, unused)``), in that flow's residual
         network: what can be added to it without touching the requirements.
-        Returns the value and the nodes an augmenting path still reaches.
+        Returns the value and the nodes an augmenting path still reaches (with
+        ``row_flows``, the flow into each of ``rows`` instead).
         """
         s_node = self.n
         tail, head, cap = self._residual(base, np.unique(self.node_family[self.ns + self.nh + rows]))
@@ -184,9 +187,9 @@ class _Graph:
         tail = np.concatenate([tail, self.ns + self.nh + rows, [s_node]])
         head = np.concatenate([head, np.full(len(rows), self.t), [self.t]])
         cap = np.concatenate([cap * scale, caps, [0]]).astype(np.int64)
-        value, _, side = max_flow(self.n + 1, tail, head, cap, s_node, self.t, flows=False)
+        value, flow, side = max_flow(self.n + 1, tail, head, cap, s_node, self.t, flows=row_flows)
         self.solves += 1
-        return value, side
+        return value, flow[len(flow) - len(rows) - 1: -1] if row_flows else side
 
     def _residual(self, base, families: np.ndarray):
         """The arcs from the super source through the network (without the row arcs), open ones
@@ -279,12 +282,21 @@ def solve_network(model: FlowModel, *, equity: bool = True, time_limit: float | 
         return stopped_before_stage_one(model, "network", instance)
     try:
         # Stage 1: tier totals F_k = f(tiers <= k) - f(tiers < k), f the max flow into them.
+        # Families share no arc, so f is the sum of each family's own f: the flow into each
+        # family's rows gives each family's tier totals too (equity starts from them).
+        family = g.node_family[g.ns + g.nh: g.ns + g.nh + g.nd]
         totals = np.zeros(n_tiers, dtype=np.int64)
-        reached = 0
+        family_totals = np.zeros((n_tiers, g.n_families), dtype=np.int64)
+        reached = np.zeros(g.n_families, dtype=np.int64)
         for k in range(n_tiers):
             rows = np.flatnonzero(tier <= k)
-            value, _ = g.max_flow_to(rows, g.q[rows])
-            totals[k], reached = value - reached, value
+            value, into = g.max_flow_to(rows, g.q[rows], row_flows=True)
+            by_family = np.zeros(g.n_families, dtype=np.int64)
+            np.add.at(by_family, family[rows], into)  # in integers: exact
+            family_totals[k], reached = by_family - reached, by_family
+            totals[k] = value - int(totals[:k].sum())
+            if int(family_totals[k].sum()) != totals[k]:
+                raise ArithmeticError("the tier's flow does not add up over its families")
         demand_by_tier = np.bincount(tier, weights=g.q, minlength=n_tiers)
         class_weight = np.array([weights[m[0]] for m in classes]) if n_tiers else np.zeros(0)
         w_star = float(class_weight @ (demand_by_tier - totals)) / g.unit_scale if n_tiers else 0.0
@@ -296,7 +308,7 @@ def solve_network(model: FlowModel, *, equity: bool = True, time_limit: float | 
         fair = np.full(len(g.q), np.nan)
         if equity:
             for k in range(n_tiers):
-                _fair_tier(g, k, totals, lo, hi, fair, deadline)
+                _fair_tier(g, k, totals, family_totals[k], lo, hi, fair, deadline)
         seconds["equity"] = time.perf_counter() - t1
         status, stopped_in = "optimal", None
     except FlowRangeError as exc:
@@ -341,16 +353,21 @@ def _check_time(deadline) -> None:
         raise _OutOfTime
 
 
-def _fair_tier(g: _Graph, k: int, totals: np.ndarray, lo: np.ndarray, hi: np.ndarray, fair: np.ndarray,
-               deadline) -> None:
-    """Fujishige's decomposition for tier ``k``; writes the rows' fair levels and boxes."""
+def _fair_tier(g: _Graph, k: int, totals: np.ndarray, family_totals: np.ndarray, lo: np.ndarray, hi: np.ndarray,
+               fair: np.ndarray, deadline) -> None:
+    """Fujishige's decomposition for tier ``k``; writes the rows' fair levels and boxes.
+
+    Each family's rows of the tier are a task of their own, with the family's tier total:
+    families share no arc, so each task's max flows need only its family's arcs.
+    """
     q = g.q
     rows = np.flatnonzero(g.tier == k)
     fair[rows[q[rows] == 0]] = 1.0
     rows = rows[q[rows] > 0]
     base = None
     # A task: rows E, rows C served before them, f(C) and f(E + C).
-    stack = [(rows, rows[:0], 0, int(totals[k]))] if len(rows) else []
+    family = g.node_family[g.ns + g.nh + rows]
+    stack = [(rows[family == f], rows[:0], 0, int(family_totals[f])) for f in np.unique(family)[::-1]]
     while stack:
         e, c, f_c, f_ec = stack.pop()
         num, den = f_ec - f_c, int(q[e].sum())
