@@ -93,7 +93,7 @@ def test_raw_arrays_scale_divisible_quantities_to_whole_numbers():
 
 
 def test_bench_command_json(capsys):
-    code, text = run_cli(capsys, "bench", "--scale", "province", "--paths", "raw-family,raw,allocator",
+    code, text = run_cli(capsys, "bench", "--scale", "province", "--paths", "raw-family,command,raw,allocator",
                          "--format", "json")
     assert code == 0
     report = json.loads(text)
@@ -101,18 +101,42 @@ def test_bench_command_json(capsys):
     (block,) = report["scales"]
     assert block["scale"] == "province" and block["network"]["ship_arcs"] > 10_000
     rows = block["paths"]
-    assert [row["path"] for row in rows] == ["allocator", "raw", "raw-family"]  # the fixed order
+    assert [row["path"] for row in rows] == ["allocator", "command", "raw", "raw-family"]  # the fixed order
     for row in rows:
         assert row["status"] == "ok", row["detail"]
         assert row["total_s"] > 0 and row["peak_mib"] > 0 and row["arcs"] == block["network"]["ship_arcs"]
-    assert [row["agreement"] for row in rows] == ["same", "reference", "same"]
-    fastest = min(rows[1:], key=lambda row: row["total_s"])
-    assert fastest["vs_raw"] == 1.0 and max(row["vs_raw"] for row in rows[1:]) >= 1.0 and rows[0]["naive_x"] is None
-    assert block["targets"]["naive_vs_allocator"]["value"] is None
-    target = block["targets"]["allocator_vs_raw"]
-    assert target["value"] == rows[0]["vs_raw"] > 0 and f"(fastest raw: {fastest['path']})" in target["what"]
+    # The command runs with the generated policy's equity: the same shortfall, more route cost.
+    assert rows[1]["agreement"].startswith("same shortfall; route cost +")
+    assert [row["agreement"] for row in (rows[0], *rows[2:])] == ["same", "reference", "same"]
+    assert "wall clock of each run, Python start included" in rows[1]["note"]
+    fastest = min(rows[2:], key=lambda row: row["total_s"])
+    assert fastest["vs_raw"] == 1.0 and max(row["vs_raw"] for row in rows[2:]) >= 1.0 and rows[0]["naive_x"] is None
+    targets = block["targets"]
+    assert targets["command_s"]["value"] == rows[1]["total_s"] and targets["command_s"]["unit"] == " s"
+    # The end-to-end, naive and memory targets are set for the county scale; equity's for every scale.
+    assert all(targets[k]["value"] is None and targets[k]["what"].startswith("county: ")
+               for k in ("allocator_vs_raw", "naive_vs_allocator", "memory_vs_raw"))
     text = benchmark.render_text(report)
     assert "path" in text and "allocator" in text and "objective (raw): weighted shortfall" in text
+    assert "target: province: the allocator solve command's wall clock, Python start included" in text
+
+
+def test_targets_are_read_at_their_scale():
+    def row(path, total, peak=100.0):
+        return benchmark._row(path, "ok", total_s=total, peak_mib=peak)
+
+    rows = [row("allocator", 13.0, 400.0), row("allocator-equity", 20.0), row("raw-family", 10.0, 250.0),
+            row("naive", 200.0)]
+    county = benchmark.targets(rows, "county")
+    assert county["allocator_vs_raw"]["value"] == 1.3 and county["allocator_vs_raw"]["met"]
+    assert county["naive_vs_allocator"]["value"] == 200.0 / 13.0 and county["naive_vs_allocator"]["met"]
+    assert county["memory_vs_raw"]["value"] == 1.6 and county["memory_vs_raw"]["met"]
+    assert county["equity_vs_off"]["value"] == 20.0 / 13.0 and county["village_s"]["value"] is None
+    village = benchmark.targets(rows, "village")
+    assert village["allocator_vs_raw"]["value"] is None and village["village_s"]["value"] == 13.0
+    assert village["village_equity_s"]["met"] and village["equity_vs_off"]["value"] == 20.0 / 13.0
+    slow = benchmark.targets([row("allocator", 61.0), row("raw-family", 10.0)], "village")
+    assert slow["village_s"]["met"] is False
 
 
 @pytest.mark.parametrize("args, message", [
