@@ -127,17 +127,15 @@ def main(argv: list[str] | None = None) -> int:
 def run() -> None:
     """The ``allocator`` command: ``main``, then exit.
 
-    The objects made by the imports are frozen out of the garbage collector's scans. When
-    the work is done and nothing else runs (no thread, no child process), the process ends
-    without tearing down the interpreter (every module and object freed one by one, a
+    When the work is done and nothing else runs (no thread, no child process), the process
+    ends without tearing down the interpreter (every module and object freed one by one, a
     tenth of a second after pandas): the output is flushed and the plan's files were
-    closed and synced by ``write_outputs``.
+    closed and synced by ``write_outputs``. (The imports' objects were already frozen out
+    of the garbage collector's scans by ``allocator/__init__.py``.)
     """
-    import gc
     import os
     import threading
 
-    gc.freeze()
     code = main()
     try:
         sys.stdout.flush()

@@ -60,11 +60,9 @@ def family_groups(model: FlowModel) -> list[list]:
     countable and divisible families never together (they are planned in different units)."""
     families, dem_family = np.unique(model.demand["family"].to_numpy(dtype=object), return_inverse=True)
     serve_family = dem_family[model.serve["demand_idx"].to_numpy()]
-    # Each hub serves one product, so one family; a ship arc's hub is its second row.
-    ns = len(model.supply)
-    hub_family = np.zeros(len(model.hubs), dtype=np.int64)
-    hub_family[model.index[2 * model.n_ship: 2 * (model.n_ship + model.n_serve): 2] - ns] = serve_family
-    ship_family = hub_family[model.index[1: 2 * model.n_ship: 2] - ns]
+    hub_family = np.zeros(len(model.hubs), dtype=np.int64)  # a hub serves one product, so one family
+    hub_family[model.hub_of("serve")] = serve_family
+    ship_family = hub_family[model.hub_of("ship")]
     size = sum(np.bincount(f, minlength=len(families)) for f in (dem_family, serve_family, ship_family))
     countable = np.ones(len(families), dtype=bool)
     np.logical_and.at(countable, dem_family, model.demand["countable"].to_numpy(bool))

@@ -200,6 +200,12 @@ class FlowModel:
     def n_cols(self) -> int:
         return len(self.ship) + len(self.serve) + len(self.demand)
 
+    def hub_of(self, arcs: str) -> np.ndarray:
+        """The hub (0-based, in ``hubs``) of each ``ship`` arc (its second row) or ``serve`` arc
+        (its first row), read off the matrix: no strings per arc."""
+        first = {"ship": (1, 2 * self.n_ship), "serve": (2 * self.n_ship, 2 * (self.n_ship + self.n_serve))}[arcs]
+        return self.index[first[0]: first[1]: 2] - len(self.supply)
+
     @property
     def short_cols(self) -> np.ndarray:
         return np.arange(self.n_ship + self.n_serve, self.n_cols)
@@ -322,8 +328,7 @@ def partition(model: FlowModel, groups: list[list]) -> Iterator[tuple[FlowModel,
 
     ns, nh = len(model.supply), len(model.hubs)
     hub_group = by_product(model.hubs)
-    # A ship arc's group is its hub's (the hub is the arc's second row): no strings per arc.
-    ship_group = hub_group[model.index[1: 2 * model.n_ship: 2] - ns]
+    ship_group = hub_group[model.hub_of("ship")]  # a ship arc's group is its hub's
     row_group = np.concatenate([by_product(model.supply), hub_group, dem_group])
     col_group = np.concatenate([ship_group, serve_group, dem_group])
     if (col_group < 0).any():

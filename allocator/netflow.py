@@ -193,17 +193,13 @@ class _Graph:
 
     def _residual(self, base, families: np.ndarray):
         """The arcs from the super source through the network (without the row arcs), open ones
-        only, unscaled, of the given families; the same for every flow of a tier, so kept
+        only, unscaled, for the given families; the same for every flow of a tier, so kept
         between them, sorted by family."""
         if self._cached is None or self._cached[0] is not base:
             self._cached = (base, self._residual_arcs(base))
         tail, head, cap, starts = self._cached[1]
-        if len(families) == self.n_families:
-            return tail[starts[0]:], head[starts[0]:], cap[starts[0]:]
-        if len(families) == 1:
-            arcs = slice(starts[families[0]], starts[families[0] + 1])
-        else:
-            arcs = np.concatenate([np.arange(starts[f], starts[f + 1]) for f in families])
+        # One family: its arcs. Several: all arcs (another family's arcs reach none of their rows).
+        arcs = slice(starts[families[0]], starts[families[0] + 1]) if len(families) == 1 else slice(starts[0], None)
         return tail[arcs], head[arcs], cap[arcs]
 
     def _residual_arcs(self, base):
