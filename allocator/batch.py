@@ -136,8 +136,10 @@ def read_scenarios(path: str | Path) -> list[Scenario]:
 def _known_key(key: str) -> bool:
     parts = key.split(".")
     if len(parts) == 1:
-        return key in ("equity", "icu_grade_for_general")
-    return len(parts) == 2 and bool(parts[1]) and (parts[0] == "weights" or key == "routes.cost_per_km")
+        return key in ("equity", "icu_grade_for_general", "unmet")
+    return len(parts) == 2 and bool(parts[1]) and (
+        parts[0] in ("weights", "region_weight")
+        or key in ("routes.cost_per_km", "horizon.time_preference", "floor.days", "floor.weight"))
 
 
 def make_tasks(instances: list[str | Path], scenarios: list[Scenario] | None = None) -> list[Task]:

@@ -1,4 +1,4 @@
-"""Command line: ``allocator solve | validate | verify``.
+"""Command line: ``allocator solve | plan | replay | validate | verify | generate | batch | bench``.
 
 Exit codes: 0 success; 1 ``verify`` found a violation; 2 bad input (data, policy or
 arguments); 3 the solver failed. No traceback reaches the user unless ``--debug``.
@@ -55,6 +55,34 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--gap", action="store_true", help="with --hierarchy: also run the flat solve and print the gap")
     policy_args(s)
 
+    pl = sub.add_parser("plan", help="plan several days at once (stock, lead and transit times) and print the "
+                                     "plan day by day")
+    pl.add_argument("instance", help="instance folder or .xlsx workbook (a `day` column makes it multi-day)")
+    pl.add_argument("--horizon", type=int, default=None, metavar="H",
+                    help="days to plan (default: from --start to the instance's last day)")
+    pl.add_argument("--start", metavar="YYYY-MM-DD", help="first day (default: the instance's first day)")
+    pl.add_argument("--forecast", choices=["perfect", "persistence"], default="perfect",
+                    help="demand after the first day: the instance's (perfect) or the first day's (persistence)")
+    pl.add_argument("--output", "-o", metavar="DIR",
+                    help="write shipments.csv, transfers.csv, fill.csv, stock.csv, by_day.csv, summary.json")
+    pl.add_argument("--format", choices=["text", "json"], default="text")
+    pl.add_argument("--top", type=int, default=5, help="shortfalls to list per day (default 5)")
+    policy_args(pl)
+
+    rp = sub.add_parser("replay", help="roll an H-day plan over the instance's days, committing one day at a time, "
+                                       "and write the time series (CSV) and a chart (PNG)")
+    rp.add_argument("instance", help="a dated instance folder or .xlsx workbook")
+    rp.add_argument("--horizon", type=int, default=1, metavar="H", help="days planned each morning (default 1)")
+    rp.add_argument("--start", metavar="YYYY-MM-DD", help="first day (default: the instance's first day)")
+    rp.add_argument("--end", metavar="YYYY-MM-DD", help="last day (default: the instance's last day)")
+    rp.add_argument("--forecast", choices=["perfect", "persistence"], default="perfect",
+                    help="demand after each morning's day: the instance's (perfect) or that day's (persistence)")
+    rp.add_argument("--output", "-o", metavar="DIR",
+                    help="write the committed plan and time series (CSV), summary.json and replay.png")
+    rp.add_argument("--no-chart", action="store_true", help="with --output, do not draw replay.png")
+    rp.add_argument("--format", choices=["text", "json"], default="text")
+    policy_args(rp)
+
     v = sub.add_parser("validate", help="check an instance and list every problem")
     v.add_argument("instance")
     v.add_argument("--all", action="store_true", help=f"list every issue, not the first {SHOWN_ISSUES}")
@@ -97,6 +125,13 @@ def _parser() -> argparse.ArgumentParser:
     bn.add_argument("--timeout", type=float, default=600.0, metavar="SECONDS",
                     help="per path; a path that takes longer is reported as a timeout (default 600)")
     bn.add_argument("--keep", metavar="DIR", help="keep the generated instances, arrays and plans in DIR (new folder)")
+    bn.add_argument("--replay", nargs="+", metavar="INSTANCE",
+                    help="bench policies on history instead: replay each dated INSTANCE under each scenario of "
+                         "--scenarios and print weighted shortfall, fill by priority, equity, cost and time")
+    bn.add_argument("--scenarios", metavar="FILE",
+                    help="with --replay: CSV of policy scenarios (as for batch); the first is the baseline")
+    bn.add_argument("--horizon", type=int, default=1, metavar="H", help="with --replay: days planned each morning")
+    bn.add_argument("--forecast", choices=["perfect", "persistence"], default="perfect", help="with --replay")
     return p
 
 
@@ -196,6 +231,40 @@ def _print_issues(issues, stream, show_all: bool = False) -> None:
     print(f"{len(errors)} error(s), {len(warnings)} warning(s)", file=stream)
 
 
+def _run_days(args, instance) -> int:
+    from .dayreport import render_plan_text, render_replay_text, write_plan, write_replay
+    from .errors import AllocatorError
+
+    if args.horizon is not None and args.horizon < 1:
+        print("allocator: error: --horizon must be 1 or more", file=sys.stderr)
+        return EXIT_INPUT
+    try:
+        if args.command == "plan":
+            from .multiday import plan
+
+            result = plan(instance, horizon=args.horizon, start=args.start, forecast=args.forecast)
+            written = write_plan(result, args.output) if args.output else []
+            text = render_plan_text(result, top=args.top)
+        else:
+            from .replay import replay
+
+            result = replay(instance, horizon=args.horizon, start=args.start, end=args.end, forecast=args.forecast)
+            written = write_replay(result, args.output, chart=not args.no_chart) if args.output else []
+            text = render_replay_text(result)
+    except ValueError as exc:  # a day outside the instance, an undated instance to replay
+        if isinstance(exc, AllocatorError):
+            raise
+        print(f"allocator: error: {exc}", file=sys.stderr)
+        return EXIT_INPUT
+    if args.format == "json":
+        print(json.dumps(result.summary(), indent=2, ensure_ascii=False))
+    else:
+        sys.stdout.write(text)
+        if written:
+            print(f"\nwrote {', '.join(str(p) for p in written)}")
+    return EXIT_OK
+
+
 def _run(args) -> int:
     from .validate import load
 
@@ -243,6 +312,21 @@ def _run(args) -> int:
         kinds = set(table["error_kind"])  # a solver failure outranks bad input: it needs a report, not a fix
         return EXIT_SOLVER if "solver" in kinds else EXIT_INPUT if "input" in kinds else EXIT_OK
 
+    if args.command == "bench" and args.replay:
+        from .batch import BASE, Scenario, read_scenarios
+        from .policy_bench import bench_policies, render_policy_bench
+
+        if args.horizon < 1:
+            print("allocator: error: --horizon must be 1 or more", file=sys.stderr)
+            return EXIT_INPUT
+        scenarios = read_scenarios(args.scenarios) if args.scenarios else [Scenario(BASE)]
+        table = bench_policies(args.replay, scenarios, horizon=args.horizon, forecast=args.forecast)
+        if args.format == "json":
+            print(json.dumps(json.loads(table.to_json(orient="records")), indent=2))
+        else:
+            sys.stdout.write(render_policy_bench(table, horizon=args.horizon, forecast=args.forecast))
+        return EXIT_OK
+
     if args.command == "bench":
         from .benchmark import PATHS, SCALES, BenchError, parse_list, render_json, render_text, run_bench
 
@@ -274,6 +358,8 @@ def _run(args) -> int:
         return EXIT_INPUT if errors else EXIT_OK
 
     instance = load(args.instance, overrides=_overrides(args))
+    if args.command in ("plan", "replay"):
+        return _run_days(args, instance)
     if args.command == "solve":
         from .optimize import solve
         from .report import render_json, render_text, write_outputs

@@ -31,6 +31,8 @@ class Instance:
     demand: pd.DataFrame
     routes: pd.DataFrame | None
     policy: Policy = field(default_factory=Policy)
+    stock: pd.DataFrame | None = None
+    transfers: pd.DataFrame | None = None
     path: Path | None = None
     warnings: list[Issue] = field(default_factory=list)
 
@@ -46,14 +48,30 @@ class Instance:
         routes: pd.DataFrame | None = None,
         policy: Policy | None = None,
         name: str = "instance",
+        stock: pd.DataFrame | None = None,
+        transfers: pd.DataFrame | None = None,
     ) -> Instance:
         """Validate DataFrames as if they were the files of a folder; raise ``InstanceError``."""
         from .io import frames_to_raw
         from .validate import check
 
         raw = frames_to_raw(name, {"products": products, "sources": sources, "supply": supply,
-                                   "regions": regions, "demand": demand, "routes": routes})
+                                   "regions": regions, "demand": demand, "routes": routes, "stock": stock,
+                                   "transfers": transfers})
         return check(raw, policy=policy)
+
+    @property
+    def days(self) -> list[str]:
+        """The dated days of supply, demand and stock (ISO dates, sorted); empty for a one-day instance."""
+        found: set[str] = set()
+        for frame in (self.supply, self.demand, self.stock):
+            if frame is not None and "day" in frame:
+                found.update(d for d in frame["day"].unique() if d)
+        return sorted(found)
+
+    def one_day(self) -> bool:
+        """Whether the daily model (``allocator solve``) fits: at most one dated day, no stock or transfers."""
+        return len(self.days) <= 1 and self.stock is None and self.transfers is None
 
     def with_policy(self, policy: Policy) -> Instance:
         return replace(self, policy=policy)
@@ -64,7 +82,8 @@ class Instance:
     def demand_weights(self) -> pd.Series:
         """The weight of one unit of shortfall of each demand row.
 
-        A row's own ``weight`` when given; otherwise region ``weight`` x (the largest
+        A row's own ``weight`` when given; otherwise region ``weight`` (or the policy's
+        ``region_weight``) x (the largest
         weight among the region's flags, or ``weights.default`` when it has none) x
         (``weights.icu`` for ICU use, else 1).
         """
@@ -73,7 +92,11 @@ class Instance:
         codes, distinct = pd.factorize(regions["flags"].to_numpy(dtype=object))  # few distinct flag sets
         by_flags = np.array([max((w[f] for f in flags.split(";") if f in w), default=w["default"])
                              for flags in distinct], dtype=float)
-        region_weight = by_flags[codes] * regions["weight"].to_numpy(float)
+        own_weight = regions["weight"].to_numpy(float)
+        if self.policy.region_weights:  # the policy's [region_weight] replaces regions.csv's weight
+            override = regions["region"].map(self.policy.region_weights).to_numpy(float)
+            own_weight = np.where(np.isnan(override), own_weight, override)
+        region_weight = by_flags[codes] * own_weight
         at = pd.Index(regions["region"]).get_indexer(self.demand["region"])
         base = pd.Series(region_weight[at], index=self.demand.index)
         icu = np.where(self.demand["use"] == "icu", w["icu"], 1.0)

@@ -57,8 +57,15 @@ class _OutOfTime(Exception):
 
 
 def solve_lexicographic(model: FlowModel, *, equity: bool = True, solver: str = "highs",
-                        time_limit: float | None = None, instance=None) -> LexSolution:
+                        time_limit: float | None = None, instance=None, whole: bool = True) -> LexSolution:
     """Run the three stages on ``model`` and return the integral optimum.
+
+    ``model`` is a ``FlowModel`` or any model with the same interface (the multi-day
+    ``horizon.HorizonModel``): CSC arrays and bounds, ``cost_vector(stage)``, ``demand``
+    (quantity, weight, countable), ``short_cols``, ``inequality_rows``, ``countable_cols()``
+    and ``reachable(upper)``. With ``whole=False`` the last stage's values are returned
+    as the LP gives them, for a caller that handles models whose vertices need not be
+    integral.
 
     With ``time_limit`` (seconds, for all stages together), a stage the limit stops is
     abandoned: stopped in stage 1, the plan is the greedy one (``heuristic.greedy_plan``)
@@ -120,9 +127,9 @@ def solve_lexicographic(model: FlowModel, *, equity: bool = True, solver: str = 
         r = run("stage 3 (route cost)")
     except _OutOfTime:
         return _stopped(model, stage, x1, counter[0], seconds, solver, instance, w_star)
-    x = _whole(model, r.x[:n])
+    x = _whole(model, r.x[:n]) if whole else np.where(np.abs(r.x[:n]) < 1e-9, 0.0, r.x[:n])
     seconds["cost"] = time.perf_counter() - t2
-    route_cost = float(x[: model.n_ship] @ model.ship["cost"].to_numpy(float))
+    route_cost = float(x @ model.cost_vector("cost"))
     box = (None, None)
     if equity:
         box = fair_box(fair, model.demand["quantity"].to_numpy(float), model.demand["countable"].to_numpy(bool),
@@ -184,10 +191,15 @@ def _fix_optimal_face(lp, model: FlowModel, r: LPResult, lower: np.ndarray, uppe
     lower[at_upper] = upper[at_upper]
     changed = np.flatnonzero(at_lower | at_upper)
     lp.set_col_bounds(changed, lower[changed], upper[changed])
-    rows = model.supply_rows
+    rows = model.inequality_rows
     tight = rows[np.abs(r.row_dual[rows]) > tol]
     if len(tight):
-        lp.set_row_bounds(tight, model.row_upper[tight], model.row_upper[tight])
+        # The side the row sits on: its upper bound unless the activity is nearer the lower.
+        act = r.row_value[tight]
+        lo, hi = model.row_lower[tight], model.row_upper[tight]
+        at_lo = np.isfinite(lo) & (~np.isfinite(hi) | (np.abs(act - lo) < np.abs(act - hi)))
+        side = np.where(at_lo, lo, hi)
+        lp.set_row_bounds(tight, side, side)
 
 
 def weight_classes(weights: np.ndarray, active: np.ndarray) -> list[np.ndarray]:
@@ -207,7 +219,7 @@ def _progressive_filling(lp, model: FlowModel, lower: np.ndarray, upper: np.ndar
     fair[quantity <= 0] = 1.0
     # Rows whose delivery the optimal face already fixes (or that nothing can reach) need no
     # filling pass: their level is known.
-    reachable = _reachable_on_face(model, upper)
+    reachable = model.reachable(upper)
     fixed = (quantity > 0) & ((lower[short] >= upper[short]) | ~reachable)
     fair[fixed] = np.where(reachable[fixed], 1.0 - upper[short][fixed] / quantity[fixed], 0.0)
     countable = model.demand["countable"].to_numpy(bool)
@@ -262,7 +274,7 @@ def _progressive_filling(lp, model: FlowModel, lower: np.ndarray, upper: np.ndar
     lp.set_costs(np.zeros(lp.n_cols))
 
 
-def _reachable_on_face(model: FlowModel, upper: np.ndarray) -> np.ndarray:
+def reachable_on_face(model: FlowModel, upper: np.ndarray) -> np.ndarray:
     """Demand rows that some open ship arc and open serve arc can still reach."""
     ship_open = upper[: model.n_ship] > 0
     hub_key = pd.MultiIndex.from_frame(model.ship.loc[ship_open, ["region", "product"]])

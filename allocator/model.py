@@ -214,6 +214,17 @@ class FlowModel:
     def supply_rows(self) -> np.ndarray:
         return np.arange(len(self.supply))
 
+    @property
+    def inequality_rows(self) -> np.ndarray:
+        """Rows that are not equations (the lexicographic stages make the tight ones equations)."""
+        return self.supply_rows
+
+    def reachable(self, upper: np.ndarray) -> np.ndarray:
+        """Demand rows that some open ship arc and open serve arc can still reach."""
+        from .lexicographic import reachable_on_face
+
+        return reachable_on_face(self, upper)
+
     def cost_vector(self, stage: str) -> np.ndarray:
         """Objective of one stage: ``shortfall`` (weights on short columns) or ``cost`` (route cost)."""
         c = np.zeros(self.n_cols)

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from .errors import SolverError
+from .errors import InstanceError, Issue, SolverError
 from .explain import shortfall_reasons
 from .instance import Instance
 from .engine import solve_model
@@ -97,6 +97,12 @@ def solve(instance: Instance, *, equity: bool | None = None, icu_grade_for_gener
         Verify the plan's invariants independently of the model (recommended; raises
         ``SolverError`` on any violation).
     """
+    if not instance.one_day():
+        days = instance.days
+        span = f"{len(days)} days ({days[0]} to {days[-1]})" if days else "stock or transfers"
+        msg = (f"the instance has {span}: `solve` plans one day without stock; plan it with `allocator plan` "
+               "(allocator.multiday.plan) or `allocator replay`")
+        raise InstanceError([Issue("supply.csv" if days else "stock.csv", None, "day" if days else None, msg)])
     timings: dict[str, float] = {}
     pol = policy or instance.policy
     if equity is not None or icu_grade_for_general is not None:

@@ -26,10 +26,15 @@ DEFAULT_WEIGHTS: dict[str, float] = {
     "port_of_entry": 4.0,
     "border_port": 2.0,
     "medium_risk": 2.0,
+    # Exports and foreign aid: after every domestic need (DIGEST.md, priority 5).
+    "export": 0.01,
 }
 
-_TOP_KEYS = {"equity", "icu_grade_for_general", "weights", "routes"}
+_TOP_KEYS = {"equity", "icu_grade_for_general", "weights", "routes", "unmet", "horizon", "floor", "region_weight"}
 _ROUTE_KEYS = {"cost_per_km"}
+_HORIZON_KEYS = {"time_preference"}
+_FLOOR_KEYS = {"days", "weight"}
+UNMET = ("lost", "backlog")
 
 
 @dataclass(frozen=True)
@@ -48,12 +53,32 @@ class Policy:
         per region flag; a region with several flags takes the largest.
     cost_per_km:
         Route cost per unit and kilometre when the instance has no ``routes.csv``.
+    unmet:
+        Multi-day plans: demand not met on its day is ``lost`` or carried as ``backlog`` to
+        the next day (durable equipment's demand is units in service, never carried).
+    time_preference:
+        Multi-day plans: a shortfall on day ``k`` of an ``H``-day plan weighs
+        ``1 + time_preference * (H - 1 - k)`` times its weight, so that of two equal needs
+        the earlier is met first. Small, so that it never outranks a weight.
+    region_weights:
+        ``[region_weight]``: a region's weight multiplier, in place of its ``weight`` in
+        ``regions.csv`` ("Hubei first" is ``hubei = 10``), so that policies can be compared
+        on the same instance.
+    floor_days, floor_weight:
+        Multi-day plans: each region should keep ``floor_days`` days of its mean daily
+        demand of each consumable family in stock at the end of each day (and each holder
+        the ``floor`` of ``stock.csv``); a unit below the floor weighs ``floor_weight``.
     """
 
     equity: bool = True
     icu_grade_for_general: bool = False
     weights: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_WEIGHTS))
     cost_per_km: float = 1.0
+    unmet: str = "lost"
+    time_preference: float = 0.001
+    floor_days: float = 0.0
+    floor_weight: float = 0.5
+    region_weights: dict[str, float] = field(default_factory=dict)
 
     @property
     def flags(self) -> tuple[str, ...]:
@@ -67,6 +92,10 @@ class Policy:
             "icu_grade_for_general": self.icu_grade_for_general,
             "weights": dict(sorted(self.weights.items())),
             "routes": {"cost_per_km": self.cost_per_km},
+            "unmet": self.unmet,
+            "horizon": {"time_preference": self.time_preference},
+            "floor": {"days": self.floor_days, "weight": self.floor_weight},
+            "region_weight": dict(sorted(self.region_weights.items())),
         }
 
     def with_overrides(self, overrides: list[str] | dict[str, object] | None) -> Policy:
@@ -77,13 +106,14 @@ class Policy:
         data = self.to_dict()
         for key, value in items:
             parts = key.strip().split(".")
-            if len(parts) == 1 and parts[0] in ("equity", "icu_grade_for_general"):
+            if len(parts) == 1 and parts[0] in ("equity", "icu_grade_for_general", "unmet"):
                 data[parts[0]] = value
-            elif len(parts) == 2 and parts[0] in ("weights", "routes"):
+            elif len(parts) == 2 and parts[0] in ("weights", "routes", "horizon", "floor", "region_weight"):
                 data[parts[0]][parts[1]] = value
             else:
-                msg = (f"unknown policy key '{key}': expected equity, icu_grade_for_general, "
-                       "weights.<flag|icu|default> or routes.cost_per_km")
+                msg = (f"unknown policy key '{key}': expected equity, icu_grade_for_general, unmet, "
+                       "weights.<flag|icu|default>, region_weight.<region>, routes.cost_per_km, "
+                       "horizon.time_preference, floor.days or floor.weight")
                 raise PolicyError(msg)
         return _from_dict(data, "policy override")
 
@@ -143,7 +173,41 @@ def _from_dict(data: dict, where: str) -> Policy:
         raise PolicyError(msg)
     cost_per_km = _positive(raw_routes.get("cost_per_km", base.cost_per_km), f"{where}: routes.cost_per_km",
                             allow_zero=True)
-    return replace(base, equity=equity, icu_grade_for_general=icu_general, weights=weights, cost_per_km=cost_per_km)
+    unmet = str(data.get("unmet", base.unmet)).strip().lower()
+    if unmet not in UNMET:
+        msg = f"{where}: unmet must be 'lost' or 'backlog', not {data.get('unmet')!r}"
+        raise PolicyError(msg)
+    horizon = _subtable(data, "horizon", _HORIZON_KEYS, where)
+    time_preference = _positive(horizon.get("time_preference", base.time_preference),
+                                f"{where}: horizon.time_preference", allow_zero=True)
+    if time_preference > 0.01:
+        msg = (f"{where}: horizon.time_preference must be at most 0.01 (it breaks ties between days; "
+               f"it must not outrank a weight), not {time_preference!r}")
+        raise PolicyError(msg)
+    floor = _subtable(data, "floor", _FLOOR_KEYS, where)
+    floor_days = _positive(floor.get("days", base.floor_days), f"{where}: floor.days", allow_zero=True)
+    floor_weight = _positive(floor.get("weight", base.floor_weight), f"{where}: floor.weight")
+    raw_regions = data.get("region_weight", {})
+    if not isinstance(raw_regions, dict):
+        msg = f"{where}: [region_weight] must be a table of region = number"
+        raise PolicyError(msg)
+    region_weights = {str(k): _positive(v, f"{where}: region_weight.{k}") for k, v in raw_regions.items()}
+    return replace(base, equity=equity, icu_grade_for_general=icu_general, weights=weights, cost_per_km=cost_per_km,
+                   region_weights=region_weights, unmet=unmet, time_preference=time_preference,
+                   floor_days=floor_days, floor_weight=floor_weight)
+
+
+def _subtable(data: dict, name: str, keys: set[str], where: str) -> dict:
+    table = data.get(name, {})
+    if not isinstance(table, dict):
+        msg = f"{where}: [{name}] must be a table"
+        raise PolicyError(msg)
+    unknown = sorted(set(table) - keys)
+    if unknown:
+        msg = (f"{where}: unknown key(s) {name}.{(', ' + name + '.').join(unknown)}; expected "
+               f"{', '.join(name + '.' + k for k in sorted(keys))}")
+        raise PolicyError(msg)
+    return table
 
 
 def _parse_switch(value: object, where: str, words: tuple[str, str]) -> bool:

@@ -8,14 +8,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["Column", "Table", "TABLES", "FLAGS", "GRADES", "USES", "SOURCE_KINDS", "MAX_QUANTITY", "MAX_COST"]
+__all__ = ["Column", "Table", "TABLES", "FLAGS", "GRADES", "USES", "SOURCE_KINDS", "MAX_QUANTITY", "MAX_COST",
+           "MAX_DAYS"]
 
 # Quantities above this are rejected as absurd (no day's supply or demand of any item
 # comes near a trillion units); costs likewise per unit.
 MAX_QUANTITY = 1e12
 MAX_COST = 1e9
+# Lead and transit times above this many days are rejected (a year).
+MAX_DAYS = 366
 
-FLAGS = ("level_one_response", "port_of_entry", "border_port", "medium_risk")
+FLAGS = ("level_one_response", "port_of_entry", "border_port", "medium_risk", "export")
 GRADES = ("general", "icu")
 USES = ("general", "icu")
 SOURCE_KINDS = ("enterprise", "reserve", "import", "donation")
@@ -24,7 +27,7 @@ SOURCE_KINDS = ("enterprise", "reserve", "import", "donation")
 @dataclass(frozen=True)
 class Column:
     name: str
-    kind: str  # id | ref | text | quantity | cost | number | bool | choice | flags | lat | lon
+    kind: str  # id | ref | text | quantity | cost | number | bool | choice | flags | lat | lon | date | days | fraction
     required: bool
     description: str
     default: object = None
@@ -64,6 +67,13 @@ TABLES: dict[str, Table] = {
                 Column("grade", "choice", False, "`icu` (ICU-grade) or `general`.", default="general", choices=GRADES),
                 Column("unit", "text", False, "Unit of count or measure, for display.", default=""),
                 Column("countable", "bool", False, "Whole units only (`true`/`false`).", default=True),
+                Column("durable", "bool", False, "Equipment that stays in service (ventilators, ambulances): demand "
+                       "is units in service each day, and units on hand stay on hand. Default: used up (`false`).",
+                       default=False),
+                Column("attrition", "fraction", False, "Share of units on hand lost each day (from 0 up to, "
+                       "not including, 1).", default=0.0),
+                Column("lead_days", "days", False, "Days from production to availability at the source "
+                       "(sterilisation, ...).", default=0.0),
             ),
             ("product",),
             "What can be shipped.",
@@ -79,6 +89,8 @@ TABLES: dict[str, Table] = {
                        choices=SOURCE_KINDS),
                 Column("lat", "lat", False, "Latitude, decimal degrees; default: its region's."),
                 Column("lon", "lon", False, "Longitude, decimal degrees; default: its region's."),
+                Column("lead_days", "days", False, "Days from production to availability, added to the "
+                       "product's.", default=0.0),
             ),
             ("source",),
             "Where supply is: makers, reserves, imports, donations.",
@@ -89,10 +101,14 @@ TABLES: dict[str, Table] = {
             (
                 Column("source", "ref", True, "Source id.", ref="sources"),
                 Column("product", "ref", True, "Product id.", ref="products"),
-                Column("quantity", "quantity", True, "Units the source can ship today."),
+                Column("quantity", "quantity", True, "Units the source can ship today (made that day, in a "
+                       "multi-day instance)."),
+                Column("day", "date", False, "Day of production (`YYYY-MM-DD`); empty: every day.", default=""),
+                Column("lead_days", "days", False, "Days from production to availability for this row; empty: "
+                       "the product's plus the source's."),
             ),
-            ("source", "product"),
-            "What each source can ship today.",
+            ("source", "product", "day"),
+            "What each source can ship today, or makes each day.",
         ),
         Table(
             "regions",
@@ -121,9 +137,10 @@ TABLES: dict[str, Table] = {
                 Column("use", "choice", False, "`icu` or `general`.", default="general", choices=USES),
                 Column("quantity", "quantity", True, "Units needed today."),
                 Column("weight", "number", False, "Weight of one unit of shortfall; default from the policy."),
+                Column("day", "date", False, "Day of the demand (`YYYY-MM-DD`); empty: every day.", default=""),
             ),
-            ("region", "family", "use"),
-            "What each region needs today.",
+            ("region", "family", "use", "day"),
+            "What each region needs today, or on each day.",
         ),
         Table(
             "routes",
@@ -135,13 +152,47 @@ TABLES: dict[str, Table] = {
                        ref="products"),
                 Column("cost", "cost", True, "Cost of shipping one unit."),
                 Column("distance_km", "number", False, "Road or air distance, for display."),
-                Column("transit_days", "number", False, "Days in transit, for display (used by multi-day plans)."),
+                Column("transit_days", "days", False, "Whole days in transit (multi-day plans); empty: 0."),
                 Column("capacity", "quantity", False,
                        "Most units of each product the route carries today; empty: no limit."),
             ),
             ("source", "region", "product"),
             "Which source may ship to which region, at what cost. Without this file every source ships "
             "to every region at a cost from the great-circle distance.",
+        ),
+        Table(
+            "stock",
+            False,
+            (
+                Column("source", "ref", False, "Source holding the stock (a reserve, a maker's warehouse).",
+                       default="", ref="sources"),
+                Column("region", "ref", False, "Region holding the stock (delivered, not yet used).", default="",
+                       ref="regions"),
+                Column("product", "ref", True, "Product id.", ref="products"),
+                Column("quantity", "quantity", True, "Units on hand, or arriving on `day`."),
+                Column("day", "date", False, "Day the units arrive there; empty: on hand at the start.",
+                       default=""),
+                Column("floor", "quantity", False, "Units the holder should keep at the end of each day (a soft "
+                       "target, weighted by `floor.weight`); empty: none.", default=0.0),
+            ),
+            ("source", "region", "product", "day"),
+            "Stock on hand or on its way, at sources and regions (multi-day plans). Each row names a source "
+            "or a region, not both.",
+        ),
+        Table(
+            "transfers",
+            False,
+            (
+                Column("from_region", "ref", True, "Region sending stock on.", ref="regions"),
+                Column("to_region", "ref", True, "Region receiving it.", ref="regions"),
+                Column("product", "ref", False, "Product the row is for; empty: every product.", default="",
+                       ref="products"),
+                Column("cost", "cost", True, "Cost of moving one unit."),
+                Column("transit_days", "days", False, "Whole days in transit; empty: 0."),
+                Column("capacity", "quantity", False, "Most units of each product moved a day; empty: no limit."),
+            ),
+            ("from_region", "to_region", "product"),
+            "Redistribution (multi-day plans): a region's stock may be sent on to another region.",
         ),
     )
 }

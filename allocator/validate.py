@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import re
+from datetime import date
 import unicodedata
 from pathlib import Path
 
@@ -19,7 +20,7 @@ from .errors import InstanceError, Issue, PolicyError
 from .instance import Instance
 from .io import RawInstance, read_path
 from .policy import Policy, load_policy, policy_from_dict
-from .schema import MAX_COST, MAX_QUANTITY, TABLES, Column, Table
+from .schema import MAX_COST, MAX_DAYS, MAX_QUANTITY, TABLES, Column, Table
 
 __all__ = ["load", "check", "validate_folder"]
 
@@ -67,13 +68,19 @@ def check(raw: RawInstance, policy: Policy | None = None, overrides: list[str] |
         typed[table.name] = _parse_table(table, frame, raw.rows.get(table.name, []), policy, issues,
                                          raw.label(table.name), with_duplicates)
     required_parsed = all(typed.get(t.name) is not None for t in TABLES.values() if t.required)
-    if required_parsed and (raw.tables.get("routes") is None or typed["routes"] is not None):
+    optional_parsed = all(raw.tables.get(t) is None or typed[t] is not None for t in ("routes", "stock", "transfers"))
+    if required_parsed and optional_parsed:
         # Cross-table checks run even when cells are bad, so that every problem shows at once;
         # bad cells were already reported and hold a neutral value here.
         # Duplicate ids were reported above; the cross checks see each id once.
         unique = {name: frame.drop_duplicates(subset=list(TABLES[name].key)) if name in with_duplicates else frame
                   for name, frame in typed.items()}
         _check_references(unique, raw, policy, issues)
+        _check_days(unique, raw, issues)
+        unknown = sorted(set(policy.region_weights) - set(unique["regions"]["region"]))
+        if unknown:
+            issues.append(Issue("policy", None, "region_weight", f"unknown region(s) {', '.join(unknown)}: expected "
+                                "region ids from regions.csv"))
         for name, frame in unique.items():
             if frame is not None and typed[name] is not None and len(frame) == len(typed[name]):
                 typed[name] = frame  # the checks may have filled defaults (products' family)
@@ -88,6 +95,8 @@ def check(raw: RawInstance, policy: Policy | None = None, overrides: list[str] |
         regions=typed["regions"].reset_index(drop=True),
         demand=typed["demand"].reset_index(drop=True),
         routes=None if typed["routes"] is None else typed["routes"].reset_index(drop=True),
+        stock=None if typed["stock"] is None else typed["stock"].reset_index(drop=True),
+        transfers=None if typed["transfers"] is None else typed["transfers"].reset_index(drop=True),
         policy=policy,
         path=raw.path,
         warnings=[],
@@ -156,6 +165,8 @@ def _parse_column(file: str, col: Column, values: pd.Series, rows: np.ndarray, p
         for pos in np.flatnonzero(empty):
             issues.append(Issue(file, int(rows[pos]), col.name, f"is empty: expected {_expected(col)}"))
     kind = col.kind
+    if kind == "date":
+        return _dates(file, col, text, empty, rows, issues)
     if kind in ("id", "ref", "text"):
         if kind == "text" and col.default is not None:
             return text.where(~empty, str(col.default))
@@ -176,7 +187,7 @@ def _parse_column(file: str, col: Column, values: pd.Series, rows: np.ndarray, p
     if plain is not None:  # the common case, at C speed: every cell a finite ASCII number or empty
         lo, hi = _range(col)
         with np.errstate(invalid="ignore"):
-            bad = (plain < lo) | (plain > hi) | ((plain <= 0) & (col.name == "weight"))
+            bad = (plain < lo) | (plain > hi) | ((plain <= 0) & (col.name == "weight")) | _not_whole(col, plain)
         if not bad.any():
             default = np.nan if col.default is None else float(col.default)
             return pd.Series(np.where(empty, default, plain), index=values.index, dtype=float)
@@ -195,11 +206,39 @@ def _parse_column(file: str, col: Column, values: pd.Series, rows: np.ndarray, p
     ok = ~empty & ~bad_text & ~nonfinite
     lo, hi = _range(col)
     with np.errstate(invalid="ignore"):
-        out_of_range = ok & ((numbers < lo) | (numbers > hi) | ((numbers <= 0) & (col.name == "weight")))
+        out_of_range = ok & ((numbers < lo) | (numbers > hi) | ((numbers <= 0) & (col.name == "weight"))
+                             | _not_whole(col, numbers))
     for pos in np.flatnonzero(out_of_range):
         issues.append(Issue(file, int(rows[pos]), col.name, f"is {text.iloc[pos]}: expected {_expected(col)}"))
     default = np.nan if col.default is None else float(col.default)
     return pd.Series(np.where(ok, numbers, default), index=values.index, dtype=float)
+
+
+def _not_whole(col: Column, numbers: np.ndarray) -> np.ndarray:
+    if col.kind != "days":
+        return np.zeros(len(numbers), dtype=bool)
+    with np.errstate(invalid="ignore"):
+        return np.isfinite(numbers) & (numbers != np.floor(numbers))
+
+
+def _dates(file: str, col: Column, text: pd.Series, empty: np.ndarray, rows: np.ndarray,
+           issues: list[Issue]) -> pd.Series:
+    """ISO dates (``2020-02-05``), kept as their canonical text; empty cells as ``""``."""
+    codes, distinct = pd.factorize(text.to_numpy(dtype=object))
+    canonical, bad = [], []
+    for k, cell in enumerate(distinct):
+        if cell == "":
+            canonical.append("")
+            continue
+        try:
+            canonical.append(date.fromisoformat(unicodedata.normalize("NFKC", cell)).isoformat())
+        except ValueError:
+            canonical.append("")
+            bad.append(k)
+    for pos in np.flatnonzero(np.isin(codes, bad)):
+        issues.append(Issue(file, int(rows[pos]), col.name, f"is {text.iloc[pos]!r}: expected {_expected(col)}"))
+    out = np.asarray(canonical, dtype=object)[codes] if len(distinct) else np.zeros(0, dtype=object)
+    return pd.Series(out, index=text.index, dtype=object)
 
 
 def _plain_numbers(text: pd.Series, empty: np.ndarray) -> np.ndarray | None:
@@ -262,6 +301,10 @@ def _range(col: Column) -> tuple[float, float]:
         return -90.0, 90.0
     if col.kind == "lon":
         return -180.0, 180.0
+    if col.kind == "days":
+        return 0.0, float(MAX_DAYS)
+    if col.kind == "fraction":
+        return 0.0, 1.0 - 1e-9
     return 0.0, 1e9
 
 
@@ -276,6 +319,12 @@ def _expected(col: Column) -> str:
         return "a longitude from -180 to 180"
     if col.kind == "number":
         return "a number more than 0 and at most 1e9" if col.name == "weight" else "a number from 0 to 1e9"
+    if col.kind == "days":
+        return f"a whole number of days from 0 to {MAX_DAYS}"
+    if col.kind == "fraction":
+        return "a fraction from 0 up to (not including) 1"
+    if col.kind == "date":
+        return "a date as YYYY-MM-DD"
     if col.kind == "ref":
         return f"a {col.ref.rstrip('s')} id from {col.ref}.csv"
     if col.kind == "id":
@@ -300,7 +349,8 @@ def _check_references(t: dict[str, pd.DataFrame | None], raw: RawInstance, polic
         "regions": regions["region"].unique(),
     }
     known: dict[str, list[str]] = {}  # sorted ids, for suggestions
-    for name, frame in (("sources", sources), ("supply", supply), ("demand", demand), ("routes", routes)):
+    for name, frame in (("sources", sources), ("supply", supply), ("demand", demand), ("routes", routes),
+                        ("stock", t["stock"]), ("transfers", t["transfers"])):
         if frame is None:
             continue
         table = TABLES[name]
@@ -372,6 +422,49 @@ def _check_references(t: dict[str, pd.DataFrame | None], raw: RawInstance, polic
             issues.append(Issue(lab("regions"), int(regions["_row"].iloc[pos]), "lat",
                                 "region has demand but no coordinates, and there is no routes.csv: expected lat and "
                                 "lon, or a routes.csv with costs"))
+
+
+def _check_days(t: dict[str, pd.DataFrame | None], raw: RawInstance, issues: list[Issue]) -> None:
+    """The multi-day columns and tables: durable families, stock holders, dated rows."""
+    lab = raw.label
+    products = t["products"]
+    mixed = products.groupby("family")["durable"].nunique()
+    for family in mixed[mixed > 1].index:
+        issues.append(Issue(lab("products"), None, "durable", f"family {family!r} mixes durable and consumable "
+                            "products: expected one kind per family"))
+    for name, key in (("supply", ["source", "product"]), ("demand", ["region", "family", "use"])):
+        frame = t[name]
+        dated = frame["day"] != ""
+        if dated.all() or not dated.any():
+            continue
+        keys_dated = set(map(tuple, frame.loc[dated, key].to_numpy(dtype=object).tolist()))
+        rows = [pos for pos in np.flatnonzero(~dated.to_numpy())
+                if tuple(frame[key].iloc[pos].tolist()) in keys_dated]
+        for pos in rows:
+            shown = ", ".join(f"{k}={v!r}" for k, v in zip(key, frame[key].iloc[pos].tolist()))
+            issues.append(Issue(lab(name), int(frame["_row"].iloc[pos]), "day",
+                                f"is empty (every day) but other rows give {shown} on dated days: expected a day "
+                                "on every row of it, or on none"))
+    stock = t["stock"]
+    if stock is not None:
+        neither = (stock["source"] == "") == (stock["region"] == "")
+        for pos in np.flatnonzero(neither.to_numpy()):
+            what = "both" if stock["source"].iloc[pos] != "" else "neither"
+            issues.append(Issue(lab("stock"), int(stock["_row"].iloc[pos]), "source",
+                                f"names {what} a source and a region: expected exactly one holder"))
+        countable = dict(zip(products["product"], products["countable"]))
+        for col in ("quantity", "floor"):
+            frac = stock["product"].map(countable).eq(True) & (stock[col] != np.floor(stock[col]))
+            for pos in np.flatnonzero(frac.to_numpy()):
+                issues.append(Issue(lab("stock"), int(stock["_row"].iloc[pos]), col,
+                                    f"is {stock[col].iloc[pos]:g}: product {stock['product'].iloc[pos]!r} is "
+                                    "countable, expected a whole number"))
+    transfers = t["transfers"]
+    if transfers is not None:
+        loop = transfers["from_region"] == transfers["to_region"]
+        for pos in np.flatnonzero(loop.to_numpy()):
+            issues.append(Issue(lab("transfers"), int(transfers["_row"].iloc[pos]), "to_region",
+                                "is the same region as from_region: expected another region"))
 
 
 def _reachability_warnings(instance: Instance, raw: RawInstance) -> list[Issue]:

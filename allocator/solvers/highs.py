@@ -78,6 +78,18 @@ class HighsLP:
         for r, lo, hi in zip(rows, lower, upper):
             self._h.changeRowBounds(int(r), float(lo), float(hi))
 
+    def set_integer(self, cols) -> None:
+        """Make ``cols`` integer: the next ``solve`` is a MIP, solved to a proven optimum
+        (relative gap 0, absolute gap 1e-7)."""
+        cols = np.asarray(cols, dtype=np.int32)
+        if len(cols) == 0:
+            return
+        kind = np.full(len(cols), self._hs.HighsVarType.kInteger)
+        self._h.changeColsIntegrality(len(cols), cols, kind)
+        self._h.setOptionValue("mip_rel_gap", 0.0)
+        self._h.setOptionValue("mip_abs_gap", 1e-7)
+        self._h.setOptionValue("mip_feasibility_tolerance", 1e-7)
+
     def add_col(self, cost: float, lower: float, upper: float) -> int:
         self._h.addCol(float(cost), float(lower), float(upper), 0, np.zeros(0, np.int32), np.zeros(0))
         self.n_cols += 1
