@@ -140,7 +140,8 @@ def write_replay(result, folder: str | Path, *, chart: bool = True) -> list[Path
         "summary.json": (json.dumps(result.summary(), indent=2, ensure_ascii=False) + "\n").encode(),
     }
     if chart:
-        from .charts import replay_chart_png
+        from .charts import write_replay_chart
 
-        files["replay.png"] = replay_chart_png(result)
+        with tempfile.TemporaryDirectory() as scratch:
+            files["replay.png"] = write_replay_chart(result, Path(scratch) / "replay.png").read_bytes()
     return _write_folder(folder, files, REPLAY_FILES)
