@@ -93,7 +93,7 @@ def _whole_units(model: HorizonModel, fair: np.ndarray | None) -> tuple[np.ndarr
         """Keep ``cost @ x`` at its optimum from now on."""
         cols = np.flatnonzero(cost)
         best = float(cost[cols] @ x[cols])
-        tol = 1e-7 * max(1.0, abs(best))
+        tol = 1e-6 * max(1.0, abs(best))  # the MIP meets rows to 1e-7; a held optimum must not cut its own plan off
         lp.add_rows(np.array([-np.inf]), np.array([best + tol]), np.array([0, len(cols)]), cols, cost[cols])
 
     c1 = model.cost_vector("shortfall")

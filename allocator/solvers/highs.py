@@ -89,6 +89,10 @@ class HighsLP:
         self._h.setOptionValue("mip_rel_gap", 0.0)
         self._h.setOptionValue("mip_abs_gap", 1e-7)
         self._h.setOptionValue("mip_feasibility_tolerance", 1e-7)
+        # HiGHS 1.12's MIP presolve returned a wrong "optimal" value and a false "infeasible"
+        # on small multi-day models with attrition (tests/test_multiday.py, the regressions);
+        # without presolve both solve to the true optimum.
+        self._h.setOptionValue("presolve", "off")
 
     def add_col(self, cost: float, lower: float, upper: float) -> int:
         self._h.addCol(float(cost), float(lower), float(upper), 0, np.zeros(0, np.int32), np.zeros(0))
