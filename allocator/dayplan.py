@@ -36,22 +36,21 @@ def _q(x: np.ndarray, frame: pd.DataFrame) -> np.ndarray:
     return x[frame["col"].to_numpy(np.int64)] if len(frame) else np.zeros(0)
 
 
+def _moves(frame: pd.DataFrame, x: np.ndarray, day_labels: list[str], a: str, b: str) -> pd.DataFrame:
+    """Ship or transfer columns that carry something: day, arrives, from, to, product, quantity, cost."""
+    days = np.asarray(day_labels, dtype=object)
+    f = frame.assign(quantity=_q(x, frame))
+    f = f.loc[f["quantity"] > 0]
+    return pd.DataFrame({
+        "day": days[f["t"].to_numpy(np.int64)], "arrives": days[f["arrive_t"].to_numpy(np.int64)],
+        a: f[a].to_numpy(), b: f[b].to_numpy(), "product": f["product"].to_numpy(),
+        "quantity": f["quantity"].to_numpy(float), "cost": f["quantity"].to_numpy(float) * f["cost"].to_numpy(float),
+    }).reset_index(drop=True)
+
+
 def day_plan(model: HorizonModel, x: np.ndarray) -> DayPlan:
-    days = np.asarray(model.days, dtype=object)
-    ship = model.ship.assign(quantity=_q(x, model.ship))
-    ship = ship.loc[ship["quantity"] > 0]
-    shipments = pd.DataFrame({
-        "day": days[ship["t"].to_numpy(np.int64)], "arrives": days[ship["arrive_t"].to_numpy(np.int64)],
-        "source": ship["source"].to_numpy(), "region": ship["region"].to_numpy(),
-        "product": ship["product"].to_numpy(), "quantity": ship["quantity"].to_numpy(float),
-        "cost": ship["quantity"].to_numpy(float) * ship["cost"].to_numpy(float)})
-    tr = model.transfer.assign(quantity=_q(x, model.transfer))
-    tr = tr.loc[tr["quantity"] > 0]
-    transfers = pd.DataFrame({
-        "day": days[tr["t"].to_numpy(np.int64)], "arrives": days[tr["arrive_t"].to_numpy(np.int64)],
-        "from_region": tr["from_region"].to_numpy(), "to_region": tr["to_region"].to_numpy(),
-        "product": tr["product"].to_numpy(), "quantity": tr["quantity"].to_numpy(float),
-        "cost": tr["quantity"].to_numpy(float) * tr["cost"].to_numpy(float)})
+    shipments = _moves(model.ship, x, model.days, "source", "region")
+    transfers = _moves(model.transfer, x, model.days, "from_region", "to_region")
 
     dem = model.demand.reset_index(drop=True)
     short = _q(x, dem)
@@ -76,8 +75,7 @@ def day_plan(model: HorizonModel, x: np.ndarray) -> DayPlan:
         "fill_rate": np.where(due > 0, served / np.where(due > 0, due, 1.0), 1.0)})
 
     stock = _stock_table(model, x)
-    return DayPlan(shipments=shipments.reset_index(drop=True), transfers=transfers.reset_index(drop=True),
-                   fill=fill, stock=stock)
+    return DayPlan(shipments=shipments, transfers=transfers, fill=fill, stock=stock)
 
 
 def _stock_table(model: HorizonModel, x: np.ndarray) -> pd.DataFrame:
@@ -137,11 +135,11 @@ def _stock_table(model: HorizonModel, x: np.ndarray) -> pd.DataFrame:
         rec("region", r, p, t)["closing"] = q
         if t + 1 < n_days:
             rec("region", r, p, t + 1)["opening"] = q
-    for t, holder, ident, family, v in model.floor[["t", "holder", "id", "family", "floor"]].itertuples(
-            index=False, name=None):
-        for (tt, h, i, p), e in records.items():
-            if tt == t and h == holder and i == ident:
-                e["floor"] = v
+    floors = {(t, h, i): v for t, h, i, v in model.floor[["t", "holder", "id", "floor"]].itertuples(
+        index=False, name=None)}
+    for (t, h, i, _), e in records.items():
+        if (t, h, i) in floors:
+            e["floor"] = floors[(t, h, i)]
     rows = [{"day": model.days[t], "holder": h, "id": i, "product": p, **vals}
             for (t, h, i, p), vals in sorted(records.items())]
     cols = ["day", "holder", "id", "product", "opening", "arrived", "sent", "used", "lost", "closing", "in_service",

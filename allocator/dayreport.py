@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import tempfile
 from pathlib import Path
 
 import pandas as pd
 
-from .report import OutputError, _write_file, csv_text, table_text
+from .report import check_folder, csv_text, table_text, write_folder
 
 __all__ = ["render_plan_text", "write_plan", "render_replay_text", "write_replay", "PLAN_DAY_FILES",
            "REPLAY_FILES"]
@@ -62,39 +60,8 @@ def render_plan_text(result, top: int = 5) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _write_folder(folder: str | Path, files: dict[str, bytes], allowed: tuple[str, ...]) -> list[Path]:
-    """All or nothing, as ``report.write_outputs``: a new folder swapped in by renames."""
-    out = Path(folder)
-    if out.exists() and not out.is_dir():
-        raise OutputError(f"--output {out}: is a file; expected a folder")
-    if out.is_dir():
-        foreign = sorted(p.name for p in out.iterdir() if p.name not in allowed)
-        if foreign:
-            raise OutputError(f"--output {out}: holds files that are not a plan's ({', '.join(foreign[:5])}); "
-                              "expected an empty folder or an earlier output folder, which is replaced whole")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.new-", dir=out.parent))
-    old = None
-    try:
-        for name, data in files.items():
-            _write_file(tmp / name, data)
-        if out.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
-            os.rmdir(old)
-            os.rename(out, old)
-        os.rename(tmp, out)
-    except BaseException:
-        if old is not None and not out.exists():
-            os.rename(old, out)
-            old = None
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
-    return [out / name for name in files]
-
-
 def write_plan(result, folder: str | Path) -> list[Path]:
+    out = check_folder(folder, PLAN_DAY_FILES)
     files = {
         "shipments.csv": csv_text(result.plan.shipments).encode(),
         "transfers.csv": csv_text(result.plan.transfers).encode(),
@@ -103,7 +70,7 @@ def write_plan(result, folder: str | Path) -> list[Path]:
         "by_day.csv": csv_text(result.by_day).encode(),
         "summary.json": (json.dumps(result.summary(), indent=2, ensure_ascii=False) + "\n").encode(),
     }
-    return _write_folder(folder, files, PLAN_DAY_FILES)
+    return write_folder(out, files)
 
 
 def render_replay_text(result, *, every: int = 7) -> str:
@@ -130,6 +97,7 @@ def render_replay_text(result, *, every: int = 7) -> str:
 
 
 def write_replay(result, folder: str | Path, *, chart: bool = True) -> list[Path]:
+    out = check_folder(folder, REPLAY_FILES)
     files = {
         "shipments.csv": csv_text(result.shipments).encode(),
         "transfers.csv": csv_text(result.transfers).encode(),
@@ -144,4 +112,4 @@ def write_replay(result, folder: str | Path, *, chart: bool = True) -> list[Path
 
         with tempfile.TemporaryDirectory() as scratch:
             files["replay.png"] = write_replay_chart(result, Path(scratch) / "replay.png").read_bytes()
-    return _write_folder(folder, files, REPLAY_FILES)
+    return write_folder(out, files)

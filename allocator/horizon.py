@@ -282,12 +282,11 @@ def build_horizon(instance: Instance, start: int, horizon: int, state: State | N
         index=False, name=None)}
 
     def demand_of(key: tuple, t: int) -> tuple[float, float]:
-        src_t = 0 if (forecast == "persistence" and t > 0) else t
+        """(quantity, weight) of a demand key on day t: its undated row, or its row of that day
+        (of the first day, for later days under a persistence forecast)."""
         rows = by_day.get(key, {})
-        hit = rows.get("") or rows.get(days[src_t]) if cal.dated else rows.get("")
-        if hit is None:
-            return 0.0, key_weight[key]
-        return hit
+        seen = days[0 if (forecast == "persistence" and t > 0) else t]
+        return rows.get("", rows.get(seen, (0.0, key_weight[key])))
 
     # --- arcs, hubs ------------------------------------------------------------------------
     src_nodes = {(s, p) for s, p, _ in ready}
@@ -352,35 +351,29 @@ def build_horizon(instance: Instance, start: int, horizon: int, state: State | N
         if t <= horizon - 1 and q > 0:
             m.add_to_row(("src" if h == "source" else "hub", i, p, t), -q)
 
-    # Ships.
-    for s, r, p, cost, cap, lag in arcs[["source", "region", "product", "cost", "capacity",
-                                         "transit_days"]].itertuples(index=False, name=None):
-        countable = bool(p_countable[p])
-        cap = float(cap)
-        if countable and np.isfinite(cap):
-            cap = float(np.floor(cap))
-        for t in range(horizon - int(lag)):
-            a = t + int(lag)
-            col = m.col([(src_row(s, p, t), -1.0), (hub_row(r, p, a), 1.0)], 0.0, cap, countable, cost=float(cost))
-            ship_rec.append((t, s, r, p, a, float(cost), col))
-    # Transfers.
-    for fr, to, p, cost, cap, lag in transfers[["from_region", "to_region", "product", "cost", "capacity",
-                                                "transit_days"]].itertuples(index=False, name=None):
-        countable = bool(p_countable[p])
-        cap = float(cap)
-        if countable and np.isfinite(cap):
-            cap = float(np.floor(cap))
-        for t in range(horizon - int(lag)):
-            a = t + int(lag)
-            col = m.col([(hub_row(fr, p, t), -1.0), (hub_row(to, p, a), 1.0)], 0.0, cap, countable, cost=float(cost))
-            xfer_rec.append((t, fr, to, p, a, float(cost), col))
+    # Ships (source -> hub) and transfers (hub -> hub): leave on t, arrive t + transit, inside the window.
+    def moves(frame: pd.DataFrame, cols: list[str], row_from, records: list) -> None:
+        for a_id, b_id, p, cost, cap, lag in frame[cols].itertuples(index=False, name=None):
+            countable = bool(p_countable[p])
+            cap = float(cap)
+            if countable and np.isfinite(cap):
+                cap = float(np.floor(cap))
+            for t in range(horizon - int(lag)):
+                col = m.col([(row_from(a_id, p, t), -1.0), (hub_row(b_id, p, t + int(lag)), 1.0)], 0.0, cap,
+                            countable, cost=float(cost))
+                records.append((t, a_id, b_id, p, t + int(lag), float(cost), col))
+
+    moves(arcs, ["source", "region", "product", "cost", "capacity", "transit_days"], src_row, ship_rec)
+    moves(transfers, ["from_region", "to_region", "product", "cost", "capacity", "transit_days"], hub_row, xfer_rec)
     # Source stock (end of day t, into day t + 1).
+    sst_col: dict[tuple, int] = {}
     for t in range(horizon):
         for s, p in src_list:
             entries = [(src_row(s, p, t), -1.0)]
             if t + 1 < horizon:
                 entries.append((src_row(s, p, t + 1), 1.0))
             col = m.col(entries, 0.0, np.inf, bool(p_countable[p]))
+            sst_col[(s, p, t)] = col
             sst_rec.append((t, s, p, col))
     # Hub stock and attrition.
     hst_col: dict[tuple, int] = {}
@@ -478,7 +471,7 @@ def build_horizon(instance: Instance, start: int, horizon: int, state: State | N
             floor_rec.append((t, "region", r, f, v, col))
         for (s, p), v in sorted(floors_src.items()):
             row = m.row(("floor", "source", s, p, t), v, np.inf)
-            m.entries[sst_rec[t * len(src_list) + src_list.index((s, p))][3]].append((row, 1.0))
+            m.entries[sst_col[(s, p, t)]].append((row, 1.0))
             col = m.col([(row, 1.0)], 0.0, v, bool(p_countable[p]), weight=policy.floor_weight * pref(t))
             floor_rec.append((t, "source", s, p_family[p], v, col))
 

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 __all__ = ["render_text", "render_json", "write_outputs", "table_text", "csv_text", "neutralise", "unneutralise",
-           "OutputError", "PLAN_FILES"]
+           "OutputError", "PLAN_FILES", "check_folder", "write_folder"]
 
 
 def _fmt_num(v) -> str:
@@ -158,16 +158,7 @@ def write_outputs(result, folder: str | Path, *, excel: bool = False) -> list[Pa
     crash or Ctrl-C leaves the previous plan or none, never a mix. A target that holds files
     other than a plan's is refused rather than replaced.
     """
-    out = Path(folder)
-    if out.exists() and not out.is_dir():
-        msg = f"--output {out}: is a file; expected a folder for the plan"
-        raise OutputError(msg)
-    if out.is_dir():
-        foreign = sorted(p.name for p in out.iterdir() if p.name not in PLAN_FILES)
-        if foreign:
-            msg = (f"--output {out}: holds files that are not a plan's ({', '.join(foreign[:5])}); expected an "
-                   "empty folder or an earlier plan folder, which is replaced whole")
-            raise OutputError(msg)
+    out = check_folder(folder, PLAN_FILES)
     files = {
         "dispatch.csv": csv_text(result.plan.dispatch).encode("utf-8"),
         "fill.csv": csv_text(result.plan.fill).encode("utf-8"),
@@ -176,6 +167,26 @@ def write_outputs(result, folder: str | Path, *, excel: bool = False) -> list[Pa
     }
     if excel:
         files["plan.xlsx"] = xlsx_bytes(result)
+    return write_folder(out, files)
+
+
+def check_folder(folder: str | Path, allowed: tuple[str, ...]) -> Path:
+    """The output folder, if it may be replaced: new, empty, or holding only ``allowed`` files."""
+    out = Path(folder)
+    if out.exists() and not out.is_dir():
+        msg = f"--output {out}: is a file; expected a folder for the plan"
+        raise OutputError(msg)
+    if out.is_dir():
+        foreign = sorted(p.name for p in out.iterdir() if p.name not in allowed)
+        if foreign:
+            msg = (f"--output {out}: holds files that are not a plan's ({', '.join(foreign[:5])}); expected an "
+                   "empty folder or an earlier plan folder, which is replaced whole")
+            raise OutputError(msg)
+    return out
+
+
+def write_folder(out: Path, files: dict[str, bytes]) -> list[Path]:
+    """Write ``files`` into a new folder beside ``out`` and swap it in by renames: all or nothing."""
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.new-", dir=out.parent))
     old = None
