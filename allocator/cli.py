@@ -319,8 +319,16 @@ def _run(args) -> int:
         if args.horizon < 1:
             print("allocator: error: --horizon must be 1 or more", file=sys.stderr)
             return EXIT_INPUT
+        from .errors import AllocatorError
+
         scenarios = read_scenarios(args.scenarios) if args.scenarios else [Scenario(BASE)]
-        table = bench_policies(args.replay, scenarios, horizon=args.horizon, forecast=args.forecast)
+        try:
+            table = bench_policies(args.replay, scenarios, horizon=args.horizon, forecast=args.forecast)
+        except ValueError as exc:  # an undated instance
+            if isinstance(exc, AllocatorError):
+                raise
+            print(f"allocator: error: {exc}", file=sys.stderr)
+            return EXIT_INPUT
         if args.format == "json":
             print(json.dumps(json.loads(table.to_json(orient="records")), indent=2))
         else:

@@ -55,7 +55,11 @@ class Calendar:
                 return int(label[4:]) - 1
             msg = f"day {label!r}: this instance has no dated days (expected 'day N')"
             raise ValueError(msg)
-        return date.fromisoformat(label).toordinal()
+        try:
+            return date.fromisoformat(label).toordinal()
+        except ValueError:
+            msg = f"day {label!r}: expected a date as YYYY-MM-DD"
+            raise ValueError(msg) from None
 
     def label(self, day: int) -> str:
         return date.fromordinal(day).isoformat() if self.dated else f"day {day + 1}"

@@ -156,6 +156,9 @@ def test_cli_plan_replay_and_their_errors(tmp_path, capsys):
     assert main(["solve", "instances/suits-2020-replay"]) == 2
     assert "allocator plan" in capsys.readouterr().err
     assert main(["plan", "instances/suits-2020-replay", "--start", "2020-13-01"]) == 2
+    assert "expected a date as YYYY-MM-DD" in capsys.readouterr().err
+    assert main(["bench", "--replay", "instances/suits-2020-02-05"]) == 2
+    assert "dated instance" in capsys.readouterr().err
 
 
 def test_bad_multi_day_input_names_file_row_and_column(tmp_path):
