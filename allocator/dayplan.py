@@ -144,7 +144,7 @@ def _stock_table(model: HorizonModel, x: np.ndarray) -> pd.DataFrame:
             for (t, h, i, p), vals in sorted(records.items())]
     cols = ["day", "holder", "id", "product", "opening", "arrived", "sent", "used", "lost", "closing", "in_service",
             "floor"]
-    out = pd.DataFrame(rows, columns=cols)
+    out = pd.DataFrame(rows, columns=cols).astype(dict.fromkeys(cols[:4], object) | dict.fromkeys(cols[4:], float))
     return out.loc[(out[cols[4:]] != 0).any(axis=1)].reset_index(drop=True)
 
 

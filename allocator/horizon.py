@@ -18,6 +18,11 @@ Rows, per day:
   products; for countable ones the least whole number above it).
 - floor: stock kept + floor shortfall >= the floor (soft).
 
+Which arcs exist: a (region, product) is worth reaching when the region's demand may use the
+product, its floor counts it (every product of the family), or a transfer chain leads from it to
+such a region; ships go from sources holding the product to those, transfers from every
+(region, product) that ships, stock or earlier transfers reach (``_network``).
+
 The objective's columns are the ``short`` columns (demand's weight x the time preference
 of the day) and the floor shortfalls; the cost stage prices ships and transfers. The
 model has the interface of ``model.FlowModel`` that ``lexicographic`` needs.
@@ -32,7 +37,7 @@ import numpy as np
 import pandas as pd
 
 from .instance import Instance
-from .model import eligible_pairs, route_table
+from .model import eligible_pairs, routes_between
 
 __all__ = ["Calendar", "HorizonModel", "State", "build_horizon", "initial_state"]
 
@@ -308,22 +313,16 @@ def build_horizon(instance: Instance, start: int, horizon: int, state: State | N
                 src_nodes.add((s, p))
             else:
                 floors_reg[(r, p)] = max(floors_reg.get((r, p), 0.0), v)
-    arc_inst = replace(
-        instance,
-        supply=pd.DataFrame({"source": [s for s, _ in sorted(src_nodes)], "product": [p for _, p in sorted(src_nodes)],
-                             "quantity": 1.0}),
-        demand=keys.assign(quantity=1.0).reset_index(drop=True))
-    pairs = eligible_pairs(arc_inst)
-    arcs = route_table(arc_inst, pairs) if src_nodes and len(keys) else pd.DataFrame(
-        columns=["source", "region", "product", "cost", "capacity", "transit_days"])
-    arcs["transit_days"] = arcs["transit_days"].fillna(0).astype(np.int64)
-    hubs = {(r, p) for r, p in zip(arcs["region"], arcs["product"])}
-    hubs |= set(map(tuple, state.region_stock.loc[state.region_stock["quantity"] > 0,
-                                                  ["region", "product"]].to_numpy(dtype=object).tolist()))
-    hubs |= {(i, p) for h, i, p in zip(arr["holder"], arr["id"], arr["product"]) if h == "region"}
-    hubs |= set(floors_reg)
-    transfers = _transfer_arcs(instance, hubs, pairs, keys)
-    hubs |= {(r, p) for r, p in zip(transfers["to_region"], transfers["product"])}
+    region_floor = _region_floors(instance, cal, floors_reg)
+    pairs = eligible_pairs(replace(instance, demand=keys.assign(quantity=1.0).reset_index(drop=True)))
+    # A region wants a product its demand may use or its floor counts (every product of the family).
+    wanted = {(keys["region"].iloc[d], p) for d, p in zip(pairs["demand_idx"], pairs["product"])}
+    family_products = products.reset_index().groupby("family")["product"].apply(sorted).to_dict()
+    wanted |= {(r, p) for r, f in region_floor for p in family_products.get(f, [])}
+    rs = state.region_stock.loc[state.region_stock["quantity"] > 0]
+    held = set(zip(rs["region"], rs["product"]))
+    held |= {(i, p) for h, i, p in zip(arr["holder"], arr["id"], arr["product"]) if h == "region"}
+    arcs, transfers, hubs = _network(instance, src_nodes, wanted, held)
     hub_list = sorted(hubs)
     src_list = sorted(src_nodes)
 
@@ -446,28 +445,11 @@ def build_horizon(instance: Instance, start: int, horizon: int, state: State | N
             short_col[key] = (col, t)
             dem_rec.append((t, days[t], r, f, u, q, b_in, cap, w * pref(t), w, bool(fam_countable[f]), durable,
                             carried, col))
-    # Floors: regions keep floor_days of their mean daily consumable demand; holders their stock.csv floor.
-    region_floor: dict[tuple[str, str], float] = {}
-    if policy.floor_days > 0:
-        n_days = max(cal.n_days, 1)
-        daily = instance.demand.assign(every=instance.demand["day"] == "")
-        for (r, f), grp in daily.groupby(["region", "family"]):
-            if fam_durable[f]:
-                continue
-            total = grp.loc[grp["every"], "quantity"].sum() * n_days + grp.loc[~grp["every"], "quantity"].sum()
-            value = policy.floor_days * total / n_days
-            if fam_countable[f]:
-                value = float(np.ceil(value - 1e-9))
-            if value > 0:
-                region_floor[(r, f)] = value
-    for (r, p), v in floors_reg.items():
-        f = p_family[p]
-        region_floor[(r, f)] = region_floor.get((r, f), 0.0) + v
+    # Floors: regions keep their floor of each family (every product of it counts), holders their stock.csv floor.
     for t in range(horizon):
         for (r, f), v in sorted(region_floor.items()):
-            members = [hst_col[(r, p, t)] for (rr, p) in hub_list if rr == r and p_family[p] == f]
-            if not members:
-                continue
+            # A region no product of the family can reach still has its floor: short by all of it.
+            members = [hst_col[(r, p, t)] for p in family_products.get(f, []) if (r, p) in hubs]
             row = m.row(("floor", "region", r, f, t), v, np.inf)
             for c in members:
                 m.entries[c].append((row, 1.0))
@@ -508,25 +490,87 @@ def build_horizon(instance: Instance, start: int, horizon: int, state: State | N
     return model
 
 
-def _transfer_arcs(instance: Instance, hubs: set, pairs: pd.DataFrame, keys: pd.DataFrame) -> pd.DataFrame:
-    """Transfer arcs (from, to, product): the sender holds the product (a hub) and the
-    receiver has demand the product may serve, or is a hub of it."""
-    cols = ["from_region", "to_region", "product", "cost", "capacity", "transit_days"]
+def _region_floors(instance: Instance, cal: Calendar, floors_reg: dict[tuple[str, str], float],
+                   ) -> dict[tuple[str, str], float]:
+    """(region, family) -> the stock to keep at the end of each day: ``floor.days`` of the
+    region's mean daily demand of each consumable family (over the instance's days), plus the
+    ``floor`` of its ``stock.csv`` rows."""
+    policy = instance.policy
+    products = instance.products.set_index("product")
+    fam_durable = products.groupby("family")["durable"].all().to_dict()
+    fam_countable = instance.family_countable()
+    out: dict[tuple[str, str], float] = {}
+    if policy.floor_days > 0:
+        n_days = max(cal.n_days, 1)
+        daily = instance.demand.assign(every=instance.demand["day"] == "")
+        for (r, f), grp in daily.groupby(["region", "family"]):
+            if fam_durable[f]:
+                continue
+            total = grp.loc[grp["every"], "quantity"].sum() * n_days + grp.loc[~grp["every"], "quantity"].sum()
+            value = policy.floor_days * total / n_days
+            if fam_countable[f]:
+                value = float(np.ceil(value - 1e-9))
+            if value > 0:
+                out[(r, f)] = value
+    for (r, p), v in floors_reg.items():
+        f = products.at[p, "family"]
+        out[(r, f)] = out.get((r, f), 0.0) + v
+    return out
+
+
+_XFER_COLS = ["from_region", "to_region", "product", "cost", "capacity", "transit_days"]
+
+
+def _network(instance: Instance, held_at_sources: set, wanted: set, held_at_regions: set,
+             ) -> tuple[pd.DataFrame, pd.DataFrame, set]:
+    """The ship arcs, the transfer arcs and the hubs (region, product) of the window.
+
+    A (region, product) is worth reaching when the region wants the product (``wanted``: its
+    demand may use it or its floor counts it) or may pass it on, by transfers, to a region that
+    does: chains a -> b -> c included. Ship arcs go from sources holding the product to those;
+    hubs are the (region, product) that ships, stock or arrivals reach, and what transfers reach
+    from them. Transfer arcs leave a hub towards a region worth reaching."""
+    rows = _transfer_rows(instance)
+    senders: dict[tuple[str, str], list[str]] = {}
+    for fr, to, p in rows:
+        senders.setdefault((to, p), []).append(fr)
+    useful = set(wanted)
+    todo = sorted(useful)
+    while todo:
+        to, p = todo.pop()
+        for fr in senders.get((to, p), ()):
+            if (fr, p) not in useful:
+                useful.add((fr, p))
+                todo.append((fr, p))
+    arcs = routes_between(instance, held_at_sources, useful)
+    arcs["transit_days"] = arcs["transit_days"].fillna(0).astype(np.int64)
+    receivers: dict[tuple[str, str], list[str]] = {}
+    for fr, to, p in rows:
+        if (to, p) in useful:
+            receivers.setdefault((fr, p), []).append(to)
+    hubs = set(zip(arcs["region"], arcs["product"])) | set(held_at_regions)
+    todo = sorted(hubs)
+    while todo:
+        fr, p = todo.pop()
+        for to in receivers.get((fr, p), ()):
+            if (to, p) not in hubs:
+                hubs.add((to, p))
+                todo.append((to, p))
+    kept = [k + rows[k] for k in sorted(rows) if (k[0], k[2]) in hubs and (k[1], k[2]) in useful]
+    return arcs, pd.DataFrame(kept, columns=_XFER_COLS), hubs
+
+
+def _transfer_rows(instance: Instance) -> dict[tuple[str, str, str], tuple[float, float, int]]:
+    """(from, to, product) -> (cost, capacity, transit days) of ``transfers.csv``: a row
+    without a product holds for every product; a row naming the product wins over it."""
     tr = instance.transfers
+    out: dict[tuple[str, str, str], tuple[float, float, int]] = {}
     if tr is None or len(tr) == 0:
-        return pd.DataFrame(columns=cols)
-    wanted = set()
-    k = keys.reset_index(drop=True)
-    for d, p in zip(pairs["demand_idx"], pairs["product"]):
-        wanted.add((k["region"].iloc[d], p))
-    wanted |= hubs
-    held_products = sorted({p for _, p in hubs})
-    out = {}
-    for fr, to, p, cost, cap, lag in tr[cols].itertuples(index=False, name=None):
-        for prod in ([p] if p else held_products):
-            if (fr, prod) in hubs and (to, prod) in wanted:
-                key = (fr, to, prod)
-                if p or key not in out:  # a row naming the product wins over a row without one
-                    out[key] = (fr, to, prod, float(cost), float(cap) if pd.notna(cap) else np.inf,
-                                int(lag) if pd.notna(lag) else 0)
-    return pd.DataFrame([out[k] for k in sorted(out)], columns=cols)
+        return out
+    every = sorted(instance.products["product"])
+    for fr, to, p, cost, cap, lag in tr[_XFER_COLS].itertuples(index=False, name=None):
+        for prod in ([p] if p else every):
+            key = (fr, to, prod)
+            if p or key not in out:
+                out[key] = (float(cost), float(cap) if pd.notna(cap) else np.inf, int(lag) if pd.notna(lag) else 0)
+    return out

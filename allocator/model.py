@@ -66,6 +66,12 @@ def _arc_codes(instance: Instance, pairs: pd.DataFrame, ids: _Ids) -> dict[str, 
     demand_region = ids.region.get_indexer(instance.demand["region"])
     wanted = np.zeros((ids.n_region, ids.n_product), dtype=bool)
     wanted[demand_region[pairs["demand_idx"].to_numpy()], ids.product.get_indexer(pairs["product"])] = True
+    return _arcs_between(instance, ids, has, wanted)
+
+
+def _arcs_between(instance: Instance, ids: _Ids, has: np.ndarray, wanted: np.ndarray) -> dict[str, np.ndarray]:
+    """The arcs from sources holding a product (``has``: source x product) to regions that
+    want it (``wanted``: region x product), as in ``_arc_codes``."""
     if instance.routes is None:  # every source that has a product reaches every region that wants it
         parts = [(np.flatnonzero(has[:, p]), np.flatnonzero(wanted[:, p]), p) for p in range(ids.n_product)]
         s = np.concatenate([np.repeat(src, len(reg)) for src, reg, _ in parts] + [np.zeros(0, np.int64)])
@@ -105,24 +111,51 @@ def route_table(instance: Instance, pairs: pd.DataFrame | None = None) -> pd.Dat
     return _route_frame(instance, ids, _arc_codes(instance, pairs, ids))
 
 
+def routes_between(instance: Instance, held: set[tuple[str, str]], wanted: set[tuple[str, str]]) -> pd.DataFrame:
+    """The route arcs from sources holding a product (``held``: (source, product)) to regions
+    that want it (``wanted``: (region, product)), priced as in ``route_table``. The multi-day
+    model decides what a region wants: its demand, its floor, or a region it may pass stock on to."""
+    ids = _Ids(instance)
+    has = np.zeros((len(ids.source), ids.n_product), dtype=bool)
+    want = np.zeros((ids.n_region, ids.n_product), dtype=bool)
+    if held:
+        s, p = zip(*sorted(held))
+        has[ids.source.get_indexer(list(s)), ids.product.get_indexer(list(p))] = True
+    if wanted:
+        r, p = zip(*sorted(wanted))
+        want[ids.region.get_indexer(list(r)), ids.product.get_indexer(list(p))] = True
+    return _route_frame(instance, ids, _arcs_between(instance, ids, has, want))
+
+
 def demand_reach(instance: Instance) -> tuple[np.ndarray, np.ndarray]:
-    """Per demand row: is any product that may serve it supplied today, and does an arc reach it.
+    """Per demand row: is any product that may serve it supplied or stocked, and can it reach the row.
 
     The same answer as "``build`` gives the row a serve arc", without listing the arcs: a
     region is reached with a product when a route row from a source holding that product
-    reaches it (a route row without a product carries every product its source holds).
+    reaches it (a route row without a product carries every product its source holds), when
+    the region holds stock of it, or when a transfer brings it from a region that is reached
+    (along chains of transfers). A source holds what it makes and its ``stock.csv`` rows.
     """
     pairs = eligible_pairs(instance)
     ids = _Ids(instance)
     supply = instance.supply.loc[instance.supply["quantity"] > 0]
     has = np.zeros((len(ids.source), ids.n_product), dtype=bool)
     has[ids.source.get_indexer(supply["source"]), ids.product.get_indexer(supply["product"])] = True
+    stocked = np.zeros((ids.n_region, ids.n_product), dtype=bool)
+    stock = instance.stock
+    if stock is not None and len(stock):
+        stock = stock.loc[stock["quantity"] > 0]
+        at_source = (stock["source"] != "").to_numpy()
+        has[ids.source.get_indexer(stock["source"][at_source]), ids.product.get_indexer(stock["product"][at_source])] \
+            = True
+        stocked[ids.region.get_indexer(stock["region"][~at_source]),
+                ids.product.get_indexer(stock["product"][~at_source])] = True
     dem = pairs["demand_idx"].to_numpy()
     prod = ids.product.get_indexer(pairs["product"])
     has_supply = np.zeros(len(instance.demand), dtype=bool)
-    has_supply[dem[has.any(axis=0)[prod]]] = True
+    has_supply[dem[(has.any(axis=0) | stocked.any(axis=0))[prod]]] = True
     if instance.routes is None:  # every source reaches every region
-        reach = np.broadcast_to(has.any(axis=0), (ids.n_region, ids.n_product))
+        reach = np.broadcast_to(has.any(axis=0), (ids.n_region, ids.n_product)).copy()
     else:
         routes = instance.routes
         rs, rr = ids.source.get_indexer(routes["source"]), ids.region.get_indexer(routes["region"])
@@ -139,6 +172,20 @@ def demand_reach(instance: Instance) -> tuple[np.ndarray, np.ndarray]:
             first = np.flatnonzero(np.r_[True, region[1:] != region[:-1]])
             held = np.bitwise_or.reduceat(np.packbits(has, axis=1)[rs[order]], first, axis=0)
             reach[region[first]] |= np.unpackbits(held, axis=1, count=ids.n_product).astype(bool)
+    reach |= stocked
+    transfers = instance.transfers
+    if transfers is not None and len(transfers):
+        tf, tt = ids.region.get_indexer(transfers["from_region"]), ids.region.get_indexer(transfers["to_region"])
+        tp = ids.product.get_indexer(transfers["product"])  # -1: every product
+        mask = np.ones((len(transfers), ids.n_product), dtype=bool)
+        mask[tp >= 0] = False
+        mask[np.flatnonzero(tp >= 0), tp[tp >= 0]] = True
+        while True:  # chains of transfers: at most one pass per region
+            new = reach.copy()
+            np.logical_or.at(new, tt, reach[tf] & mask)
+            if (new == reach).all():
+                break
+            reach = new
     reachable = np.zeros(len(instance.demand), dtype=bool)
     reachable[dem[reach[ids.region.get_indexer(instance.demand["region"])[dem], prod]]] = True
     return has_supply, reachable

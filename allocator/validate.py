@@ -430,8 +430,15 @@ def _check_days(t: dict[str, pd.DataFrame | None], raw: RawInstance, issues: lis
     products = t["products"]
     mixed = products.groupby("family")["durable"].nunique()
     for family in mixed[mixed > 1].index:
-        issues.append(Issue(lab("products"), None, "durable", f"family {family!r} mixes durable and consumable "
-                            "products: expected one kind per family"))
+        # Name the first row that differs from the family's first product.
+        rows = products.loc[products["family"] == family]
+        first = rows.iloc[0]
+        odd = rows.loc[rows["durable"] != first["durable"]].iloc[0]
+        kinds = {True: "durable", False: "consumable"}
+        issues.append(Issue(lab("products"), int(odd["_row"]), "durable",
+                            f"product {odd['product']!r} is {kinds[bool(odd['durable'])]} but product "
+                            f"{first['product']!r} of the same family {family!r} is "
+                            f"{kinds[bool(first['durable'])]}: expected one kind per family"))
     for name, key in (("supply", ["source", "product"]), ("demand", ["region", "family", "use"])):
         frame = t[name]
         dated = frame["day"] != ""
@@ -475,6 +482,7 @@ def _reachability_warnings(instance: Instance, raw: RawInstance) -> list[Issue]:
     if len(demand) == 0:
         return []
     has_supply, reachable = demand_reach(instance)
+    one_day = instance.one_day()
     wants = demand["quantity"].to_numpy(float) > 0
     out: list[Issue] = []
     pos = np.flatnonzero(wants & ~(has_supply & reachable))
@@ -483,9 +491,13 @@ def _reachability_warnings(instance: Instance, raw: RawInstance) -> list[Issue]:
                                                   has_supply[pos].tolist()):
         if not supplied:
             grade = "ICU-grade " if use == "icu" else ""
-            msg = f"no {grade}supply of family {family!r} anywhere today: this {use} demand will be short"
-        else:
+            when = "today" if one_day else "made or in stock on any day"
+            msg = f"no {grade}supply of family {family!r} anywhere {when}: this {use} demand will be short"
+        elif one_day:
             msg = (f"no route from any source holding family {family!r} reaches region {region!r}: "
                    "this demand will be short")
+        else:
+            msg = (f"no route or transfer from any source or region holding family {family!r} reaches region "
+                   f"{region!r}: this demand will be short")
         out.append(Issue(raw.label("demand"), int(row), None, msg, "warning"))
     return out

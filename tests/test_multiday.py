@@ -92,7 +92,10 @@ def stock_of(res, holder, ident, product, t):
 # Random small instances
 
 
-def random_case(seed: int, *, durable=False, transfers=False, floors=False):
+def random_case(seed: int, *, durable=False, transfers=False, floors=False, free=False):
+    """A small random instance. ``free``: transfers between any two regions (chains, both ways)
+    and demand rows as drawn; otherwise transfers go from even to odd regions and, with
+    transfers or floors, every region asks for both uses (the cases before chains were modelled)."""
     rng = np.random.default_rng(seed)
     H = int(rng.integers(2, 5))
     n_src, n_reg = int(rng.integers(1, 4)), int(rng.integers(2, 5))
@@ -133,9 +136,8 @@ def random_case(seed: int, *, durable=False, transfers=False, floors=False):
                         demand.append(dem(r["region"], int(rng.integers(0, 12)), t, fam, use))
     if not demand or not any(r["day"] == day(0) for r in demand + supply):
         demand.append(dem("r0", int(rng.integers(1, 6)), 0, fam, "icu"))  # the window starts on day 0
-    if floors or transfers:
-        # Every region asks for both uses, so that every product of the family may go there (and, for
-        # floors, holds some stock): see the strict xfail tests at the end for what differs otherwise.
+    if (floors or transfers) and not free:
+        # Every region asks for both uses, so that every product of the family may go there.
         have = {(r["region"], r["use"]) for r in demand}
         for r in regions:
             for use in ("icu", "general"):
@@ -165,10 +167,11 @@ def random_case(seed: int, *, durable=False, transfers=False, floors=False):
     xfers = None
     if transfers:
         xfers = []
-        senders = {r["region"] for r in regions[::2]}  # no chains a -> b -> c: see the xfail tests at the end
+        senders = {r["region"] for r in (regions if free else regions[::2])}
         for a in regions:
             for b in regions:
-                if a["region"] in senders and b["region"] not in senders and rng.random() < 0.7:
+                if a is not b and a["region"] in senders and (free or b["region"] not in senders) \
+                        and rng.random() < (0.5 if free else 0.7):
                     xfers.append({"from_region": a["region"], "to_region": b["region"], "product": "",
                                   "cost": int(rng.integers(1, 10)), "transit_days": int(rng.integers(0, 2)),
                                   "capacity": int(rng.integers(2, 10)) if rng.random() < 0.3 else None})
@@ -183,11 +186,18 @@ def random_case(seed: int, *, durable=False, transfers=False, floors=False):
 
 
 # Seeds 212, 221, 224: plans that use 2-4 transfers with some demand still short; 300-307: floors short at
-# some regions (the floor part of the objective is positive). The durable cases are solved as MIPs.
+# some regions (the floor part of the objective is positive). "free" cases transfer between any two regions
+# and keep demand rows as drawn: 406, 416, 431, 606, 610, 615, 703, 705 send stock along chains a -> b -> c
+# (3-17 transfers) with demand still short; 501, 506 leave floors short where no row asks for every product.
+# The durable cases are solved as MIPs.
 CASES = ([(seed, {}) for seed in range(6)]
          + [(100 + seed, {"durable": True}) for seed in range(3)]
          + [(seed, {"transfers": True}) for seed in (200, 212, 221, 224)]
-         + [(seed, {"floors": True}) for seed in (300, 303, 307)])
+         + [(seed, {"floors": True}) for seed in (300, 303, 307)]
+         + [(seed, {"transfers": True, "free": True}) for seed in (406, 416, 431)]
+         + [(seed, {"floors": True, "free": True}) for seed in (501, 506)]
+         + [(seed, {"transfers": True, "floors": True, "free": True}) for seed in (606, 610, 615)]
+         + [(seed, {"durable": True, "transfers": True, "free": True}) for seed in (703, 705)])
 
 
 @pytest.mark.parametrize(("seed", "kind"), CASES, ids=[f"{s}-{'-'.join(k) or 'plain'}" for s, k in CASES])
@@ -615,11 +625,9 @@ BAD = [
      "stock.csv", 2, None),
     ({"transfers": [{"from_region": "a", "to_region": "b", "cost": 1},
                     {"from_region": "b", "to_region": "b", "cost": 1}]}, "transfers.csv", 3, None),
-    pytest.param({"products": [SUIT[0] | {"durable": False},
-                               {"product": "vent", "family": "suit", "grade": "general", "durable": True}]},
-                 "products.csv", 3, "durable",
-                 marks=pytest.mark.xfail(strict=True, reason="validate._check_days reports a family mixing "
-                                         "durable and consumable products without a row number")),
+    ({"products": [SUIT[0] | {"durable": False},
+                   {"product": "vent", "family": "suit", "grade": "general", "durable": True}]},
+     "products.csv", 3, "durable"),
     ({"demand": [dem("a", 5, 0), dem("a", 5, 1), dem("a", 5, None)]}, "demand.csv", 4, "day"),
 ]
 
@@ -655,15 +663,13 @@ def test_reference_is_not_vacuous():
 
 
 # --------------------------------------------------------------------------------------------
-# Floors: where the package differs from the stated model (strict xfail: a fix makes them pass)
+# Floors: an unreachable region's floor, and every product of the family
 
 
-@pytest.mark.xfail(strict=True, reason="horizon.build_horizon drops the floor of a region that has no hub for the "
-                   "family (nothing can reach it): its unavoidable floor shortfall is left out of the objective")
 def test_floor_of_an_unreachable_region_counts():
     """Floor 4 at A and at B (1 day of 4 a day); 10 made on day 0 reach only A.
     A: short 0, floor short 2 on day 1 (x 0.5). B: short 4 x 1.001 + 4, floor short (4 x 1.001 + 4) x 0.5.
-    Objective 1 + 8.004 + 4.002 = 13.006 (the package reports 9.004: B's floor is not in its model)."""
+    Objective 1 + 8.004 + 4.002 = 13.006 (B's floor counts though nothing can reach B)."""
     inst = build(SUIT, [src("s")], [sup("s", "suit", 10, 0)], [reg("a"), reg("b")],
                  [dem(r, 4, t) for r in "ab" for t in range(2)], [route("s", "a", 1)], policy={"floor": {"days": 1}})
     assert ref.optimum(inst, 2) == pytest.approx(13.006)
@@ -672,13 +678,10 @@ def test_floor_of_an_unreachable_region_counts():
     assert res.solution.weighted_shortfall == pytest.approx(13.006)
 
 
-@pytest.mark.xfail(strict=True, reason="horizon.build_horizon counts toward a region's floor only products that may "
-                   "serve one of its demand rows (eligible_pairs): ICU-grade stock cannot be sent to a region with "
-                   "only general demand to keep its family floor")
 def test_floor_counts_every_product_of_the_family():
     """Family suit: 10 ICU-grade gowns and 1 general suit made on day 0; A needs 2 general a day (floor 2).
     The gowns cannot serve A (grade rule) but are suits: held at A they keep its floor. Serve the 1 suit
-    (short 1 x 1.001 + 2, or 2 x 1.001 + 1): 3.001. The package keeps the gowns at S and reports 4.5025."""
+    (short 1 x 1.001 + 2, or 2 x 1.001 + 1): 3.001 (keeping the gowns at S would give 4.5025)."""
     products = [{"product": "gb", "family": "suit", "grade": "icu"},
                 {"product": "em", "family": "suit", "grade": "general"}]
     inst = build(products, [src("s")], [sup("s", "gb", 10, 0), sup("s", "em", 1, 0)], [reg("a")],
@@ -689,22 +692,17 @@ def test_floor_counts_every_product_of_the_family():
 
 
 # --------------------------------------------------------------------------------------------
-# Redistribution: where the package differs from the stated model (strict xfail)
+# Redistribution: through a region without demand, and along a chain
 
 
-@pytest.mark.xfail(strict=True, reason="horizon.build_horizon only ships a product to a region where it may serve "
-                   "a demand row (eligible_pairs): a hub region without demand cannot receive and pass stock on")
 def test_transfer_through_a_region_without_demand():
-    """S reaches only H (no demand); H transfers to B, which needs 5: B is served, objective 0.
-    (Give H a demand row of 0 and the package finds it.)"""
+    """S reaches only H (no demand); H transfers to B, which needs 5: B is served, objective 0."""
     inst = build(SUIT, [src("s", "h")], [sup("s", "suit", 5, 0)], [reg("h"), reg("b")], [dem("b", 5, 0)],
                  [route("s", "h", 1)], transfers=[{"from_region": "h", "to_region": "b", "product": "", "cost": 1}])
     assert ref.optimum(inst, 1) == 0
     assert plan(inst, horizon=1).solution.weighted_shortfall == 0
 
 
-@pytest.mark.xfail(strict=True, reason="horizon._transfer_arcs is built once from the hubs reached by routes and "
-                   "stock: a region reached only by a transfer gets no transfer arcs out (no chains a -> b -> c)")
 def test_transfer_chain():
     """A holds 5; transfers A -> B and B -> C; C needs 5 (B has a demand row of 0): objective 0."""
     inst = build(SUIT, [src("s")], [sup("s", "suit", 0, 0)], [reg("a"), reg("b"), reg("c")],
@@ -769,3 +767,20 @@ def test_durable_attrition_mip_stage3_regression():
     assert ref.optimum(inst, 2) == pytest.approx(0.8808)
     res = plan(inst, horizon=2)  # raises SolverError
     assert res.solution.weighted_shortfall == pytest.approx(0.8808)
+
+
+def test_reachability_warnings_see_stock_and_transfers():
+    """Demand reached only by a chain of transfers from stock gets no warning; demand nothing can
+    reach does, with the multi-day wording; a family with neither output nor stock is 'no supply'."""
+    products = SUIT + [{"product": "vent", "family": "vent", "grade": "general", "durable": True}]
+    inst = build(products, [src("s")], [sup("s", "suit", 0, 0)], [reg("a"), reg("b"), reg("c"), reg("d")],
+                 [dem("c", 5, 0), dem("d", 5, 0), dem("c", 1, 0, "vent")], [route("s", "a", 1)],
+                 stock=[{"source": "", "region": "a", "product": "suit", "quantity": 5, "day": ""}],
+                 transfers=[{"from_region": "a", "to_region": "b", "product": "", "cost": 1},
+                            {"from_region": "b", "to_region": "c", "product": "", "cost": 1}])
+    found = {(w.row, w.message) for w in inst.warnings}
+    assert found == {
+        (3, "no route or transfer from any source or region holding family 'suit' reaches region 'd': "
+            "this demand will be short"),
+        (4, "no supply of family 'vent' anywhere made or in stock on any day: this general demand will be short")}
+    assert plan(inst, horizon=1).solution.weighted_shortfall == pytest.approx(5 + 1)
