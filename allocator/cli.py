@@ -53,6 +53,17 @@ def _parser() -> argparse.ArgumentParser:
                    help="two-level solve: nation to top regions (regions.csv parent), then each to its regions")
     s.add_argument("--workers", type=int, default=1, help="with --hierarchy: processes for the provinces (default 1)")
     s.add_argument("--gap", action="store_true", help="with --hierarchy: also run the flat solve and print the gap")
+    s.add_argument("--set", action="append", default=[], metavar="EXPR", dest="changes",
+                   help="what-if (repeatable, applied in order): solve the instance as it is and as changed, and "
+                        "print what changes in the plan; --output then writes the what-if plan. EXPR is "
+                        "supply:SOURCE:PRODUCT=N (+=N adds, -=N takes away), demand:REGION:FAMILY[:USE]=N "
+                        "(+=N, -=N; USE general or icu), weight:REGION=W, flags:REGION+=FLAG (-=FLAG removes, "
+                        "=FLAG,FLAG sets, = alone clears) or policy:KEY=VALUE (as --policy)")
+    s.add_argument("--previous", metavar="PLAN_DIR",
+                   help="a previous plan's folder (as -o writes it): keep the same makers serving the same regions "
+                        "unless priorities or fairness demand otherwise; each unit on a new (source, region) pair "
+                        "costs stability.change_cost more in the cost stage (default 500, set with --policy); "
+                        "the plan counts pairs kept, new and dropped and -o writes stability.csv")
     policy_args(s)
 
     pl = sub.add_parser("plan", help="plan several days at once (stock, lead and transit times) and print the "
@@ -265,6 +276,152 @@ def _run_days(args, instance) -> int:
     return EXIT_OK
 
 
+def _run_whatif(args, instance, changes) -> int:
+    """``solve --set``: the base plan and the what-if plan, and what changed between them."""
+    from .optimize import solve
+    from .report import write_outputs
+    from .whatif import apply_changes, compare
+
+    whatif = apply_changes(instance, changes)  # a bad id or value: exit 2 before anything is solved
+    memory = None if args.memory_limit is None else args.memory_limit * 2**30
+    kw = dict(time_limit=args.time_limit, memory_limit=memory, solver=args.solver)
+    base = solve(instance, **kw)
+    changed = solve(whatif.instance, **kw)
+    diff = compare(base, changed)
+    written = write_outputs(changed, args.output, excel=args.excel) if args.output else []
+    known = {i.message for i in instance.warnings}
+    warnings = [str(i) for i in changed.instance.warnings if i.message not in known]
+    if args.format == "json":
+        data = {"instance": instance.name, "whatif_instance": changed.instance.name,
+                "changes": json.loads(whatif.changes.to_json(orient="records", force_ascii=False)),
+                "solver": {"base": base.solver, "whatif": changed.solver}, **diff.to_dict(),
+                "new_warnings": warnings, "wrote": [str(p) for p in written]}
+        print(json.dumps(data, indent=2, ensure_ascii=False))
+    else:
+        sys.stdout.write(_whatif_text(base, changed, whatif.changes, diff, warnings, top=args.top,
+                                      shipments=args.shipments))
+        if written:
+            print(f"\nwrote the what-if plan: {', '.join(str(p) for p in written)}")
+    return EXIT_OK
+
+
+def _whatif_text(base, changed, changes, diff, warnings, *, top: int, shipments: int) -> str:
+    """The changes, compactly: what was set, the objective and totals, then the tiers, demand rows
+    and shipments that changed (largest changes first). No timings: equal runs print equal bytes."""
+    pol = base.instance.policy
+    solvers = base.solver if base.solver == changed.solver else f"base {base.solver}, what-if {changed.solver}"
+    out = [f"allocator: {base.instance.name}: what-if, {len(changes)} change(s); base {base.status}, what-if "
+           f"{changed.status} ({solvers})",
+           f"policy (base): equity {'on' if pol.equity else 'off'}; ICU-grade items for general use: "
+           f"{'allowed' if pol.icu_grade_for_general else 'not allowed'}"]
+    if base.status != "optimal" or changed.status != "optimal":
+        out.append("note: a plan stopped at the time limit, so the changes below compare plans that are not optimal")
+    for w in warnings[:3]:
+        out.append(f"new warning in the what-if data: {w}")
+    if len(warnings) > 3:
+        out.append(f"... and {len(warnings) - 3} more new warning(s) (all with --format json)")
+    out += ["", "Changes (--set)", _grid(["set", "change", "before", "after"],
+                                         changes.astype(str).to_numpy().tolist(), right={2, 3})]
+
+    rows = []
+    for t in diff.terms.itertuples(index=False):
+        if t.term == "fill_rate":
+            rows.append(["fill rate", _pct(t.base), _pct(t.whatif), _pp(t.change)])
+        else:
+            rows.append([t.term.replace("_", " "), _qty(t.base), _qty(t.whatif), _qty(t.change, sign=True)])
+    out += ["", "Objective and totals", _grid(["", "base", "what-if", "change"], rows, right={1, 2, 3})]
+
+    tiers = diff.tiers
+    if len(tiers):
+        rows = [[_qty(t.weight), _pair(t.base_tier, t.whatif_tier, _int), _pair(t.base_rows, t.whatif_rows, _int),
+                 _pair(t.base_demand, t.whatif_demand, _qty), _pair(t.base_delivered, t.whatif_delivered, _qty),
+                 _pair(t.base_fill_rate, t.whatif_fill_rate, _pct), _pp(t.fill_rate_change)]
+                for t in tiers.itertuples(index=False)]
+        out += ["", "Fill rate by priority weight, where it changed (base -> what-if)",
+                _grid(["weight", "tier", "rows", "demand", "delivered", "fill_rate", "change"], rows,
+                      right=set(range(7)))]
+    else:
+        out += ["", "Fill rate by priority weight: no change"]
+
+    fill = _largest_first(diff.fill, "delivered_change", ["region", "family", "use"])
+    if len(fill):
+        shown = fill.head(top)
+        rows = [[f.region, f.family, f.use, _pair(f.base_weight, f.whatif_weight, _qty),
+                 _pair(f.base_demand, f.whatif_demand, _qty), _pair(f.base_delivered, f.whatif_delivered, _qty),
+                 _qty(f.delivered_change, sign=True), _pair(f.base_fill_rate, f.whatif_fill_rate, _pct)]
+                for f in shown.itertuples(index=False)]
+        out += ["", f"Demand rows that changed ({len(shown)} of {len(fill)} shown, largest change in delivery first; "
+                    "base -> what-if; all with --format json)",
+                _grid(["region", "family", "use", "weight", "demand", "delivered", "change", "fill_rate"], rows,
+                      right={3, 4, 5, 6, 7})]
+    else:
+        out += ["", "Demand rows: no change"]
+
+    ships = _largest_first(diff.shipments, "quantity_change", ["source", "region", "product"])
+    if len(ships):
+        shown = ships.head(shipments)
+        rows = [[s.source, s.region, s.product, _pair(s.base_quantity, s.whatif_quantity, _qty),
+                 _qty(s.quantity_change, sign=True)] for s in shown.itertuples(index=False)]
+        out += ["", f"Shipments that changed ({len(shown)} of {len(ships)} shown, largest change first; "
+                    "all with --format json)",
+                _grid(["source", "region", "product", "quantity", "change"], rows, right={3, 4})]
+    else:
+        out += ["", "Shipments: no change"]
+    return "\n".join(out) + "\n"
+
+
+def _largest_first(frame, column: str, key: list[str]):
+    order = frame.assign(_size=-frame[column].abs()).sort_values(["_size", *key], kind="stable")
+    return order.drop(columns="_size").reset_index(drop=True)
+
+
+def _missing(v) -> bool:
+    import pandas as pd
+
+    return v is None or bool(pd.isna(v))
+
+
+def _qty(v, sign: bool = False) -> str:
+    if _missing(v):
+        return "-"
+    v = float(v)
+    text = f"{v:,.0f}" if abs(v - round(v)) < 1e-9 else f"{v:,.3f}".rstrip("0").rstrip(".")
+    text = "0" if text in ("-0", "-0.0") else text
+    return f"+{text}" if sign and v > 0 and text != "0" else text
+
+
+def _int(v) -> str:
+    return "-" if _missing(v) else str(int(v))
+
+
+def _pct(v) -> str:
+    return "-" if _missing(v) else f"{float(v):.1%}"
+
+
+def _pp(v) -> str:
+    """A change of a fill rate, in percentage points."""
+    if _missing(v):
+        return "-"
+    text = f"{float(v) * 100:+.1f} pp"
+    return "0.0 pp" if text in ("+0.0 pp", "-0.0 pp") else text
+
+
+def _pair(a, b, fmt) -> str:
+    """``a`` when unchanged, else ``a -> b``."""
+    fa, fb = fmt(a), fmt(b)
+    return fa if fa == fb else f"{fa} -> {fb}"
+
+
+def _grid(header: list[str], rows: list[list[str]], right: set[int]) -> str:
+    """Columns aligned for the terminal: those in ``right`` (numbers) to the right."""
+    widths = [max([len(h)] + [len(r[i]) for r in rows]) for i, h in enumerate(header)]
+
+    def line(cells):
+        return "  ".join(c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths)))
+
+    return "\n".join(line(r).rstrip() for r in [header, ["-" * w for w in widths], *rows])
+
+
 def _run(args) -> int:
     from .validate import load
 
@@ -365,7 +522,19 @@ def _run(args) -> int:
             print(f"{args.instance}: valid (0 errors, 0 warnings)")
         return EXIT_INPUT if errors else EXIT_OK
 
+    changes = None
+    if args.command == "solve" and args.changes:
+        from .whatif import parse_changes
+
+        if args.hierarchy or args.previous:
+            other = "--hierarchy" if args.hierarchy else "--previous"
+            print(f"allocator: error: --set compares two flat solves; it does not go with {other} (run the "
+                  f"what-if without {other})", file=sys.stderr)
+            return EXIT_INPUT
+        changes = parse_changes(args.changes)  # bad syntax: exit 2 before the instance is read
     instance = load(args.instance, overrides=_overrides(args))
+    if changes is not None:
+        return _run_whatif(args, instance, changes)
     if args.command in ("plan", "replay"):
         return _run_days(args, instance)
     if args.command == "solve":
@@ -376,6 +545,9 @@ def _run(args) -> int:
         if (args.gap or args.workers != 1) and not args.hierarchy or args.workers < 1:
             print("allocator: error: --gap and --workers N (1 or more) go with --hierarchy", file=sys.stderr)
             return EXIT_INPUT
+        if args.previous and args.hierarchy:
+            print("allocator: error: --previous goes with a flat solve, not with --hierarchy", file=sys.stderr)
+            return EXIT_INPUT
         if args.hierarchy:
             from .hierarchy import hierarchy_text, solve_hierarchical
 
@@ -384,7 +556,15 @@ def _run(args) -> int:
             if args.format == "text":
                 sys.stdout.write(hierarchy_text(result))
         else:
-            result = solve(instance, time_limit=args.time_limit, memory_limit=memory, solver=args.solver)
+            previous = None
+            if args.previous:
+                from .stability import read_previous
+
+                previous = read_previous(args.previous, instance)
+                for note in previous.unknown:
+                    print(f"warning: --previous {args.previous}: {note}", file=sys.stderr)
+            result = solve(instance, time_limit=args.time_limit, memory_limit=memory, solver=args.solver,
+                           previous=previous)
         if args.output:
             from time import perf_counter
 

@@ -169,7 +169,7 @@ class HorizonModel:
     def cost_vector(self, stage: str) -> np.ndarray:
         if stage == "shortfall":
             return self.short_weight
-        if stage == "cost":
+        if stage in ("cost", "plan"):
             return self.route_cost
         raise ValueError(stage)
 

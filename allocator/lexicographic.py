@@ -14,8 +14,9 @@
    countable items the deliveries are then boxed to ``[floor, ceil]`` of it, and each
    tier is boxed before the next one is made fair (so every tier's fair shares are the
    ones the final whole-unit plan can meet).
-3. Least route cost on what is left. That last LP is a network LP with integral data,
-   so its basic optimum is integral for countable products.
+3. Least route cost on what is left (plus the stability penalty: ``cost_vector("plan")``).
+   That last LP is a network LP with integral data, so its basic optimum is integral for
+   countable products.
 """
 
 from __future__ import annotations
@@ -122,7 +123,7 @@ def solve_lexicographic(model: FlowModel, *, equity: bool = True, solver: str = 
         stage = "cost"
         t2 = time.perf_counter()
         c3 = np.zeros(lp.n_cols)
-        c3[:n] = model.cost_vector("cost")
+        c3[:n] = model.cost_vector("plan")
         lp.set_costs(c3)
         r = run("stage 3 (route cost)")
     except _OutOfTime:

@@ -273,15 +273,24 @@ class FlowModel:
         return reachable_on_face(self, upper)
 
     def cost_vector(self, stage: str) -> np.ndarray:
-        """Objective of one stage: ``shortfall`` (weights on short columns) or ``cost`` (route cost)."""
+        """Objective of one stage: ``shortfall`` (weights on short columns), ``cost`` (route
+        cost) or ``plan`` (what the cost stage minimises: route cost plus ``change_cost`` on
+        arcs a previous plan did not use, see ``stability``)."""
         c = np.zeros(self.n_cols)
         if stage == "shortfall":
             c[self.short_cols] = self.demand["weight"].to_numpy(float)
-        elif stage == "cost":
-            c[: self.n_ship] = self.ship["cost"].to_numpy(float)
+        elif stage in ("cost", "plan"):
+            c[: self.n_ship] = self.ship_costs(stage)
         else:
             raise ValueError(stage)
         return c
+
+    def ship_costs(self, stage: str = "plan") -> np.ndarray:
+        """Per ship arc: its route cost (``cost``), or with the stability penalty (``plan``)."""
+        cost = self.ship["cost"].to_numpy(float)
+        if stage == "plan" and "change_cost" in self.ship:
+            cost = cost + self.ship["change_cost"].to_numpy(float)
+        return cost
 
     def countable_cols(self) -> np.ndarray:
         return np.concatenate([self.ship["countable"].to_numpy(bool), self.serve["countable"].to_numpy(bool),

@@ -22,7 +22,7 @@ as integer min-cost flows, exactly:
    rows start as a task of their own (with the family's tier total, read off stage 1's
    flows) and each max flow is built on that family's arcs only. Higher tiers stay inside their boxes
    ``[floor, ceil]`` of their fair share with their tier total, as in ``lexicographic``.
-3. **Least route cost** with every row in its box and every tier at ``F_k``.
+3. **Least route cost** (plus any stability penalty) with every row in its box and every tier at ``F_k``.
 
 The engine works in integers, exactly: quantities (supply, demand, capacities) in whole
 units for countable goods; for divisible goods in thousandths of a unit (tonnes are planned
@@ -270,7 +270,10 @@ def solve_network(model: FlowModel, *, equity: bool = True, time_limit: float | 
         tier[members] = k
     n_tiers = len(classes)
     g = _Graph(model, tier, n_tiers)
-    costs, cost_scale = decimal_scale(model.ship["cost"].to_numpy(float), "route costs")
+    costs, cost_scale = decimal_scale(model.ship_costs("cost"), "route costs")
+    # The cost stage minimises route cost plus any stability penalty (``stability``).
+    plan_costs = costs if "change_cost" not in model.ship else \
+        decimal_scale(model.ship_costs("plan"), "route costs with the change cost")[0]
     seconds: dict[str, float] = {}
     try:
         _check_time(deadline)
@@ -319,7 +322,7 @@ def solve_network(model: FlowModel, *, equity: bool = True, time_limit: float | 
     t2 = time.perf_counter()
     cap, cost, supply = g.arrays()
     g.require(cap, supply, lo, hi, totals, range(n_tiers))
-    cost[: g.a_serve] = costs
+    cost[: g.a_serve] = plan_costs
     try:
         flow = g.solve(cap, cost, supply)
     except FlowRangeError as exc:

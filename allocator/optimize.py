@@ -39,6 +39,7 @@ class Result:
     lp_solves: int
     timings: dict = field(default_factory=dict)
     fair_box: tuple | None = None  # (least, most) delivery per demand row that counts as fair, with equity
+    stability: pd.DataFrame | None = None  # with a previous plan: per (source, region) pair, before, now, change
 
     @property
     def dispatch(self) -> pd.DataFrame:
@@ -75,7 +76,7 @@ class Result:
 
 def solve(instance: Instance, *, equity: bool | None = None, icu_grade_for_general: bool | None = None,
           policy: Policy | None = None, solver: str = "auto", time_limit: float | None = None,
-          memory_limit: float | None = None, check: bool = True) -> Result:
+          memory_limit: float | None = None, check: bool = True, previous=None) -> Result:
     """Solve one day's instance to the lexicographic optimum.
 
     Parameters
@@ -96,6 +97,10 @@ def solve(instance: Instance, *, equity: bool | None = None, icu_grade_for_gener
     check:
         Verify the plan's invariants independently of the model (recommended; raises
         ``SolverError`` on any violation).
+    previous:
+        A previous plan (``stability.read_previous``): the cost stage keeps its (source,
+        region) pairs unless priorities or fairness demand otherwise (``policy.change_cost``);
+        the result counts the pairs changed (``objective["pairs_changed"]``, ``stability``).
     """
     if not instance.one_day():
         days = instance.days
@@ -114,6 +119,10 @@ def solve(instance: Instance, *, equity: bool | None = None, icu_grade_for_gener
     check_size(instance, memory_limit)
     t = time.perf_counter()
     model = build(instance)
+    if previous is not None:
+        from .stability import apply_previous
+
+        apply_previous(model, previous, pol.change_cost)
     timings["build"] = time.perf_counter() - t
     t = time.perf_counter()
     sol = solve_model(model, equity=pol.equity, solver=solver, time_limit=time_limit, instance=instance)
@@ -136,7 +145,15 @@ def solve(instance: Instance, *, equity: bool | None = None, icu_grade_for_gener
                                                    if sol.weighted_shortfall > 0 else 0.0)
         if sol.stopped_in != "shortfall":
             objective["equity"] = "not reached (time limit)" if pol.equity else "off"
+    stability = None
+    if previous is not None:
+        from .stability import pair_changes
+
+        stability = pair_changes(previous, plan.dispatch)
+        objective["pairs_changed"] = int((stability["change"] != "kept").sum())
+        objective["change_cost"] = json_number(pol.change_cost)
     result = Result(instance=instance, plan=plan, status=sol.status, objective=objective, fair_fill=fair,
+                    stability=stability,
                     fair_box=None if sol.fair_lo is None else (sol.fair_lo, sol.fair_hi),
                     by_tier=tier_table(plan.fill), by_region=region_table(instance, plan.fill), solver=sol.solver,
                     lp_solves=sol.lp_solves, timings=timings)

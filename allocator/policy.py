@@ -30,10 +30,12 @@ DEFAULT_WEIGHTS: dict[str, float] = {
     "export": 0.01,
 }
 
-_TOP_KEYS = {"equity", "icu_grade_for_general", "weights", "routes", "unmet", "horizon", "floor", "region_weight"}
+_TOP_KEYS = {"equity", "icu_grade_for_general", "weights", "routes", "unmet", "horizon", "floor", "region_weight",
+             "stability"}
 _ROUTE_KEYS = {"cost_per_km"}
 _HORIZON_KEYS = {"time_preference"}
 _FLOOR_KEYS = {"days", "weight"}
+_STABILITY_KEYS = {"change_cost"}
 UNMET = ("lost", "backlog")
 
 
@@ -68,6 +70,11 @@ class Policy:
         Multi-day plans: each region should keep ``floor_days`` days of its mean daily
         demand of each consumable family in stock at the end of each day (and each holder
         the ``floor`` of ``stock.csv``); a unit below the floor weighs ``floor_weight``.
+    change_cost:
+        With a previous plan (``--previous``): in the cost stage, each unit shipped on a
+        (source, region) pair the previous plan did not use costs this much more, in route
+        cost units (default 500: a new pair is worth a 500 km detour a unit at 1 per km).
+        The shortfall and equity stages come first, so stability never costs priority.
     """
 
     equity: bool = True
@@ -78,6 +85,7 @@ class Policy:
     time_preference: float = 0.001
     floor_days: float = 0.0
     floor_weight: float = 0.5
+    change_cost: float = 500.0
     region_weights: dict[str, float] = field(default_factory=dict)
 
     @property
@@ -96,6 +104,7 @@ class Policy:
             "horizon": {"time_preference": self.time_preference},
             "floor": {"days": self.floor_days, "weight": self.floor_weight},
             "region_weight": dict(sorted(self.region_weights.items())),
+            "stability": {"change_cost": self.change_cost},
         }
 
     def with_overrides(self, overrides: list[str] | dict[str, object] | None) -> Policy:
@@ -108,12 +117,13 @@ class Policy:
             parts = key.strip().split(".")
             if len(parts) == 1 and parts[0] in ("equity", "icu_grade_for_general", "unmet"):
                 data[parts[0]] = value
-            elif len(parts) == 2 and parts[0] in ("weights", "routes", "horizon", "floor", "region_weight"):
+            elif len(parts) == 2 and parts[0] in ("weights", "routes", "horizon", "floor", "region_weight",
+                                                  "stability"):
                 data[parts[0]][parts[1]] = value
             else:
                 msg = (f"unknown policy key '{key}': expected equity, icu_grade_for_general, unmet, "
                        "weights.<flag|icu|default>, region_weight.<region>, routes.cost_per_km, "
-                       "horizon.time_preference, floor.days or floor.weight")
+                       "horizon.time_preference, floor.days, floor.weight or stability.change_cost")
                 raise PolicyError(msg)
         return _from_dict(data, "policy override")
 
@@ -187,6 +197,9 @@ def _from_dict(data: dict, where: str) -> Policy:
     floor = _subtable(data, "floor", _FLOOR_KEYS, where)
     floor_days = _positive(floor.get("days", base.floor_days), f"{where}: floor.days", allow_zero=True)
     floor_weight = _positive(floor.get("weight", base.floor_weight), f"{where}: floor.weight")
+    stability = _subtable(data, "stability", _STABILITY_KEYS, where)
+    change_cost = _positive(stability.get("change_cost", base.change_cost), f"{where}: stability.change_cost",
+                            allow_zero=True)
     raw_regions = data.get("region_weight", {})
     if not isinstance(raw_regions, dict):
         msg = f"{where}: [region_weight] must be a table of region = number"
@@ -194,7 +207,7 @@ def _from_dict(data: dict, where: str) -> Policy:
     region_weights = {str(k): _positive(v, f"{where}: region_weight.{k}") for k, v in raw_regions.items()}
     return replace(base, equity=equity, icu_grade_for_general=icu_general, weights=weights, cost_per_km=cost_per_km,
                    region_weights=region_weights, unmet=unmet, time_preference=time_preference,
-                   floor_days=floor_days, floor_weight=floor_weight)
+                   floor_days=floor_days, floor_weight=floor_weight, change_cost=change_cost)
 
 
 def _subtable(data: dict, name: str, keys: set[str], where: str) -> dict:

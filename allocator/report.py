@@ -32,7 +32,7 @@ def _fmt_num(v) -> str:
 
 # A cell a spreadsheet would run as a formula (OWASP "CSV injection").
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-PLAN_FILES = ("dispatch.csv", "fill.csv", "allocation.csv", "summary.json", "plan.xlsx")
+PLAN_FILES = ("dispatch.csv", "fill.csv", "allocation.csv", "summary.json", "plan.xlsx", "stability.csv")
 
 
 def neutralise(text: str) -> str:
@@ -165,6 +165,8 @@ def write_outputs(result, folder: str | Path, *, excel: bool = False) -> list[Pa
         "allocation.csv": csv_text(result.plan.allocation).encode("utf-8"),
         "summary.json": (json.dumps(result.summary(), indent=2, ensure_ascii=False) + "\n").encode("utf-8"),
     }
+    if result.stability is not None:
+        files["stability.csv"] = csv_text(result.stability).encode("utf-8")
     if excel:
         files["plan.xlsx"] = xlsx_bytes(result)
     return write_folder(out, files)
