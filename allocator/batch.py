@@ -139,7 +139,7 @@ def _known_key(key: str) -> bool:
         return key in ("equity", "icu_grade_for_general", "unmet")
     return len(parts) == 2 and bool(parts[1]) and (
         parts[0] in ("weights", "region_weight")
-        or key in ("routes.cost_per_km", "horizon.time_preference", "floor.days", "floor.weight"))
+        or key in ("routes.cost_per_km", "horizon.time_preference", "floor.days", "floor.weight", "substitution.cost"))
 
 
 def make_tasks(instances: list[str | Path], scenarios: list[Scenario] | None = None) -> list[Task]:

@@ -35,7 +35,8 @@ def _parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("solve", help="solve a day's instance and print the plan")
     s.add_argument("instance", help="instance folder (CSV files, optional policy.toml) or .xlsx workbook")
-    s.add_argument("--output", "-o", metavar="DIR", help="write dispatch.csv, fill.csv, allocation.csv, summary.json")
+    s.add_argument("--output", "-o", metavar="DIR",
+                   help="write dispatch.csv, fill.csv, allocation.csv, summary.json, marginal.csv, sources.csv")
     s.add_argument("--excel", action="store_true", help="with --output, also write plan.xlsx")
     s.add_argument("--format", choices=["text", "json"], default="text")
     s.add_argument("--top", type=int, default=10, help="shortfalls to list (default 10)")
@@ -59,6 +60,9 @@ def _parser() -> argparse.ArgumentParser:
                         "supply:SOURCE:PRODUCT=N (+=N adds, -=N takes away), demand:REGION:FAMILY[:USE]=N "
                         "(+=N, -=N; USE general or icu), weight:REGION=W, flags:REGION+=FLAG (-=FLAG removes, "
                         "=FLAG,FLAG sets, = alone clears) or policy:KEY=VALUE (as --policy)")
+    s.add_argument("--no-explain", action="store_true",
+                   help="skip the explanations (marginal.csv, sources.csv and their summary): at county scale "
+                        "about a fifth of the solve time, and as long again to write sources.csv")
     s.add_argument("--previous", metavar="PLAN_DIR",
                    help="a previous plan's folder (as -o writes it): keep the same makers serving the same regions "
                         "unless priorities or fairness demand otherwise; each unit on a new (source, region) pair "
@@ -143,6 +147,11 @@ def _parser() -> argparse.ArgumentParser:
                     help="with --replay: CSV of policy scenarios (as for batch); the first is the baseline")
     bn.add_argument("--horizon", type=int, default=1, metavar="H", help="with --replay: days planned each morning")
     bn.add_argument("--forecast", choices=["perfect", "persistence"], default="perfect", help="with --replay")
+    bn.add_argument("--side", action="store_true",
+                    help="bench the side constraints instead: the generated --scale instance (province or "
+                         "prefecture) with shared capacity, commitments, lots and destination limits against "
+                         "the plain network solve, and the side model built with PuLP; --timeout limits each "
+                         "path's solver stages")
     return p
 
 
@@ -201,6 +210,9 @@ def _report_error(exc: Exception) -> int:
     from .report import OutputError
 
     if isinstance(exc, InstanceError):
+        if getattr(exc, "conflict", None) is not None:
+            print(f"allocator: the hard constraints cannot all hold; these {len(exc.conflict)} rows conflict "
+                  "(change any one of them and the others can hold):", file=sys.stderr)
         _print_issues(exc.issues, sys.stderr)
         return EXIT_INPUT
     prefixes = ((PolicyError, "policy error: ", EXIT_INPUT), (SolverError, "solver failed: ", EXIT_SOLVER),
@@ -285,8 +297,8 @@ def _run_whatif(args, instance, changes) -> int:
     whatif = apply_changes(instance, changes)  # a bad id or value: exit 2 before anything is solved
     memory = None if args.memory_limit is None else args.memory_limit * 2**30
     kw = dict(time_limit=args.time_limit, memory_limit=memory, solver=args.solver)
-    base = solve(instance, **kw)
-    changed = solve(whatif.instance, **kw)
+    base = solve(instance, **kw, explain=False)  # only the what-if plan is written
+    changed = solve(whatif.instance, **kw, explain=not args.no_explain)
     diff = compare(base, changed)
     written = write_outputs(changed, args.output, excel=args.excel) if args.output else []
     known = {i.message for i in instance.warnings}
@@ -469,6 +481,19 @@ def _run(args) -> int:
         kinds = set(table["error_kind"])  # a solver failure outranks bad input: it needs a report, not a fix
         return EXIT_SOLVER if "solver" in kinds else EXIT_INPUT if "input" in kinds else EXIT_OK
 
+    if args.command == "bench" and args.side:
+        from .benchmark import SCALES, BenchError, parse_list
+        from .side_bench import SideBenchError, render_side_json, render_side_text, run_side_bench
+
+        try:
+            report = run_side_bench(parse_list(args.scale, SCALES, "--scale"), seed=args.seed,
+                                    time_limit=args.timeout)
+        except (SideBenchError, BenchError) as exc:
+            print(f"allocator: error: {exc}", file=sys.stderr)
+            return EXIT_INPUT
+        sys.stdout.write(render_side_json(report) + "\n" if args.format == "json" else render_side_text(report))
+        return EXIT_OK
+
     if args.command == "bench" and args.replay:
         from .batch import BASE, Scenario, read_scenarios
         from .policy_bench import bench_policies, render_policy_bench
@@ -564,7 +589,7 @@ def _run(args) -> int:
                 for note in previous.unknown:
                     print(f"warning: --previous {args.previous}: {note}", file=sys.stderr)
             result = solve(instance, time_limit=args.time_limit, memory_limit=memory, solver=args.solver,
-                           previous=previous)
+                           previous=previous, explain=not args.no_explain)
         if args.output:
             from time import perf_counter
 

@@ -2,7 +2,8 @@
 
 Product families share nothing (no supply, hub, route or demand row), so each family's
 part of the model has its own lexicographic optimum and the whole optimum is their
-union. The parts (``family_groups``) go to the network engine (``netflow``: exact integer
+union; families linked by a substitute (``substitutes.csv``) share supply and stay in one
+part. The parts (``family_groups``) go to the network engine (``netflow``: exact integer
 flows, OR-Tools); a part it cannot hold exactly (more than 6 decimals, 64-bit overflow)
 goes to the LP engine (``lexicographic``: HiGHS simplex).
 
@@ -18,7 +19,7 @@ import numpy as np
 
 from .errors import SolverError
 from .lexicographic import LexSolution, solve_lexicographic
-from .model import FlowModel, partition
+from .model import FlowModel, family_components, partition
 
 __all__ = ["PART_COLUMNS", "SOLVERS", "family_groups", "solve_model"]
 
@@ -57,24 +58,29 @@ PART_COLUMNS = 100_000  # families are solved together up to this many columns
 def family_groups(model: FlowModel) -> list[list]:
     """Families in parts solved one at a time: each large family on its own (its flows are a
     fraction of the whole network's), small ones together (one set of flows for all);
-    countable and divisible families never together (they are planned in different units)."""
-    families, dem_family = np.unique(model.demand["family"].to_numpy(dtype=object), return_inverse=True)
+    countable and divisible families never together (they are planned in different units).
+    Families linked by a substitute share supply: they are always in the same part."""
+    families, dem_family, component = family_components(model)
     serve_family = dem_family[model.serve["demand_idx"].to_numpy()]
-    hub_family = np.zeros(len(model.hubs), dtype=np.int64)  # a hub serves one product, so one family
+    hub_family = np.zeros(len(model.hubs), dtype=np.int64)  # a hub serves one product, so one component
     hub_family[model.hub_of("serve")] = serve_family
     ship_family = hub_family[model.hub_of("ship")]
     size = sum(np.bincount(f, minlength=len(families)) for f in (dem_family, serve_family, ship_family))
     countable = np.ones(len(families), dtype=bool)
     np.logical_and.at(countable, dem_family, model.demand["countable"].to_numpy(bool))
+    # A component (linked families) is placed whole: its size and kind are its families' together.
+    size = np.bincount(component, weights=size, minlength=len(families)).astype(np.int64)
+    np.logical_and.at(countable, component, countable.copy())
+    members = {int(c): np.flatnonzero(component == c) for c in np.unique(component)}
     groups: list[list] = []
     for kind in (True, False):
         group, used = [], 0
-        for f in np.flatnonzero(countable == kind):
+        for f in np.flatnonzero((countable == kind) & (component == np.arange(len(families)))):
             n = int(size[f])
             if group and used + n > PART_COLUMNS:
                 groups.append(group)
                 group, used = [], 0
-            group.append(families[f])
+            group.extend(families[members[int(f)]])
             used += n
         if group:
             groups.append(group)

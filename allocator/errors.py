@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 __all__ = [
     "AllocatorError",
+    "ConflictError",
     "InstanceError",
     "Issue",
     "PlanFileError",
@@ -52,6 +53,20 @@ class InstanceError(AllocatorError, ValueError):
         errors = [i for i in self.issues if i.severity == "error"]
         head = f"{len(errors)} error(s) in the instance"
         super().__init__(head + ":\n" + "\n".join(str(i) for i in errors))
+
+
+class ConflictError(InstanceError):
+    """Hard constraints (commitments, designated pairings) that cannot all hold together.
+
+    ``conflict`` is the table of input rows that conflict (``file, line, column, what``):
+    an irreducible set, in which dropping any one row lets all the others hold.
+    """
+
+    def __init__(self, issues: list[Issue], conflict) -> None:
+        super().__init__(issues)
+        self.conflict = conflict
+        self.args = (f"the hard constraints cannot all hold; these {len(conflict)} rows conflict (change any one "
+                     "and the others can hold):\n" + "\n".join(str(i) for i in self.issues),)
 
 
 class PolicyError(AllocatorError, ValueError):

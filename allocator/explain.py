@@ -2,7 +2,8 @@
 shared with equal-weight demand, or route capacity full.
 
 For a short demand row ``d`` the *reach* is every (source, product) that has a route to
-``d``'s region and a product that may serve ``d``. Where the reach's units went is read
+``d``'s region and a product that may serve ``d`` (its family's own, or a substitute that
+``substitutes.csv`` lets serve it). Where the reach's units went is read
 off the plan: each shipment is attributed to the demand rows its hub served, pro rata.
 
 All of it is computed on integer codes, once for all rows. The *flows* (each short row x
@@ -18,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from .instance import Instance
-from .model import FlowModel
+from .model import FlowModel, eligible_pairs, substitute_rows
 from .plan import group_sums, rows_sorted
 
 __all__ = ["shortfall_reasons"]
@@ -50,7 +51,7 @@ def shortfall_reasons(instance: Instance, model: FlowModel, x: np.ndarray, fill:
     share = np.where(hub_total > 0, serve_q / np.where(hub_total > 0, hub_total, 1.0), 0.0)
     sent_ship = np.flatnonzero(ship_q > 0)
     sent_serve = np.flatnonzero(share > 0)
-    li, rj = _expand(arcs.ship_hub[sent_ship], arcs.serve_hub[sent_serve])
+    li, rj = key_join(arcs.ship_hub[sent_ship], arcs.serve_hub[sent_serve])
     sent = _Sent(arcs.ship_sp[sent_ship[li]], serve_d[sent_serve[rj]], ship_q[sent_ship[li]] * share[sent_serve[rj]],
                  arcs.n_sp)
 
@@ -59,7 +60,7 @@ def shortfall_reasons(instance: Instance, model: FlowModel, x: np.ndarray, fill:
     hub_wanted = np.zeros(int(max(arcs.ship_hub.max(initial=-1), arcs.serve_hub.max(initial=-1))) + 1, dtype=bool)
     hub_wanted[arcs.serve_hub[wanted]] = True
     into = np.flatnonzero(hub_wanted[arcs.ship_hub])  # ship arcs into those hubs
-    li, rj = _expand(arcs.serve_hub[wanted], arcs.ship_hub[into])
+    li, rj = key_join(arcs.serve_hub[wanted], arcs.ship_hub[into])
     reach_arc = into[rj]
     reach_d = serve_d[wanted[li]]
     n_sp = max(1, arcs.n_sp)
@@ -69,7 +70,7 @@ def shortfall_reasons(instance: Instance, model: FlowModel, x: np.ndarray, fill:
     rd_sp = arcs.ship_sp[reach_arc[first]]
 
     # Units a row's own reach delivered to it, in the order of the flows.
-    own_row, own_sent = _expand(rd_sp * n_d + rd_d, sent.sp * n_d + sent.to)
+    own_row, own_sent = key_join(rd_sp * n_d + rd_d, sent.sp * n_d + sent.to)
     own = _sums(rd_d[own_row], sent.units[own_sent], n_d)
     own_count = np.bincount(own_row, minlength=len(rd_d))
 
@@ -228,7 +229,7 @@ def _demand_rows(demand: pd.DataFrame, fill: pd.DataFrame) -> np.ndarray:
     return pd.Index(key[:n]).get_indexer(key[n:]).astype(np.int64)
 
 
-def _expand(left_key: np.ndarray, right_key: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def key_join(left_key: np.ndarray, right_key: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The inner join of two key arrays as pairs of positions (i, j) with equal keys, in the
     order of a table merge: left rows in order, each with its right rows in order."""
     order = np.argsort(right_key, kind="stable")
@@ -432,6 +433,10 @@ def _stocked_labels(instance: Instance) -> np.ndarray:
     demand = instance.demand
     products = instance.products
     stock = instance.supply.groupby("product")["quantity"].sum()
+    if len(substitute_rows(instance)):  # a substitute in stock counts too
+        pairs = eligible_pairs(instance)
+        stocked = pairs["product"].map(stock).fillna(0.0).to_numpy(float) > 0
+        return demand.index.to_numpy()[np.unique(pairs["demand_idx"].to_numpy()[stocked])]
     in_stock = products["product"].map(stock).fillna(0.0).to_numpy(float) > 0
     grade = products["grade"].to_numpy(object)
     allow = instance.policy.icu_grade_for_general

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from .instance import Instance
-from .model import FlowModel
+from .model import FlowModel, substitute_rows
 
 __all__ = ["greedy_plan", "pooled_lower_bound"]
 
@@ -39,8 +39,11 @@ def greedy_plan(model: FlowModel) -> np.ndarray:
         for group in np.split(order, bounds):
             arcs_of_hub[int(ship_hub[group[0]])] = group
     serve_of_demand: dict[int, list[int]] = {}
-    for k, d in enumerate(model.serve["demand_idx"].to_numpy()):
-        serve_of_demand.setdefault(int(d), []).append(k)
+    serve_dem = model.serve["demand_idx"].to_numpy()
+    by_preference = np.argsort(model.serve["preference"].to_numpy(), kind="stable") if "preference" in model.serve \
+        else np.arange(n_serve)
+    for k in by_preference.tolist():  # the family's own products first, then substitutes in order
+        serve_of_demand.setdefault(int(serve_dem[k]), []).append(k)
     for d in np.lexsort((np.arange(len(quantity)), -weight)):
         need = quantity[d]
         for k in serve_of_demand.get(int(d), []):
@@ -60,6 +63,8 @@ def greedy_plan(model: FlowModel) -> np.ndarray:
 
 
 def pooled_lower_bound(instance: Instance, model: FlowModel) -> float:
+    if len(substitute_rows(instance)):
+        return _pooled_bound_with_substitutes(instance, model)
     products = instance.products.set_index("product")
     stock = instance.supply.groupby("product")["quantity"].sum()
     allow = instance.policy.icu_grade_for_general
@@ -79,4 +84,38 @@ def pooled_lower_bound(instance: Instance, model: FlowModel) -> float:
                 pool[g] -= take
                 need -= take
             bound += float(row["weight"]) * need
+    return bound
+
+
+def _pooled_bound_with_substitutes(instance: Instance, model: FlowModel) -> float:
+    """With substitutes: families linked by a substitute pool all their products' supply, and any
+    unit of the pool may serve any of their rows (grades and routes set aside): a relaxation,
+    exact by greedy, so a valid bound."""
+    products = instance.products
+    subs = substitute_rows(instance)
+    parent: dict[str, str] = {f: f for f in sorted(set(products["family"]) | set(model.demand["family"]))}
+
+    def root(f: str) -> str:
+        while parent[f] != f:
+            f = parent[f]
+        return f
+
+    own = subs["product"].map(products.set_index("product")["family"])
+    for a, b in zip(own.tolist(), subs["family"].tolist()):
+        ra, rb = root(a), root(b)
+        parent[max(ra, rb)] = min(ra, rb)
+    stock = instance.supply.groupby("product")["quantity"].sum()
+    pool: dict[str, float] = {}
+    for product, family in zip(products["product"].tolist(), products["family"].tolist()):
+        pool[root(family)] = pool.get(root(family), 0.0) + float(stock.get(product, 0.0))
+    demand = model.demand
+    bound = 0.0
+    order = np.lexsort((np.arange(len(demand)), -demand["weight"].to_numpy(float)))
+    for family, quantity, weight in zip(demand["family"].to_numpy(object)[order],
+                                        demand["quantity"].to_numpy(float)[order],
+                                        demand["weight"].to_numpy(float)[order]):
+        r = root(family)
+        take = min(quantity, pool.get(r, 0.0))
+        pool[r] = pool.get(r, 0.0) - take
+        bound += weight * (quantity - take)
     return bound

@@ -62,7 +62,7 @@ import pandas as pd
 
 from .errors import InstanceError, Issue, SolverError
 from .instance import Instance
-from .model import eligible_pairs, route_table
+from .model import eligible_pairs, route_table, substitute_rows
 from .optimize import Result, check_plan, json_number, region_table, solve, tier_table
 from .plan import Plan, fill_table
 from .policy import Policy
@@ -164,6 +164,19 @@ def level1_instance(instance: Instance) -> tuple[Instance, pd.DataFrame]:
 
 def _level1(instance: Instance, weights: np.ndarray | None = None) -> tuple[Instance, pd.DataFrame, pd.DataFrame]:
     """``level1_instance`` and the flat model's arcs (source, region, product)."""
+    if len(substitute_rows(instance)):
+        # Level 1's arcs and capacities are per family; a substitute's supply serves several.
+        raise InstanceError([Issue("substitutes.csv", None, None, "the two-level solve (--hierarchy) does not use "
+                                   "substitutes yet: use the flat solve, or leave substitutes.csv out")])
+    from .constrained import side_features
+
+    side = side_features(instance)
+    if side:
+        # Level 1 aggregates routes per family and top region; shared rows and yes/no choices do not aggregate.
+        raise InstanceError([Issue("capacity.csv" if instance.capacity is not None else "commitments.csv"
+                                   if instance.commitments is not None else "products.csv", None, None,
+                                   f"the two-level solve (--hierarchy) does not use {', '.join(side)}: use the flat "
+                                   "solve")])
     top_of = top_regions(instance.regions)
     demand = instance.demand[["region", "family", "use", "quantity"]].copy()
     demand["weight"] = instance.demand_weights().to_numpy(float) if weights is None else weights
@@ -280,7 +293,7 @@ def solve_hierarchical(instance: Instance, *, workers: int = 1, gap: bool = Fals
     if workers < 1:
         msg = f"workers is {workers}: expected 1 or more"
         raise ValueError(msg)
-    sub_kwargs = {"check": False, **solve_kwargs}
+    sub_kwargs = {"check": False, "explain": False, **solve_kwargs}
     t_all = time.perf_counter()
     timings: dict[str, float] = {}
     instance = _resolve_policy(instance, equity, icu_grade_for_general, policy)
@@ -438,7 +451,7 @@ def gap_vs_flat(instance: Instance, hier: HierResult | None = None, *, workers: 
     # hier.instance carries the policy the two-level solve used (overrides applied).
     kw = {k: v for k, v in solve_kwargs.items() if k not in ("equity", "icu_grade_for_general", "policy")}
     t = time.perf_counter()
-    flat = solve(hier.instance, **kw)
+    flat = solve(hier.instance, **{"explain": False, **kw})
     flat_s = time.perf_counter() - t
     w2, c2 = float(hier.objective["weighted_shortfall"]), float(hier.objective["route_cost"])
     wf, cf = float(flat.objective["weighted_shortfall"]), float(flat.objective["route_cost"])

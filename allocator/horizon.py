@@ -36,8 +36,9 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
+from .errors import InstanceError, Issue
 from .instance import Instance
-from .model import eligible_pairs, routes_between
+from .model import eligible_pairs, routes_between, substitute_rows
 
 __all__ = ["Calendar", "HorizonModel", "State", "build_horizon", "initial_state"]
 
@@ -243,6 +244,11 @@ def build_horizon(instance: Instance, start: int, horizon: int, state: State | N
         raise ValueError("horizon must be at least 1 day")
     if forecast not in ("perfect", "persistence"):
         raise ValueError("forecast must be 'perfect' or 'persistence'")
+    if len(substitute_rows(instance)):
+        # Floors, durable units in service and transfers count a family's own products only.
+        raise InstanceError([Issue("substitutes.csv", None, None, "multi-day plans (allocator plan, replay) do not "
+                                   "use substitutes yet: plan each day with allocator solve, or leave "
+                                   "substitutes.csv out")])
     cal = calendar or Calendar(instance)
     policy = instance.policy
     state = state if state is not None else initial_state(instance, cal, start)

@@ -33,6 +33,9 @@ class Instance:
     policy: Policy = field(default_factory=Policy)
     stock: pd.DataFrame | None = None
     transfers: pd.DataFrame | None = None
+    capacity: pd.DataFrame | None = None  # shared transport capacity (capacity.csv)
+    commitments: pd.DataFrame | None = None  # contracts and designated pairings (commitments.csv)
+    substitutes: pd.DataFrame | None = None  # which product may serve which other family (substitutes.csv)
     path: Path | None = None
     warnings: list[Issue] = field(default_factory=list)
 
@@ -50,6 +53,9 @@ class Instance:
         name: str = "instance",
         stock: pd.DataFrame | None = None,
         transfers: pd.DataFrame | None = None,
+        capacity: pd.DataFrame | None = None,
+        commitments: pd.DataFrame | None = None,
+        substitutes: pd.DataFrame | None = None,
     ) -> Instance:
         """Validate DataFrames as if they were the files of a folder; raise ``InstanceError``."""
         from .io import frames_to_raw
@@ -57,7 +63,8 @@ class Instance:
 
         raw = frames_to_raw(name, {"products": products, "sources": sources, "supply": supply,
                                    "regions": regions, "demand": demand, "routes": routes, "stock": stock,
-                                   "transfers": transfers})
+                                   "transfers": transfers, "capacity": capacity, "commitments": commitments,
+                                   "substitutes": substitutes})
         return check(raw, policy=policy)
 
     @property

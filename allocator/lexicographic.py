@@ -14,7 +14,8 @@
    countable items the deliveries are then boxed to ``[floor, ceil]`` of it, and each
    tier is boxed before the next one is made fair (so every tier's fair shares are the
    ones the final whole-unit plan can meet).
-3. Least route cost on what is left (plus the stability penalty: ``cost_vector("plan")``).
+3. Least route cost on what is left (plus the stability penalty and the substitution charge:
+   ``cost_vector("plan")``).
    That last LP is a network LP with integral data, so its basic optimum is integral for
    countable products.
 """
@@ -58,7 +59,8 @@ class _OutOfTime(Exception):
 
 
 def solve_lexicographic(model: FlowModel, *, equity: bool = True, solver: str = "highs",
-                        time_limit: float | None = None, instance=None, whole: bool = True) -> LexSolution:
+                        time_limit: float | None = None, instance=None, whole: bool = True,
+                        fallback: bool = True) -> LexSolution:
     """Run the three stages on ``model`` and return the integral optimum.
 
     ``model`` is a ``FlowModel`` or any model with the same interface (the multi-day
@@ -71,7 +73,9 @@ def solve_lexicographic(model: FlowModel, *, equity: bool = True, solver: str = 
     With ``time_limit`` (seconds, for all stages together), a stage the limit stops is
     abandoned: stopped in stage 1, the plan is the greedy one (``heuristic.greedy_plan``)
     with a proven bound on the least weighted shortfall; stopped later, the plan is the
-    stage-1 optimum (least weighted shortfall, without the equity and cost stages).
+    stage-1 optimum (least weighted shortfall, without the equity and cost stages). With
+    ``fallback=False`` (a model without the daily network's tables, which the greedy plan
+    needs) the time limit raises ``SolverError`` instead.
     """
     t0 = time.perf_counter()
     deadline = None if time_limit is None else t0 + max(float(time_limit), 0.0)
@@ -103,6 +107,8 @@ def solve_lexicographic(model: FlowModel, *, equity: bool = True, solver: str = 
     try:
         r = run("stage 1 (weighted shortfall)")
     except _OutOfTime:
+        if not fallback:
+            raise SolverError("the time limit stopped stage 1 (weighted shortfall)") from None
         return _stopped(model, "shortfall", None, counter[0], seconds, solver, instance)
     w_star = float(r.objective)
     x1 = r.x[:n].copy()
@@ -127,6 +133,8 @@ def solve_lexicographic(model: FlowModel, *, equity: bool = True, solver: str = 
         lp.set_costs(c3)
         r = run("stage 3 (route cost)")
     except _OutOfTime:
+        if not fallback:
+            raise SolverError(f"the time limit stopped the {stage} stage") from None
         return _stopped(model, stage, x1, counter[0], seconds, solver, instance, w_star)
     x = _whole(model, r.x[:n]) if whole else np.where(np.abs(r.x[:n]) < 1e-9, 0.0, r.x[:n])
     seconds["cost"] = time.perf_counter() - t2

@@ -34,7 +34,14 @@ def count_arcs(instance: Instance) -> int:
     if instance.routes is None:
         per_product = supply.groupby("product").size()
         fams = family.reindex(per_product.index)
-        return int((per_product * fams.map(regions_per_family).fillna(0).to_numpy()).sum())
+        regions = fams.map(regions_per_family).fillna(0)
+        subs = instance.substitutes
+        if subs is not None and len(subs):  # a substitute also goes where the families it serves are wanted
+            extra = subs.drop_duplicates(["product", "family"])
+            extra = extra.loc[extra["family"] != extra["product"].map(family)]
+            regions = regions.add(extra["family"].map(regions_per_family).fillna(0).groupby(extra["product"]).sum(),
+                                  fill_value=0).reindex(per_product.index)
+        return int((per_product * regions.to_numpy()).sum())
     routes = instance.routes
     specific = int((routes["product"] != "").sum())
     products_per_source = supply.groupby("source").size()

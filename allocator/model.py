@@ -1,13 +1,15 @@
 """Build: the day's allocation as a network LP, from the instance's tables.
 
-The network, per product family (families never share supply):
+The network, per product family (families never share supply, except through a substitute:
+a ``substitutes.csv`` row lets a product serve another family's rows, see ``eligible_pairs``):
 
     supply node (source, product) --ship--> hub (region, product) --serve--> demand (region, family, use)
                                                                    demand --short--> (unmet)
 
 Columns are ``ship`` arcs (route cost, capacity), ``serve`` arcs (which use a delivered
 unit serves: ICU-grade units serve ICU demand, and general demand only where the policy
-allows) and ``short`` columns (shortfall, weight). Rows are supply (``<=`` what the source
+allows; a substitute's serve arc carries its ``preference`` and the cost stage's charge) and
+``short`` columns (shortfall, weight). Rows are supply (``<=`` what the source
 has), hub balance (``in = out``: nothing is delivered that serves no demand) and demand
 (``served + short = quantity``). Every column has at most two nonzeros of +-1: a network
 matrix, so every vertex is integral on integral data.
@@ -24,17 +26,50 @@ import pandas as pd
 from .geo import great_circle_km
 from .instance import Instance
 
-__all__ = ["FlowModel", "build", "demand_reach", "eligible_pairs", "partition", "route_table"]
+__all__ = ["FlowModel", "build", "demand_reach", "eligible_pairs", "family_components", "partition", "route_table",
+           "substitute_rows"]
 
 
 def eligible_pairs(instance: Instance) -> pd.DataFrame:
-    """Which product may serve which demand row: columns ``demand_idx``, ``product``."""
+    """Which product may serve which demand row: columns ``demand_idx``, ``product``, ``preference``.
+
+    A family's own products serve its rows (preference 0). A ``substitutes.csv`` row lets a
+    product serve the rows of another family and use too, at its ``preference`` (1 or more:
+    the cost stage charges ``preference x substitution.cost`` a unit). Either way the ICU rule
+    holds: ICU-grade units serve ICU use, and general use only where the policy allows;
+    general-grade units serve general use only.
+    """
     products = instance.products[["product", "family", "grade"]]
     demand = instance.demand[["family", "use"]].rename_axis("demand_idx").reset_index()
     pairs = demand.merge(products, on="family")
+    pairs["preference"] = 0
+    subs = substitute_rows(instance)
+    if len(subs):
+        grade = products.set_index("product")["grade"]
+        extra = demand.merge(subs[["product", "family", "use", "preference"]], on=["family", "use"])
+        extra["grade"] = extra["product"].map(grade).to_numpy(object)
+        pairs = pd.concat([pairs, extra], ignore_index=True)
     ok = (pairs["grade"] == pairs["use"]) | (
         (pairs["grade"] == "icu") & (pairs["use"] == "general") & instance.policy.icu_grade_for_general)
-    return pairs.loc[ok, ["demand_idx", "product"]].sort_values(["demand_idx", "product"]).reset_index(drop=True)
+    pairs = pairs.loc[ok, ["demand_idx", "product", "preference"]]
+    if len(subs):  # a product listed for its own family keeps preference 0
+        pairs = pairs.sort_values(["demand_idx", "product", "preference"]).drop_duplicates(["demand_idx", "product"])
+        return pairs.reset_index(drop=True)
+    return pairs.sort_values(["demand_idx", "product"]).reset_index(drop=True)
+
+
+def substitute_rows(instance: Instance) -> pd.DataFrame:
+    """The rows of ``substitutes.csv`` that name another family than the product's own, with
+    ``preference`` as an integer (none: an empty table)."""
+    subs = instance.substitutes
+    if subs is None or not len(subs):
+        return pd.DataFrame({"product": pd.Series(dtype=object), "family": pd.Series(dtype=object),
+                             "use": pd.Series(dtype=object), "preference": pd.Series(dtype=np.int64)})
+    own = subs["product"].map(instance.products.set_index("product")["family"])
+    subs = subs.loc[(subs["family"] != own).to_numpy()]
+    out = subs[["product", "family", "use"]].copy()
+    out["preference"] = subs["preference"].to_numpy(float).astype(np.int64)
+    return out.reset_index(drop=True)
 
 
 class _Ids:
@@ -223,7 +258,7 @@ class FlowModel:
     """
 
     ship: pd.DataFrame  # source, region, product, cost, capacity, distance_km, countable
-    serve: pd.DataFrame  # region, product, demand_idx, use, countable
+    serve: pd.DataFrame  # region, product, demand_idx, use, countable, preference (0: own family) [, charge]
     demand: pd.DataFrame  # instance demand + weight, countable
     supply: pd.DataFrame  # source, product, quantity (rows of the LP)
     hubs: pd.DataFrame  # region, product
@@ -275,15 +310,25 @@ class FlowModel:
     def cost_vector(self, stage: str) -> np.ndarray:
         """Objective of one stage: ``shortfall`` (weights on short columns), ``cost`` (route
         cost) or ``plan`` (what the cost stage minimises: route cost plus ``change_cost`` on
-        arcs a previous plan did not use, see ``stability``)."""
+        arcs a previous plan did not use, see ``stability``, plus the substitution charge on
+        serve arcs of substitutes, ``serve_charges``)."""
         c = np.zeros(self.n_cols)
         if stage == "shortfall":
             c[self.short_cols] = self.demand["weight"].to_numpy(float)
         elif stage in ("cost", "plan"):
             c[: self.n_ship] = self.ship_costs(stage)
+            if stage == "plan":
+                c[self.n_ship: self.n_ship + self.n_serve] = self.serve_charges()
         else:
             raise ValueError(stage)
         return c
+
+    def serve_charges(self) -> np.ndarray:
+        """Per serve arc: the cost stage's charge on a unit it carries (``preference x
+        substitution.cost`` for a substitute, 0 for the family's own products)."""
+        if "charge" in self.serve:
+            return self.serve["charge"].to_numpy(float)
+        return np.zeros(self.n_serve)
 
     def ship_costs(self, stage: str = "plan") -> np.ndarray:
         """Per ship arc: its route cost (``cost``), or with the stability penalty (``plan``)."""
@@ -309,6 +354,7 @@ def build(instance: Instance) -> FlowModel:
     ids = _Ids(instance)
     arcs = _arc_codes(instance, pairs, ids)
     ship = _route_frame(instance, ids, arcs).drop(columns="transit_days")  # no model needs it yet
+    ship["route"] = arcs["route"]  # the routes.csv row pricing the arc (-1 without routes.csv): side rows need it
     product_countable = np.array([bool(countable[x]) for x in ids.product], dtype=bool)
     ship["countable"] = product_countable[arcs["p"]]
     supply = instance.supply.loc[instance.supply["quantity"] > 0, ["source", "product", "quantity"]]
@@ -334,6 +380,10 @@ def build(instance: Instance) -> FlowModel:
                           "use": demand["use"].to_numpy()[pair_dem[order]]})
     serve["countable"] = product_countable[hub_key[serve_hub_pos] % ids.n_product] if len(serve) else \
         np.zeros(0, dtype=bool)
+    preference = pairs["preference"].to_numpy(np.int64)[order]
+    serve["preference"] = preference.astype(np.int32)  # counts up to 1e9
+    if (preference > 0).any():  # substitutes: the cost stage charges their units
+        serve["charge"] = preference * float(instance.policy.substitution_cost)
 
     n_supply, n_hub, n_dem = len(supply), len(hub_key), len(demand)
     ship_sup = np.searchsorted(sup_key, arcs["s"].astype(np.int64) * ids.n_product + arcs["p"])
@@ -371,11 +421,42 @@ def build(instance: Instance) -> FlowModel:
                      start=start, index=index, value=value)
 
 
+def family_components(model: FlowModel) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Which families share supply: the model's families (sorted), each demand row's family
+    (a position in them) and each family's component (the position of its first family).
+
+    Families share nothing unless a product serves rows of several (a substitute,
+    ``substitutes.csv``): its supply rows link them, so they are one component. Without
+    substitutes every family is its own component.
+    """
+    families, dem_family = np.unique(model.demand["family"].to_numpy(dtype=object), return_inverse=True)
+    dem_family = dem_family.reshape(-1)
+    parent = np.arange(len(families))
+    if "preference" in model.serve and (model.serve["preference"].to_numpy() > 0).any():
+        product, _ = pd.factorize(model.serve["product"].to_numpy(dtype=object))
+        n = max(1, len(families))
+        key = np.unique(product.astype(np.int64) * n + dem_family[model.serve["demand_idx"].to_numpy()])
+        prod, fam = key // n, key % n
+        first = fam[np.searchsorted(prod, prod)]  # the first family each product serves
+
+        def root(i: int) -> int:
+            while parent[i] != i:
+                i = parent[i]
+            return int(i)
+
+        for a, b in zip(first.tolist(), fam.tolist()):
+            ra, rb = root(a), root(b)
+            parent[max(ra, rb)] = min(ra, rb)
+        parent = np.array([root(i) for i in range(len(families))], dtype=np.int64)
+    return families, dem_family, parent
+
+
 def partition(model: FlowModel, groups: list[list]) -> Iterator[tuple[FlowModel, np.ndarray]]:
     """The parts of ``model`` serving each group of families, with their columns' places in ``model``.
 
     Families never share a supply row, a hub, a route or a demand row, so each part is a
-    model of its own: its optimum is the restriction of the whole model's optimum. One
+    model of its own: its optimum is the restriction of the whole model's optimum. Families
+    linked by a substitute (``family_components``) do share supply: they must be in one group. One
     pass over the model, however many groups (a county model has 38 families and
     millions of columns); the parts are made one at a time, as they are asked for, so
     that only one is in memory with the model.
@@ -389,6 +470,10 @@ def partition(model: FlowModel, groups: list[list]) -> Iterator[tuple[FlowModel,
     serve_group = dem_group[model.serve["demand_idx"].to_numpy()]
     products, first = np.unique(model.serve["product"].to_numpy(dtype=object), return_index=True)
     products, group_of = pd.Index(products), np.append(serve_group[first], -1)
+    if "preference" in model.serve and (model.serve["preference"].to_numpy() > 0).any():
+        # A substitute serves rows of several families: they share its supply, so one group.
+        if (group_of[products.get_indexer(model.serve["product"])] != serve_group).any():
+            raise ValueError("partition: families linked by a substitute must be in one group")
 
     def by_product(frame):
         return group_of[products.get_indexer(frame["product"])]  # -1 (the last entry): serves nothing

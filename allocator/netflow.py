@@ -22,7 +22,8 @@ as integer min-cost flows, exactly:
    rows start as a task of their own (with the family's tier total, read off stage 1's
    flows) and each max flow is built on that family's arcs only. Higher tiers stay inside their boxes
    ``[floor, ceil]`` of their fair share with their tier total, as in ``lexicographic``.
-3. **Least route cost** (plus any stability penalty) with every row in its box and every tier at ``F_k``.
+3. **Least route cost** (plus any stability penalty and substitution charge) with every row in its box and
+   every tier at ``F_k``.
 
 The engine works in integers, exactly: quantities (supply, demand, capacities) in whole
 units for countable goods; for divisible goods in thousandths of a unit (tonnes are planned
@@ -40,7 +41,7 @@ import time
 import numpy as np
 
 from .lexicographic import LexSolution, stopped_before_stage_one, weight_classes
-from .model import FlowModel
+from .model import FlowModel, family_components
 from .solvers.ortools_flow import INT_LIMIT, FlowRangeError, max_flow, min_cost_flow
 
 __all__ = ["Unsuitable", "decimal_scale", "solve_network"]
@@ -89,7 +90,12 @@ class _Graph:
         dem0 = ns + nh
         ship_cap = model.col_upper[:n_ship]
         finite = np.isfinite(ship_cap)
-        supply, demand = model.row_upper[:ns], model.demand["quantity"].to_numpy(float)
+        supply, demand = model.row_upper[:ns].copy(), model.demand["quantity"].to_numpy(float)
+        # A supply row no arc leaves (a product nobody here demands) carries nothing: it must not
+        # set the unit (1.5 t of gel in a model of face shields would plan shields in tenths).
+        shipped_from = np.zeros(ns, dtype=bool)
+        shipped_from[model.index[0: 2 * n_ship: 2]] = True
+        supply[~shipped_from] = 0.0
         # One unit for every quantity: whole units for countable goods; for divisible goods
         # a thousandth (a kilogram of a tonne), or finer if the data has more decimals.
         divisible = not model.demand["countable"].to_numpy(bool).all()
@@ -120,8 +126,11 @@ class _Graph:
         self.serve_cap = np.where(self.merged, 0, self.big).astype(np.int64)
         # Each supply row, hub and demand row belongs to one product family (-1: none, or
         # the super source, tier sinks and T). Families share no arc, so a max flow into
-        # some families' rows needs only their arcs (``max_flow_to``).
-        families, family = np.unique(model.demand["family"].to_numpy(dtype=object), return_inverse=True)
+        # some families' rows needs only their arcs (``max_flow_to``). Families linked by a
+        # substitute share supply: here they count as one "family" (``family_components``).
+        _, dem_family, component = family_components(model)
+        families, family = np.unique(component[dem_family], return_inverse=True)
+        family = family.reshape(-1)
         self.n_families = len(families)
         self.node_family = np.full(self.n + 1, -1, dtype=np.int64)
         self.node_family[dem0: dem0 + nd] = family
@@ -162,6 +171,14 @@ class _Graph:
         """The ship and serve arcs with their capacities: ``tail, head, cap``."""
         cap = np.concatenate([self.ship_cap, self.serve_cap])
         return self.tail[: self.a_row], self.head[: self.a_row], cap * scale
+
+    def serve_costs(self, cost: np.ndarray, serve_cost: np.ndarray) -> None:
+        """Put a cost on the serve arcs; a merged serve arc's (closed: its units go straight from
+        the ship arcs to the row) goes on the ship arcs into its hub instead."""
+        cost[self.a_serve: self.a_row] = np.where(self.merged, 0, serve_cost)
+        on_hub = np.zeros(self.n, dtype=np.int64)
+        on_hub[self.tail[self.a_serve: self.a_row][self.merged]] = serve_cost[self.merged]
+        cost[: self.a_serve] += on_hub[self.ship_hub]
 
     def serve_flows(self, flow: np.ndarray) -> np.ndarray:
         """The ship and serve arcs' flows, with each merged serve arc carrying what reached its hub."""
@@ -271,9 +288,14 @@ def solve_network(model: FlowModel, *, equity: bool = True, time_limit: float | 
     n_tiers = len(classes)
     g = _Graph(model, tier, n_tiers)
     costs, cost_scale = decimal_scale(model.ship_costs("cost"), "route costs")
-    # The cost stage minimises route cost plus any stability penalty (``stability``).
-    plan_costs = costs if "change_cost" not in model.ship else \
-        decimal_scale(model.ship_costs("plan"), "route costs with the change cost")[0]
+    # The cost stage minimises route cost plus any stability penalty (``stability``) and the
+    # substitution charge on serve arcs of substitutes (``model.serve_charges``).
+    charges = model.serve_charges()
+    plan_costs, serve_costs = costs, None
+    if "change_cost" in model.ship or charges.any():
+        both = decimal_scale(np.concatenate([model.ship_costs("plan"), charges]),
+                             "route costs with the change and substitution costs")[0]
+        plan_costs, serve_costs = both[: model.n_ship], both[model.n_ship:]
     seconds: dict[str, float] = {}
     try:
         _check_time(deadline)
@@ -323,6 +345,8 @@ def solve_network(model: FlowModel, *, equity: bool = True, time_limit: float | 
     cap, cost, supply = g.arrays()
     g.require(cap, supply, lo, hi, totals, range(n_tiers))
     cost[: g.a_serve] = plan_costs
+    if serve_costs is not None:
+        g.serve_costs(cost, serve_costs)
     try:
         flow = g.solve(cap, cost, supply)
     except FlowRangeError as exc:

@@ -12,12 +12,12 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from .errors import InstanceError, Issue, SolverError
+from .errors import ConflictError, InstanceError, Issue, SolverError
 from .explain import shortfall_reasons
 from .instance import Instance
 from .engine import solve_model
 from .limits import check_size
-from .model import build
+from .model import build, substitute_rows
 from .plan import Plan, plan_from_solution
 from .policy import Policy
 
@@ -40,6 +40,8 @@ class Result:
     timings: dict = field(default_factory=dict)
     fair_box: tuple | None = None  # (least, most) delivery per demand row that counts as fair, with equity
     stability: pd.DataFrame | None = None  # with a previous plan: per (source, region) pair, before, now, change
+    marginal: pd.DataFrame | None = None  # what one more unit is worth, per region and source (``why``)
+    accounts: pd.DataFrame | None = None  # where each source's output went and why not elsewhere (``why``)
 
     @property
     def dispatch(self) -> pd.DataFrame:
@@ -76,7 +78,7 @@ class Result:
 
 def solve(instance: Instance, *, equity: bool | None = None, icu_grade_for_general: bool | None = None,
           policy: Policy | None = None, solver: str = "auto", time_limit: float | None = None,
-          memory_limit: float | None = None, check: bool = True, previous=None) -> Result:
+          memory_limit: float | None = None, check: bool = True, previous=None, explain: bool = True) -> Result:
     """Solve one day's instance to the lexicographic optimum.
 
     Parameters
@@ -101,6 +103,9 @@ def solve(instance: Instance, *, equity: bool | None = None, icu_grade_for_gener
         A previous plan (``stability.read_previous``): the cost stage keeps its (source,
         region) pairs unless priorities or fairness demand otherwise (``policy.change_cost``);
         the result counts the pairs changed (``objective["pairs_changed"]``, ``stability``).
+    explain:
+        Compute ``marginal`` and ``accounts`` (``why.why_tables``): about a fifth of the solve's
+        time on a county-scale instance; ``False`` skips them (they stay ``None``).
     """
     if not instance.one_day():
         days = instance.days
@@ -123,13 +128,21 @@ def solve(instance: Instance, *, equity: bool | None = None, icu_grade_for_gener
         from .stability import apply_previous
 
         apply_previous(model, previous, pol.change_cost)
+    side = _side_model(instance, model)
     timings["build"] = time.perf_counter() - t
     t = time.perf_counter()
-    sol = solve_model(model, equity=pol.equity, solver=solver, time_limit=time_limit, instance=instance)
+    if side is None:
+        sol = solve_model(model, equity=pol.equity, solver=solver, time_limit=time_limit, instance=instance)
+    else:
+        from .side_solve import solve_side
+
+        sol = solve_side(side, equity=pol.equity, time_limit=time_limit)
     timings["solve"] = time.perf_counter() - t
     t = time.perf_counter()
     plan = plan_from_solution(instance, model, sol.x)
     plan.fill["reason"] = shortfall_reasons(instance, model, sol.x, plan.fill).to_numpy()
+    if side is not None:
+        _add_side_limits(side, sol.x, plan.fill)
     fair = sol.fair_fill
     timings["plan"] = time.perf_counter() - t
     objective = {
@@ -137,6 +150,16 @@ def solve(instance: Instance, *, equity: bool | None = None, icu_grade_for_gener
         "route_cost": json_number(sol.route_cost),
         "equity": "max-min fair fill rates within each tier" if pol.equity else "off",
     }
+    if side is not None:
+        objective["side_constraints"] = side.features
+        objective["method"] = "mip" if sol.solver == "highs-mip" else "lp"
+        objective["lp_weighted_shortfall"] = json_number(sol.shortfall_bound)
+        objective["integrality_gap"] = json_number(sol.weighted_shortfall - float(sol.shortfall_bound))
+    if "preference" in model.serve and len(substitute_rows(instance)):
+        # Units served by substitutes, and what the cost stage charged for them (not in route cost).
+        serve_q = sol.x[model.n_ship: model.n_ship + model.n_serve]
+        objective["substituted"] = json_number(serve_q[model.serve["preference"].to_numpy() > 0].sum())
+        objective["substitution_charge"] = json_number(serve_q @ model.serve_charges())
     if sol.status != "optimal":
         bound = float(sol.shortfall_bound or 0.0)
         objective["stopped_in"] = sol.stopped_in
@@ -157,6 +180,20 @@ def solve(instance: Instance, *, equity: bool | None = None, icu_grade_for_gener
                     fair_box=None if sol.fair_lo is None else (sol.fair_lo, sol.fair_hi),
                     by_tier=tier_table(plan.fill), by_region=region_table(instance, plan.fill), solver=sol.solver,
                     lp_solves=sol.lp_solves, timings=timings)
+    if explain and side is not None:
+        from .side_why import side_why_tables  # the same tables, each figure from a re-solve with the side rows
+
+        t = time.perf_counter()
+        result.marginal, result.accounts, objective["explanations"] = side_why_tables(
+            instance, side, sol.x, whole=objective["method"] == "mip")
+        timings["explain"] = time.perf_counter() - t
+    if explain and side is None and (sol.status == "optimal" or sol.stopped_in in ("equity", "cost")):
+        from .why import why_tables  # issue 7: marginal values; each source's account, the reasons stage by stage
+
+        t = time.perf_counter()
+        result.marginal, result.accounts = why_tables(instance, model, sol.x, fair_box=(sol.fair_lo, sol.fair_hi),
+                                                      stages=3 if sol.status == "optimal" else 1)
+        timings["explain"] = time.perf_counter() - t
     if check:
         t = time.perf_counter()
         ver = check_plan(instance, plan, "the solver's plan")
@@ -166,6 +203,42 @@ def solve(instance: Instance, *, equity: bool | None = None, icu_grade_for_gener
             msg = f"weighted shortfall of the plan {got} differs from the stage-1 optimum {sol.weighted_shortfall}"
             raise SolverError(msg)
     return result
+
+
+def _side_model(instance: Instance, model):
+    """The model with side constraints, when the instance has any (else None); raise
+    ``ConflictError`` naming the conflicting rows when the hard ones cannot all hold."""
+    from .constrained import build_side, has_side_constraints
+
+    if not has_side_constraints(instance):
+        return None
+    from .conflicts import find_conflicts
+
+    side = build_side(instance, model)
+    conflict = find_conflicts(instance, side)
+    if conflict is not None:
+        issues = [Issue(f, int(line), col, f"conflicts: {what}") for f, line, col, what in
+                  conflict.itertuples(index=False)]
+        raise ConflictError(issues, conflict)
+    return side
+
+
+def _add_side_limits(side, x: np.ndarray, fill: pd.DataFrame) -> None:
+    """Append the binding side limits (full shared capacity, designated pairing, destination
+    limit) to the reason of each short row."""
+    from .side_explain import side_limits
+
+    short = np.flatnonzero((fill["shortfall"] > 1e-9).to_numpy())
+    if not len(short):
+        return
+    key = pd.MultiIndex.from_frame(side.demand[["region", "family", "use"]])
+    rows = key.get_indexer(pd.MultiIndex.from_frame(fill.iloc[short][["region", "family", "use"]]))
+    limits = side_limits(side, x, rows)
+    reason = fill["reason"].to_numpy(object).copy()
+    for pos, text in zip(short, limits):
+        if text:
+            reason[pos] = f"{reason[pos]}; limited by {text}" if reason[pos] else f"limited by {text}"
+    fill["reason"] = reason
 
 
 def check_plan(instance: Instance, plan: Plan, what: str):

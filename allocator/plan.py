@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from .instance import Instance
-from .model import FlowModel
+from .model import FlowModel, substitute_rows
 
 __all__ = ["Plan", "plan_from_solution", "fill_table", "tier_labels", "group_sums", "rows_sorted"]
 
@@ -23,10 +23,13 @@ class Plan:
         One row per shipment: source, region, product, quantity, cost (of the shipment),
         unit_cost, distance_km, source_name, region_name.
     allocation:
-        Which use each delivered product serves: region, product, family, use, quantity.
+        Which demand each delivered product serves: region, product, family (of the demand
+        served), use, quantity; with ``substitutes.csv``, then ``substitute`` (whether the
+        product stands in for another family's product).
     fill:
         One row per demand row: region, family, use, demand, delivered, shortfall,
-        fill_rate, weight, tier, reason.
+        fill_rate, weight, tier, reason; with ``substitutes.csv``, ``substituted`` (units of
+        ``delivered`` served by substitutes) after ``delivered``.
     """
 
     dispatch: pd.DataFrame
@@ -62,19 +65,30 @@ def plan_from_solution(instance: Instance, model: FlowModel, x: np.ndarray) -> P
                                  "source_name", "region_name"]], ["source", "region", "product"])
     serve_q = x[model.n_ship: model.n_ship + model.n_serve]
     keep = serve_q > 0
-    family = instance.products.set_index("product")["family"]
     allocation = model.serve.loc[keep, ["region", "product", "use"]].copy()
-    allocation["family"] = allocation["product"].map(family)
+    serve_dem = model.serve["demand_idx"].to_numpy()
+    allocation["family"] = model.demand["family"].to_numpy(object)[serve_dem[keep]]  # the family served
     allocation["quantity"] = serve_q[keep]
-    allocation = allocation[["region", "product", "family", "use", "quantity"]]
-    if not _in_order(allocation, ["region", "product", "family", "use"]):  # else: one row per group already
-        allocation = allocation.groupby(["region", "product", "family", "use"], as_index=False)["quantity"].sum()
+    keys = ["region", "product", "family", "use"]
+    substituted = None
+    if len(substitute_rows(instance)):
+        substitute = model.serve["preference"].to_numpy() > 0
+        allocation["substitute"] = substitute[keep]
+        keys.append("substitute")
+        substituted = np.bincount(serve_dem[keep & substitute], weights=serve_q[keep & substitute],
+                                  minlength=len(model.demand))
+    allocation = allocation[keys[:4] + ["quantity"] + keys[4:]]
+    if not _in_order(allocation, keys):  # else: one row per group already
+        allocation = allocation.groupby(keys, as_index=False)["quantity"].sum()[keys[:4] + ["quantity"] + keys[4:]]
     delivered = instance.demand["quantity"].to_numpy(float) - x[model.n_ship + model.n_serve:]
-    fill = fill_table(instance, model.demand["weight"], delivered)
+    fill = fill_table(instance, model.demand["weight"], delivered, substituted)
     return Plan(dispatch=dispatch.reset_index(drop=True), allocation=allocation.reset_index(drop=True), fill=fill)
 
 
-def fill_table(instance: Instance, weights: pd.Series, delivered: np.ndarray) -> pd.DataFrame:
+def fill_table(instance: Instance, weights: pd.Series, delivered: np.ndarray,
+               substituted: np.ndarray | None = None) -> pd.DataFrame:
+    """One row per demand row (see ``Plan.fill``); ``substituted``: units of each row's delivery
+    that substitutes served (a column after ``delivered``), or ``None`` for no such column."""
     demand = instance.demand
     quantity = demand["quantity"].to_numpy(float)
     delivered = np.clip(np.asarray(delivered, float), 0.0, quantity)
@@ -89,6 +103,9 @@ def fill_table(instance: Instance, weights: pd.Series, delivered: np.ndarray) ->
         "fill_rate": np.where(quantity > 0, delivered / np.where(quantity > 0, quantity, 1.0), 1.0),
         "weight": weights.to_numpy(float),
     })
+    if substituted is not None:
+        sub = np.clip(np.asarray(substituted, float), 0.0, delivered)
+        fill.insert(5, "substituted", np.where(sub < 1e-9, 0.0, sub))
     fill["tier"] = tier_labels(fill["weight"])
     fill["reason"] = ""
     return _sorted(fill, ["tier", "region", "family", "use"]).reset_index(drop=True)

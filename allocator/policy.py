@@ -31,11 +31,12 @@ DEFAULT_WEIGHTS: dict[str, float] = {
 }
 
 _TOP_KEYS = {"equity", "icu_grade_for_general", "weights", "routes", "unmet", "horizon", "floor", "region_weight",
-             "stability"}
+             "stability", "substitution"}
 _ROUTE_KEYS = {"cost_per_km"}
 _HORIZON_KEYS = {"time_preference"}
 _FLOOR_KEYS = {"days", "weight"}
 _STABILITY_KEYS = {"change_cost"}
+_SUBSTITUTION_KEYS = {"cost"}
 UNMET = ("lost", "backlog")
 
 
@@ -75,6 +76,12 @@ class Policy:
         (source, region) pair the previous plan did not use costs this much more, in route
         cost units (default 500: a new pair is worth a 500 km detour a unit at 1 per km).
         The shortfall and equity stages come first, so stability never costs priority.
+    substitution_cost:
+        ``[substitution] cost``: in the cost stage, each unit served by a substitute
+        (``substitutes.csv``) costs ``preference`` x this much more, in route cost units
+        (default 1000: a family's own products are preferred unless a substitute saves more
+        than 1000 a unit in route cost). The shortfall and equity stages come first: a
+        substitute counts as fully serving demand there.
     """
 
     equity: bool = True
@@ -86,6 +93,7 @@ class Policy:
     floor_days: float = 0.0
     floor_weight: float = 0.5
     change_cost: float = 500.0
+    substitution_cost: float = 1000.0
     region_weights: dict[str, float] = field(default_factory=dict)
 
     @property
@@ -105,6 +113,7 @@ class Policy:
             "floor": {"days": self.floor_days, "weight": self.floor_weight},
             "region_weight": dict(sorted(self.region_weights.items())),
             "stability": {"change_cost": self.change_cost},
+            "substitution": {"cost": self.substitution_cost},
         }
 
     def with_overrides(self, overrides: list[str] | dict[str, object] | None) -> Policy:
@@ -118,12 +127,13 @@ class Policy:
             if len(parts) == 1 and parts[0] in ("equity", "icu_grade_for_general", "unmet"):
                 data[parts[0]] = value
             elif len(parts) == 2 and parts[0] in ("weights", "routes", "horizon", "floor", "region_weight",
-                                                  "stability"):
+                                                  "stability", "substitution"):
                 data[parts[0]][parts[1]] = value
             else:
                 msg = (f"unknown policy key '{key}': expected equity, icu_grade_for_general, unmet, "
                        "weights.<flag|icu|default>, region_weight.<region>, routes.cost_per_km, "
-                       "horizon.time_preference, floor.days, floor.weight or stability.change_cost")
+                       "horizon.time_preference, floor.days, floor.weight, stability.change_cost or "
+                       "substitution.cost")
                 raise PolicyError(msg)
         return _from_dict(data, "policy override")
 
@@ -200,6 +210,9 @@ def _from_dict(data: dict, where: str) -> Policy:
     stability = _subtable(data, "stability", _STABILITY_KEYS, where)
     change_cost = _positive(stability.get("change_cost", base.change_cost), f"{where}: stability.change_cost",
                             allow_zero=True)
+    substitution = _subtable(data, "substitution", _SUBSTITUTION_KEYS, where)
+    substitution_cost = _positive(substitution.get("cost", base.substitution_cost), f"{where}: substitution.cost",
+                                  allow_zero=True)
     raw_regions = data.get("region_weight", {})
     if not isinstance(raw_regions, dict):
         msg = f"{where}: [region_weight] must be a table of region = number"
@@ -207,7 +220,8 @@ def _from_dict(data: dict, where: str) -> Policy:
     region_weights = {str(k): _positive(v, f"{where}: region_weight.{k}") for k, v in raw_regions.items()}
     return replace(base, equity=equity, icu_grade_for_general=icu_general, weights=weights, cost_per_km=cost_per_km,
                    region_weights=region_weights, unmet=unmet, time_preference=time_preference,
-                   floor_days=floor_days, floor_weight=floor_weight, change_cost=change_cost)
+                   floor_days=floor_days, floor_weight=floor_weight, change_cost=change_cost,
+                   substitution_cost=substitution_cost)
 
 
 def _subtable(data: dict, name: str, keys: set[str], where: str) -> dict:

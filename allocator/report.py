@@ -32,7 +32,8 @@ def _fmt_num(v) -> str:
 
 # A cell a spreadsheet would run as a formula (OWASP "CSV injection").
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-PLAN_FILES = ("dispatch.csv", "fill.csv", "allocation.csv", "summary.json", "plan.xlsx", "stability.csv")
+PLAN_FILES = ("dispatch.csv", "fill.csv", "allocation.csv", "summary.json", "plan.xlsx", "stability.csv",
+              "marginal.csv", "sources.csv")
 
 
 def neutralise(text: str) -> str:
@@ -152,7 +153,8 @@ class OutputError(OSError):
 
 def write_outputs(result, folder: str | Path, *, excel: bool = False) -> list[Path]:
     """Write the plan folder: ``dispatch.csv``, ``fill.csv``, ``allocation.csv``,
-    ``summary.json`` (and ``plan.xlsx`` with ``excel``), all or nothing.
+    ``summary.json``, the explanations ``marginal.csv`` and ``sources.csv`` (when the result has
+    them, ``allocator.why``), and ``plan.xlsx`` with ``excel``; all or nothing.
 
     Everything is written to a new folder beside the target and swapped in by renames, so a
     crash or Ctrl-C leaves the previous plan or none, never a mix. A target that holds files
@@ -167,6 +169,9 @@ def write_outputs(result, folder: str | Path, *, excel: bool = False) -> list[Pa
     }
     if result.stability is not None:
         files["stability.csv"] = csv_text(result.stability).encode("utf-8")
+    if getattr(result, "marginal", None) is not None:
+        files["marginal.csv"] = csv_text(result.marginal).encode("utf-8")
+        files["sources.csv"] = csv_text(result.accounts).encode("utf-8")
     if excel:
         files["plan.xlsx"] = xlsx_bytes(result)
     return write_folder(out, files)
@@ -273,6 +278,15 @@ def render_text(result, top: int = 10, shipments: int = 20, regions: int = 40) -
         f"objective: weighted shortfall {result.objective['weighted_shortfall']:,} | route cost "
         f"{result.objective['route_cost']:,}",
     ]
+    if "substituted" in result.objective:  # substitutes.csv: units served by substitutes (fill.csv, allocation.csv)
+        out[-1] += (f" | substituted {result.objective['substituted']:,} units (charge "
+                    f"{result.objective['substitution_charge']:,}, not in route cost)")
+    if "side_constraints" in result.objective:  # capacity.csv, commitments.csv, lots, destination limits
+        o = result.objective
+        how = ("an LP whose optimum is whole (gap 0)" if o["method"] == "lp" else
+               f"a MIP over whole units; LP bound {o['lp_weighted_shortfall']:,}, integrality gap "
+               f"{o['integrality_gap']:,}")
+        out.append(f"side constraints: {', '.join(o['side_constraints'])}; solved as {how}")
     if result.status == "time_limit":
         o = result.objective
         stage = {"shortfall": "stage 1 (weighted shortfall): this is a greedy plan",
@@ -302,9 +316,37 @@ def render_text(result, top: int = 10, shipments: int = 20, regions: int = 40) -
                            {"shortfall": "int", "fill_rate": "pct"}, max_width=110)]
     else:
         out += ["", "No shortfalls: every demand row is fully served."]
+    if getattr(result, "marginal", None) is not None:
+        out += _explanations_text(result, top)
     disp = result.plan.dispatch.sort_values(["quantity", "source", "region"], ascending=[False, True, True])
     shown = disp.head(shipments)
     out += ["", f"Shipments ({len(disp)}; largest {len(shown)} shown; all in dispatch.csv with --output)",
             table_text(shown[["source", "region", "product", "quantity", "unit_cost", "cost"]],
                        {"quantity": "int", "unit_cost": "num", "cost": "num"})]
     return "\n".join(out) + "\n"
+
+
+def _explanations_text(result, top: int) -> list[str]:
+    """What one more unit is worth where it is worth most, and why sources left short regions out."""
+    from .why import WHY_CODES
+
+    marginal, accounts = result.marginal, result.accounts
+    sources = marginal[marginal["kind"] == "source"]
+    best = sources.sort_values(["value", "source", "product"], ascending=[False, True, True]).head(min(top, 5))
+    out = ["", f"One more unit at a source: weighted shortfall saved (top {len(best)} of {len(sources)}; every "
+               "region and source in marginal.csv with --output)",
+           table_text(best[["source", "product", "value", "detail"]].rename(columns={"value": "saves"}),
+                      {"saves": "num"}, max_width=90)]
+    not_sent = accounts[accounts["line"] == "not_sent"]
+    if len(not_sent):
+        g = not_sent.groupby("why", sort=False)
+        why = pd.DataFrame({"routes": g.size(), "sources": g["source"].nunique()}).reset_index()
+        why = why.sort_values(["routes", "why"], ascending=[False, True])
+        from .side_why import SIDE_WHY_CODES  # the codes of plans with side constraints
+
+        why["meaning"] = why["why"].map({**WHY_CODES, **SIDE_WHY_CODES})
+        out += ["", "Routes to short regions that got no (more) units, by reason (each in sources.csv with --output)",
+                table_text(why[["why", "routes", "sources", "meaning"]], {"routes": "int", "sources": "int"},
+                           max_width=90)]
+    return out
+

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["Column", "Table", "TABLES", "FLAGS", "GRADES", "USES", "SOURCE_KINDS", "MAX_QUANTITY", "MAX_COST",
+__all__ = ["Column", "Table", "TABLES", "FLAGS", "GRADES", "USES", "SOURCE_KINDS", "MEASURES", "COMMITMENT_KINDS",
+           "MAX_QUANTITY", "MAX_COST",
            "MAX_DAYS"]
 
 # Quantities above this are rejected as absurd (no day's supply or demand of any item
@@ -22,12 +23,15 @@ FLAGS = ("level_one_response", "port_of_entry", "border_port", "medium_risk", "e
 GRADES = ("general", "icu")
 USES = ("general", "icu")
 SOURCE_KINDS = ("enterprise", "reserve", "import", "donation")
+MEASURES = ("units", "pallets", "trucks", "volume", "mass")
+COMMITMENT_KINDS = ("contract", "designated")
 
 
 @dataclass(frozen=True)
 class Column:
     name: str
-    kind: str  # id | ref | text | quantity | cost | number | bool | choice | flags | lat | lon | date | days | fraction
+    # id | ref | text | quantity | cost | number | count | bool | choice | flags | lat | lon | date | days | fraction
+    kind: str
     required: bool
     description: str
     default: object = None
@@ -74,6 +78,17 @@ TABLES: dict[str, Table] = {
                        "not including, 1).", default=0.0),
                 Column("lead_days", "days", False, "Days from production to availability at the source "
                        "(sterilisation, ...).", default=0.0),
+                Column("unit_volume", "number", False, "Cubic metres one unit takes up (for `volume` capacities "
+                       "in capacity.csv)."),
+                Column("unit_mass", "number", False, "Kilograms one unit weighs (for `mass` capacities in "
+                       "capacity.csv)."),
+                Column("per_pallet", "number", False, "Units on one pallet (for `pallets` capacities in "
+                       "capacity.csv)."),
+                Column("per_truck", "number", False, "Units in one full truck of this product alone (for `trucks` "
+                       "capacities in capacity.csv; a mixed load fills each truck pro rata)."),
+                Column("min_lot", "quantity", False, "Smallest shipment of the product on a route: a route "
+                       "carries 0 or at least this many units (makes the model a MIP); empty: no minimum.",
+                       default=0.0),
             ),
             ("product",),
             "What can be shipped.",
@@ -91,6 +106,8 @@ TABLES: dict[str, Table] = {
                 Column("lon", "lon", False, "Longitude, decimal degrees; default: its region's."),
                 Column("lead_days", "days", False, "Days from production to availability, added to the "
                        "product's.", default=0.0),
+                Column("max_destinations", "count", False, "Most regions the source ships to in a day, all "
+                       "products together (makes the model a MIP); empty: no limit."),
             ),
             ("source",),
             "Where supply is: makers, reserves, imports, donations.",
@@ -155,6 +172,8 @@ TABLES: dict[str, Table] = {
                 Column("transit_days", "days", False, "Whole days in transit (multi-day plans); empty: 0."),
                 Column("capacity", "quantity", False,
                        "Most units of each product the route carries today; empty: no limit."),
+                Column("corridor", "text", False, "Name of the transport corridor the route runs on, for a "
+                       "corridor's shared capacity in capacity.csv; empty: none.", default=""),
             ),
             ("source", "region", "product"),
             "Which source may ship to which region, at what cost. Without this file every source ships "
@@ -193,6 +212,59 @@ TABLES: dict[str, Table] = {
             ),
             ("from_region", "to_region", "product"),
             "Redistribution (multi-day plans): a region's stock may be sent on to another region.",
+        ),
+        Table(
+            "capacity",
+            False,
+            (
+                Column("source", "ref", False, "Shipments from this source; empty: from every source.", default="",
+                       ref="sources"),
+                Column("region", "ref", False, "Shipments to this region; empty: to every region.", default="",
+                       ref="regions"),
+                Column("corridor", "text", False, "Shipments on routes of this corridor (routes.csv); empty: on "
+                       "any route.", default=""),
+                Column("measure", "choice", True, "What the capacity counts: `units`, `pallets` (products' "
+                       "`per_pallet`), `trucks` (`per_truck`), `volume` (m3, `unit_volume`) or `mass` (kg, "
+                       "`unit_mass`).", choices=MEASURES),
+                Column("capacity", "quantity", True, "Most of that measure shipped today by all products "
+                       "together on the routes the row matches."),
+            ),
+            ("source", "region", "corridor", "measure"),
+            "Transport capacity shared by every product on the routes a row matches (a source's loading "
+            "docks, a corridor, a region's receiving capacity). Each row names a source, a region or a corridor.",
+        ),
+        Table(
+            "commitments",
+            False,
+            (
+                Column("source", "ref", True, "Source bound by the commitment.", ref="sources"),
+                Column("region", "ref", True, "Region (or buyer) it is committed to.", ref="regions"),
+                Column("product", "ref", False, "Product committed; empty: any of the source's products.",
+                       default="", ref="products"),
+                Column("minimum", "quantity", False, "Units the source must ship to the region today (a contract); "
+                       "empty: none.", default=0.0),
+                Column("kind", "choice", False, "`contract` (at least `minimum`) or `designated` (the source is "
+                       "assigned to its designated regions: it ships that product to them only, and at least "
+                       "`minimum`).", default="contract", choices=COMMITMENT_KINDS),
+            ),
+            ("source", "region", "product"),
+            "Hard commitments: contracts and designated pairings (a maker assigned to a province). When they "
+            "cannot all hold, the plan names the smallest set of conflicting rows.",
+        ),
+        Table(
+            "substitutes",
+            False,
+            (
+                Column("product", "ref", True, "Product that may stand in.", ref="products"),
+                Column("family", "text", True, "Demand family it may serve besides its own."),
+                Column("use", "choice", False, "`general` or `icu` demand of that family.", default="general",
+                       choices=USES),
+                Column("preference", "count", False, "Rank among the substitutes for that demand: 1 is the first "
+                       "choice, 2 the next, ...; the family's own products always come first.", default=1.0),
+            ),
+            ("product", "family", "use"),
+            "Which product may serve which other family's demand, with a preference (goggles for face "
+            "shields, ...); generalises the ICU rule.",
         ),
     )
 }

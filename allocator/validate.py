@@ -24,6 +24,8 @@ from .schema import MAX_COST, MAX_DAYS, MAX_QUANTITY, TABLES, Column, Table
 
 __all__ = ["load", "check", "validate_folder"]
 
+OPTIONAL_TABLES = tuple(t.name for t in TABLES.values() if not t.required)
+
 _TRUE = {"true", "yes", "1", "y", "t"}
 _FALSE = {"false", "no", "0", "n", "f"}
 
@@ -68,7 +70,7 @@ def check(raw: RawInstance, policy: Policy | None = None, overrides: list[str] |
         typed[table.name] = _parse_table(table, frame, raw.rows.get(table.name, []), policy, issues,
                                          raw.label(table.name), with_duplicates)
     required_parsed = all(typed.get(t.name) is not None for t in TABLES.values() if t.required)
-    optional_parsed = all(raw.tables.get(t) is None or typed[t] is not None for t in ("routes", "stock", "transfers"))
+    optional_parsed = all(raw.tables.get(t) is None or typed[t] is not None for t in OPTIONAL_TABLES)
     if required_parsed and optional_parsed:
         # Cross-table checks run even when cells are bad, so that every problem shows at once;
         # bad cells were already reported and hold a neutral value here.
@@ -76,7 +78,9 @@ def check(raw: RawInstance, policy: Policy | None = None, overrides: list[str] |
         unique = {name: frame.drop_duplicates(subset=list(TABLES[name].key)) if name in with_duplicates else frame
                   for name, frame in typed.items()}
         _check_references(unique, raw, policy, issues)
+        _check_substitutes(unique, raw, policy, issues)
         _check_days(unique, raw, issues)
+        _check_side_tables(unique, raw, issues)
         unknown = sorted(set(policy.region_weights) - set(unique["regions"]["region"]))
         if unknown:
             issues.append(Issue("policy", None, "region_weight", f"unknown region(s) {', '.join(unknown)}: expected "
@@ -97,6 +101,9 @@ def check(raw: RawInstance, policy: Policy | None = None, overrides: list[str] |
         routes=None if typed["routes"] is None else typed["routes"].reset_index(drop=True),
         stock=None if typed["stock"] is None else typed["stock"].reset_index(drop=True),
         transfers=None if typed["transfers"] is None else typed["transfers"].reset_index(drop=True),
+        capacity=None if typed["capacity"] is None else typed["capacity"].reset_index(drop=True),
+        commitments=None if typed["commitments"] is None else typed["commitments"].reset_index(drop=True),
+        substitutes=None if typed["substitutes"] is None else typed["substitutes"].reset_index(drop=True),
         policy=policy,
         path=raw.path,
         warnings=[],
@@ -215,7 +222,7 @@ def _parse_column(file: str, col: Column, values: pd.Series, rows: np.ndarray, p
 
 
 def _not_whole(col: Column, numbers: np.ndarray) -> np.ndarray:
-    if col.kind != "days":
+    if col.kind not in ("days", "count"):
         return np.zeros(len(numbers), dtype=bool)
     with np.errstate(invalid="ignore"):
         return np.isfinite(numbers) & (numbers != np.floor(numbers))
@@ -321,6 +328,8 @@ def _expected(col: Column) -> str:
         return "a number more than 0 and at most 1e9" if col.name == "weight" else "a number from 0 to 1e9"
     if col.kind == "days":
         return f"a whole number of days from 0 to {MAX_DAYS}"
+    if col.kind == "count":
+        return "a whole number from 0 to 1e9"
     if col.kind == "fraction":
         return "a fraction from 0 up to (not including) 1"
     if col.kind == "date":
@@ -349,9 +358,8 @@ def _check_references(t: dict[str, pd.DataFrame | None], raw: RawInstance, polic
         "regions": regions["region"].unique(),
     }
     known: dict[str, list[str]] = {}  # sorted ids, for suggestions
-    for name, frame in (("sources", sources), ("supply", supply), ("demand", demand), ("routes", routes),
-                        ("stock", t["stock"]), ("transfers", t["transfers"])):
-        if frame is None:
+    for name, frame in t.items():
+        if frame is None or name in ("products", "regions"):
             continue
         table = TABLES[name]
         for col in table.columns:
@@ -424,6 +432,60 @@ def _check_references(t: dict[str, pd.DataFrame | None], raw: RawInstance, polic
                                 "lon, or a routes.csv with costs"))
 
 
+def _check_side_tables(t: dict[str, pd.DataFrame | None], raw: RawInstance, issues: list[Issue]) -> None:
+    """Shared capacity, commitments, lots and destination limits (``constrained``)."""
+    lab = raw.label
+    products, sources, routes, cap, com = t["products"], t["sources"], t["routes"], t["capacity"], t["commitments"]
+    countable = dict(zip(products["product"], products["countable"]))
+    for col in ("per_pallet", "per_truck"):
+        for pos in np.flatnonzero((products[col] == 0).to_numpy(bool)):
+            issues.append(Issue(lab("products"), int(products["_row"].iloc[pos]), col,
+                                "is 0: expected a number of units more than 0 (or empty)"))
+    frac = products["countable"] & (products["min_lot"] != np.floor(products["min_lot"]))
+    for pos in np.flatnonzero(frac.to_numpy(bool)):
+        issues.append(Issue(lab("products"), int(products["_row"].iloc[pos]), "min_lot",
+                            f"is {products['min_lot'].iloc[pos]:g}: the product is countable, expected a whole number"))
+    if cap is not None:
+        corridors = set(routes["corridor"]) - {""} if routes is not None else set()
+        for pos, rec in enumerate(cap.itertuples(index=False)):
+            line = int(cap["_row"].iloc[pos])
+            if rec.source == "" and rec.region == "" and rec.corridor == "":
+                issues.append(Issue(lab("capacity"), line, "source", "source, region and corridor are all empty: "
+                                    "expected at least one (the routes the capacity applies to)"))
+            if rec.corridor != "" and rec.corridor not in corridors:
+                where = "no route of routes.csv" if routes is not None else "there is no routes.csv"
+                issues.append(Issue(lab("capacity"), line, "corridor", f"unknown corridor {rec.corridor!r}: "
+                                    f"{where} names it in its corridor column"))
+        # Every product that can be shipped needs the size the capacity rows count in.
+        shipped = products["product"].isin(t["supply"].loc[t["supply"]["quantity"] > 0, "product"])
+        for measure in sorted(set(cap["measure"]) - {"units"}):
+            column = {"pallets": "per_pallet", "trucks": "per_truck", "volume": "unit_volume", "mass": "unit_mass"}[
+                measure]
+            first = int(cap.loc[cap["measure"] == measure, "_row"].iloc[0])
+            for pos in np.flatnonzero((shipped & products[column].isna()).to_numpy(bool)):
+                issues.append(Issue(lab("products"), int(products["_row"].iloc[pos]), column,
+                                    f"is empty: capacity.csv row {first} counts {measure}, expected the "
+                                    f"{column} of every product with supply"))
+    if com is not None:
+        frac = com["product"].map(countable).eq(True) & (com["minimum"] != np.floor(com["minimum"]))
+        for pos in np.flatnonzero(frac.to_numpy(bool)):
+            issues.append(Issue(lab("commitments"), int(com["_row"].iloc[pos]), "minimum",
+                                f"is {com['minimum'].iloc[pos]:g}: the product is countable, expected a whole "
+                                "number"))
+    # The daily plan only: the multi-day model has none of these rows.
+    multi_day = t["stock"] is not None or t["transfers"] is not None or len(
+        {d for name in ("supply", "demand") for d in t[name]["day"] if d}) > 1
+    if multi_day:
+        used = [(name, None, None) for name in ("capacity", "commitments") if t[name] is not None]
+        used += [("products", int(products["_row"].iloc[p]), "min_lot") for p in
+                 np.flatnonzero((products["min_lot"] > 0).to_numpy(bool))[:1]]
+        used += [("sources", int(sources["_row"].iloc[p]), "max_destinations") for p in
+                 np.flatnonzero(sources["max_destinations"].notna().to_numpy(bool))[:1]]
+        for name, line, column in used:
+            issues.append(Issue(lab(name), line, column, "applies to the daily plan (allocator solve) only: "
+                                "expected a one-day instance without stock or transfers"))
+
+
 def _check_days(t: dict[str, pd.DataFrame | None], raw: RawInstance, issues: list[Issue]) -> None:
     """The multi-day columns and tables: durable families, stock holders, dated rows."""
     lab = raw.label
@@ -472,6 +534,56 @@ def _check_days(t: dict[str, pd.DataFrame | None], raw: RawInstance, issues: lis
         for pos in np.flatnonzero(loop.to_numpy()):
             issues.append(Issue(lab("transfers"), int(transfers["_row"].iloc[pos]), "to_region",
                                 "is the same region as from_region: expected another region"))
+
+
+def _check_substitutes(t: dict[str, pd.DataFrame | None], raw: RawInstance, policy: Policy,
+                       issues: list[Issue]) -> None:
+    """``substitutes.csv``: each row lets a product serve another family's demand of one use.
+
+    The family must be one some product belongs to, not the product's own (its own family's
+    rows it serves anyway), and of the same kind: countable and divisible goods are planned in
+    different units. The preference is 1 or more (0 is the family's own products). The ICU rule
+    still holds: a general-grade product never serves ICU use (an error), an ICU-grade one
+    serves general use only where the policy allows (else the row does nothing: a warning).
+    """
+    subs, products = t.get("substitutes"), t["products"]
+    if subs is None or products is None:
+        return
+    lab = raw.label("substitutes")
+    by_product = products.drop_duplicates("product").set_index("product")
+    known = subs["product"].isin(by_product.index).to_numpy()
+    product, family = subs["product"].to_numpy(object), subs["family"].to_numpy(object)
+    use, row = subs["use"].to_numpy(object), subs["_row"].to_numpy()
+    own = subs["product"].map(by_product["family"]).to_numpy(object)
+    grade = subs["product"].map(by_product["grade"]).to_numpy(object)
+    countable = subs["product"].map(by_product["countable"]).to_numpy(object)
+    families = sorted(set(products["family"]))
+    family_countable = products.groupby("family")["countable"].all()
+    for pos in np.flatnonzero(known & (family != "")):
+        p, f, r = product[pos], family[pos], int(row[pos])
+        if f not in family_countable.index:
+            close = difflib.get_close_matches(f, families, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            issues.append(Issue(lab, r, "family", f"no product belongs to family {f!r}: expected a family from "
+                                f"products.csv{hint}"))
+        elif f == own[pos]:
+            issues.append(Issue(lab, r, "family", f"is {f!r}, the family of product {p!r} itself: a product serves "
+                                "its own family anyway; expected another family"))
+        elif bool(family_countable[f]) != bool(countable[pos]):
+            kinds = {True: "countable", False: "divisible (not countable)"}
+            issues.append(Issue(lab, r, "family", f"family {f!r} is {kinds[bool(family_countable[f])]} but product "
+                                f"{p!r} is {kinds[bool(countable[pos])]}: they are planned in different units; "
+                                "expected a family of the same kind"))
+        if use[pos] == "icu" and grade[pos] == "general":
+            issues.append(Issue(lab, r, "use", f"is 'icu' but product {p!r} is general-grade: ICU demand takes "
+                                "ICU-grade products only; expected 'general' or an ICU-grade product"))
+        elif use[pos] == "general" and grade[pos] == "icu" and not policy.icu_grade_for_general:
+            issues.append(Issue(lab, r, "use", f"product {p!r} is ICU-grade and the policy keeps ICU-grade items "
+                                "for ICU use (icu_grade_for_general = false): this row has no effect", "warning"))
+    preference = subs["preference"].to_numpy(float)
+    for pos in np.flatnonzero(preference < 1):
+        issues.append(Issue(lab, int(row[pos]), "preference", f"is {preference[pos]:g}: expected a whole number 1 "
+                            "or more (1: the first substitute; the family's own products always come first)"))
 
 
 def _reachability_warnings(instance: Instance, raw: RawInstance) -> list[Issue]:

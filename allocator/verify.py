@@ -3,9 +3,10 @@
 Feasibility (recomputed from the instance alone, never from the model): known ids, whole
 units of countable products, routes that exist and their capacities, nothing shipped
 beyond what a source has, nothing delivered beyond demand, ICU-grade items only where
-the policy lets them serve. Optimality (optional): the plan's weighted shortfall equals
-the optimum, its fill rates sit at the max-min fair levels (to the unit), and its route
-cost is the least for that service.
+the policy lets them serve, another family's product only where ``substitutes.csv`` lets
+it. Optimality (optional): the plan's weighted shortfall equals the optimum, its fill
+rates sit at the max-min fair levels (to the unit), and its route cost (plus, with
+substitutes, the substitution charge) is the least for that service.
 """
 
 from __future__ import annotations
@@ -269,14 +270,24 @@ def verify(instance: Instance, plan: Plan | pd.DataFrame, *, fill: pd.DataFrame 
 
     # Nothing shipped beyond supply.
     _check_supply(instance, codes, dispatch, src, prod, quantity_col, v)
+    # Shared capacity, commitments, lots and destination limits hold.
+    _check_side(instance, dispatch, v)
 
     # Nothing delivered beyond demand; ICU-grade items only where allowed.
-    by_grade = _grade_totals(codes, reg, prod, quantity_col)
     demand = instance.demand
-    _check_demand(instance, by_grade, v)
-    delivered = _credit(instance, by_grade.i_icu, by_grade.i_gen, by_grade.gi, by_grade.gg, weights)
-    if fill is not None:
-        delivered = _check_fill(instance, codes, fill, by_grade, delivered, v)
+    split = None
+    if _has_substitutes(instance):
+        # Substitutes let a product serve several families' rows: how a region's units split
+        # between its rows is a small flow problem (``_Split``), not a rule per family.
+        split = _Split(instance, codes, reg, prod, quantity_col, weights)
+        split.check_demand(v)
+        delivered = split.best() if fill is None else split.check_fill(_claimed(instance, codes, fill, v), v)
+    else:
+        by_grade = _grade_totals(codes, reg, prod, quantity_col)
+        _check_demand(instance, by_grade, v)
+        delivered = _credit(instance, by_grade.i_icu, by_grade.i_gen, by_grade.gi, by_grade.gg, weights)
+        if fill is not None:
+            delivered = _check_fill(instance, codes, fill, by_grade, delivered, v)
 
     quantity = demand["quantity"].to_numpy(float)
     shortfall = quantity - delivered
@@ -286,9 +297,12 @@ def verify(instance: Instance, plan: Plan | pd.DataFrame, *, fill: pd.DataFrame 
         "delivered": float(delivered.sum()),
         "shortfall": float(shortfall.sum()),
     }
+    if split is not None:
+        metrics["substituted"] = split.substituted
     feasible = not any(item[4] == "error" for item in v)
     if optimality and feasible:
-        _check_optimality(instance, delivered, metrics, v, reference, None if fill is not None else by_grade)
+        _check_optimality(instance, delivered, metrics, v, reference,
+                          None if fill is not None or split is not None else by_grade, split)
     violations = pd.DataFrame(v, columns=_COLUMNS)
     violations["row"] = violations["row"].astype("Int64")
     return Verification(violations=violations.reset_index(drop=True), metrics=metrics)
@@ -390,6 +404,71 @@ def _route_lookup(instance: Instance, dispatch: pd.DataFrame, codes: _Codes, src
     })
 
 
+def _check_side(instance: Instance, dispatch: pd.DataFrame, v: list) -> None:
+    """The side constraints, read off the dispatch table and the instance's own tables."""
+    d = dispatch.loc[dispatch["quantity"] > 0, ["source", "region", "product", "quantity", "_row"]]
+    tol = 1e-6
+    products = instance.products.set_index("product")
+    cap = instance.capacity
+    if cap is not None and len(cap):
+        corridor = pd.Series("", index=d.index, dtype=object)
+        if instance.routes is not None:
+            routes = instance.routes
+            specific = routes.set_index(["source", "region", "product"])["corridor"]
+            generic = routes.loc[routes["product"] == ""].set_index(["source", "region"])["corridor"]
+            key3 = pd.MultiIndex.from_frame(d[["source", "region", "product"]])
+            found = specific.reindex(key3).to_numpy(object)
+            fallback = generic.reindex(pd.MultiIndex.from_frame(d[["source", "region"]])).to_numpy(object)
+            corridor = pd.Series(np.where(pd.isna(found), fallback, found), index=d.index).fillna("")
+        sizes = {"units": None, "pallets": ("per_pallet", True), "trucks": ("per_truck", True),
+                 "volume": ("unit_volume", False), "mass": ("unit_mass", False)}
+        for rec in cap.itertuples(index=False):
+            match = np.ones(len(d), dtype=bool)
+            for value, column in ((rec.source, d["source"]), (rec.region, d["region"]), (rec.corridor, corridor)):
+                if value != "":
+                    match &= (column == value).to_numpy(bool)
+            q = d["quantity"].to_numpy(float)[match]
+            size = sizes[rec.measure]
+            if size is not None:
+                per = products[size[0]].reindex(d["product"].to_numpy(object)[match]).to_numpy(float)
+                q = q / per if size[1] else q * per
+            used = float(q.sum())
+            if used > rec.capacity * (1 + tol) + tol:
+                v.append(("shared capacity", "capacity.csv", rec._5, f"the plan uses {_n(used)} {rec.measure}; "
+                          f"the row allows {_n(rec.capacity)}", "error"))
+    com = instance.commitments
+    if com is not None and len(com):
+        for rec in com.itertuples(index=False):
+            match = (d["source"] == rec.source) & (d["region"] == rec.region)
+            if rec.product != "":
+                match &= d["product"] == rec.product
+            sent = float(d.loc[match, "quantity"].sum())
+            if sent < rec.minimum * (1 - tol) - tol:
+                v.append(("commitment", "commitments.csv", rec._5, f"{rec.source} sends {_n(sent)} to {rec.region}; "
+                          f"committed at least {_n(rec.minimum)}", "error"))
+        des = com.loc[com["kind"] == "designated"]
+        allowed = set(zip(des["source"], des["region"], des["product"]))
+        scoped = set(zip(des["source"], des["product"]))
+        for rec in d.itertuples(index=False):
+            bound = (rec.source, rec.product) in scoped or (rec.source, "") in scoped
+            if bound and (rec.source, rec.region, rec.product) not in allowed and \
+                    (rec.source, rec.region, "") not in allowed:
+                v.append(("designated", "dispatch.csv", rec._4, f"{rec.source} is designated to other regions for "
+                          f"{rec.product} but ships {_n(rec.quantity)} to {rec.region}", "error"))
+    lot = d["product"].map(products["min_lot"]).to_numpy(float)
+    for pos in np.flatnonzero(d["quantity"].to_numpy(float) < lot * (1 - tol) - tol):
+        rec = d.iloc[pos]
+        v.append(("lot", "dispatch.csv", rec["_row"], f"ships {_n(rec['quantity'])} {rec['product']}; the minimum lot "
+                  f"is {_n(lot[pos])}", "error"))
+    limit = instance.sources.set_index("source")["max_destinations"].dropna()
+    if len(limit):
+        count = d.groupby("source")["region"].nunique()
+        for source, k in limit.items():
+            if count.get(source, 0) > k:
+                v.append(("destinations", "dispatch.csv", None, f"{source} ships to {count[source]} regions; at "
+                          f"most {int(k)} allowed (sources.csv)", "error"))
+
+
 def _check_supply(instance: Instance, codes: _Codes, dispatch: pd.DataFrame, src: np.ndarray, prod: np.ndarray,
                   quantity: np.ndarray, v: list) -> None:
     n_p = max(1, len(codes.products))
@@ -472,14 +551,9 @@ def _text(col: pd.Series) -> np.ndarray:
     return np.array([str(col.iloc[k]) for k in range(len(col))], dtype=object)
 
 
-def _check_fill(instance: Instance, codes: _Codes, fill: pd.DataFrame, by: _ByGrade, derived: np.ndarray,
-                v: list) -> np.ndarray:
-    """Check the plan's own fill table against its dispatch; return the deliveries it claims.
-
-    The claimed split between ICU and general use must be one the dispatched grades allow:
-    ICU use from ICU-grade units only, general use from general-grade units and (where the
-    policy allows) the ICU-grade units left over, and every delivered unit in some use.
-    """
+def _claimed(instance: Instance, codes: _Codes, fill: pd.DataFrame, v: list) -> np.ndarray:
+    """The deliveries the plan's fill table claims, per demand row (0 where it has no row); its
+    rows for unknown demand rows or with impossible figures are violations."""
     demand = instance.demand
     quantity = demand["quantity"].to_numpy(float)
     rows = fill["_row"] if "_row" in fill.columns else pd.Series(np.arange(2, len(fill) + 2), index=fill.index)
@@ -502,6 +576,19 @@ def _check_fill(instance: Instance, codes: _Codes, fill: pd.DataFrame, by: _ByGr
     ok = np.flatnonzero(found & ~bad)[::-1]  # the last row for a demand row wins
     _, last = np.unique(at[ok], return_index=True)
     claimed[at[ok[last]]] = c[ok[last]]
+    return claimed
+
+
+def _check_fill(instance: Instance, codes: _Codes, fill: pd.DataFrame, by: _ByGrade, derived: np.ndarray,
+                v: list) -> np.ndarray:
+    """Check the plan's own fill table against its dispatch; return the deliveries it claims.
+
+    The claimed split between ICU and general use must be one the dispatched grades allow:
+    ICU use from ICU-grade units only, general use from general-grade units and (where the
+    policy allows) the ICU-grade units left over, and every delivered unit in some use.
+    """
+    demand = instance.demand
+    claimed = _claimed(instance, codes, fill, v)
     allow = instance.policy.icu_grade_for_general
     gi, gg = by.gi, by.gg
     ci = np.where(by.i_icu >= 0, claimed[np.maximum(by.i_icu, 0)] if len(claimed) else 0.0, 0.0)
@@ -523,7 +610,7 @@ def _check_fill(instance: Instance, codes: _Codes, fill: pd.DataFrame, by: _ByGr
 
 
 def _check_optimality(instance: Instance, delivered: np.ndarray, metrics: dict, v: list, reference,
-                      free_split: _ByGrade | None = None) -> None:
+                      free_split: _ByGrade | None = None, split: _Split | None = None) -> None:
     if reference is None:
         from .optimize import solve
 
@@ -552,6 +639,8 @@ def _check_optimality(instance: Instance, delivered: np.ndarray, metrics: dict, 
             lo, hi = fair_box(fair, quantity, countable, weights)
         if free_split is not None and instance.policy.icu_grade_for_general:
             delivered = _fair_split(instance, delivered, free_split, weights, lo, hi)
+        if split is not None:
+            delivered = split.fair(lo, hi)
         bad = (delivered < lo - 1e-9) | (delivered > hi + 1e-9)
         for i in np.flatnonzero(bad):
             v.append(("equity", "demand.csv", int(demand["_row"].iloc[i]),
@@ -560,6 +649,18 @@ def _check_optimality(instance: Instance, delivered: np.ndarray, metrics: dict, 
                       f"{fair[i]:.2%} ({_n(target[i])})", "error"))
         if bad.any():
             return
+    if split is not None:
+        # The cost stage's objective: route cost plus the substitution charge (of the split
+        # that charges least, among those the plan may claim).
+        charge = split.least_charge()
+        metrics["substitution_charge"] = charge
+        metrics["substituted"] = split.substituted
+        c_ref = c_star + float(reference.objective.get("substitution_charge", 0.0))
+        if metrics["route_cost"] + charge > c_ref + 1e-6 * max(1.0, abs(c_ref)):
+            v.append(("least cost", None, None, f"route cost {_n(metrics['route_cost'])} plus substitution charge "
+                      f"{_n(charge)} exceeds the least {_n(c_ref)} of serving the same demand (route cost "
+                      f"{_n(c_star)} plus substitution charge {_n(c_ref - c_star)})", "error"))
+        return
     if metrics["route_cost"] > c_star + 1e-6 * max(1.0, abs(c_star)):
         v.append(("least cost", None, None, f"route cost {_n(metrics['route_cost'])} exceeds the least cost "
                   f"{_n(c_star)} of serving the same demand", "error"))
@@ -585,6 +686,211 @@ def _fair_split(instance: Instance, delivered: np.ndarray, by_grade: _ByGrade, w
     out[i[fits]] = low[fits]
     out[g[fits]] = (gen_part + total - low)[fits]
     return out
+
+
+def _has_substitutes(instance: Instance) -> bool:
+    """Whether ``substitutes.csv`` lets some product serve another family's demand."""
+    subs = instance.substitutes
+    if subs is None or not len(subs):
+        return False
+    own = subs["product"].map(instance.products.set_index("product")["family"])
+    return bool((subs["family"] != own).any())
+
+
+class _Split:
+    """How the units a dispatch delivers to each region may be split among the demand rows
+    there that they may serve, when substitutes let a product serve several families' rows.
+
+    Which product may serve which row is read off the instance's tables: a family's own
+    products and every ``substitutes.csv`` row, each under the ICU rule (ICU-grade units serve
+    ICU use, and general use only where the policy allows; general-grade units general use
+    only). Splits are small LPs over (region, product) x demand row: columns ``y`` (units of a
+    hub to a row), ``s`` (units of a hub that no row takes), ``u``/``o`` (a row's deliveries
+    under or over what the fill table claims); rows: each hub's units, each row's deliveries.
+    """
+
+    def __init__(self, instance: Instance, codes: _Codes, reg: np.ndarray, prod: np.ndarray, quantity: np.ndarray,
+                 weights: np.ndarray):
+        n_p = max(1, len(codes.products))
+        keep = quantity > 0
+        hub_key, at = np.unique(reg[keep].astype(np.int64) * n_p + prod[keep], return_inverse=True)
+        self.hub_qty = np.bincount(at.reshape(-1), weights=quantity[keep], minlength=len(hub_key))
+        self.hub_region = codes.regions.to_numpy(object)[hub_key // n_p]
+        self.hub_product = codes.products.to_numpy(object)[hub_key % n_p]
+        demand = instance.demand
+        self.demand = demand
+        self.quantity = demand["quantity"].to_numpy(float)
+        self.weights = weights
+        self.n_h, self.n_d = len(hub_key), len(demand)
+        products = instance.products.set_index("product")
+        hubs = pd.DataFrame({"hub": np.arange(self.n_h), "region": self.hub_region, "product": self.hub_product})
+        rows = pd.DataFrame({"row": np.arange(self.n_d), "region": demand["region"].to_numpy(object),
+                             "family": demand["family"].to_numpy(object), "use": demand["use"].to_numpy(object)})
+        both = hubs.merge(rows, on="region")
+        subs = instance.substitutes[["product", "family", "use", "preference"]].drop_duplicates(
+            ["product", "family", "use"])
+        both = both.merge(subs, on=["product", "family", "use"], how="left")
+        grade = both["product"].map(products["grade"]).to_numpy(object)
+        use = both["use"].to_numpy(object)
+        own = both["product"].map(products["family"]).to_numpy(object) == both["family"].to_numpy(object)
+        listed = own | both["preference"].notna().to_numpy()
+        allow = bool(instance.policy.icu_grade_for_general)
+        icu_for_general = (grade == "icu") & (use == "general")
+        ok = listed & ((grade == use) | (icu_for_general & allow))
+        pair_hub, pair_row = both["hub"].to_numpy(np.int64), both["row"].to_numpy(np.int64)
+        self.pair_hub, self.pair_row = pair_hub[ok], pair_row[ok]
+        self.pair_sub = ~own[ok]
+        self.charge = np.where(own, 0.0, both["preference"].fillna(0.0).to_numpy(float))[ok] * \
+            float(instance.policy.substitution_cost)
+        # Pairs the ICU rule alone forbids (ICU-grade units for general use), to name the rule.
+        kept = listed & icu_for_general & (not allow)
+        self.kept_hub, self.kept_row = pair_hub[kept], pair_row[kept]
+        self.n_e = len(self.pair_hub)
+        self.slack = np.zeros(self.n_h)  # units of each hub that no row may take
+        self.claims: np.ndarray | None = None  # the fill table's deliveries, once checked
+        self.floor: float | None = None  # the most weighted delivery a split makes (without a fill table)
+        self.box: tuple[np.ndarray, np.ndarray] | None = None  # fair boxes one split meets
+        self.delivered = np.zeros(self.n_d)
+        self.substituted = 0.0
+
+    def _solve(self, cost_y: np.ndarray, cost_s: float = 0.0, cost_uo: float = 0.0, lo=None, hi=None,
+               weighted_floor: float | None = None):
+        """Solve one split LP; ``lo``/``hi`` bound each row's deliveries (default: 0 to demand),
+        ``cost_uo`` > 0 lets them miss (at that cost per unit); returns the columns or None."""
+        from .errors import SolverError
+        from .solvers import Status, make_lp
+
+        n_e, n_h, n_d = self.n_e, self.n_h, self.n_d
+        e = np.arange(n_e)
+        start = np.concatenate([2 * e, 2 * n_e + np.arange(n_h + 2 * n_d + 1)])
+        index = np.concatenate([np.column_stack([self.pair_hub, n_h + self.pair_row]).ravel(), np.arange(n_h),
+                                n_h + np.arange(n_d), n_h + np.arange(n_d)])
+        value = np.concatenate([np.ones(2 * n_e + n_h + n_d), -np.ones(n_d)])
+        free = np.inf if cost_uo > 0 else 0.0
+        lp = make_lp("highs", col_lower=np.zeros(n_e + n_h + 2 * n_d),
+                     col_upper=np.concatenate([np.full(n_e, np.inf), self.slack, np.full(2 * n_d, free)]),
+                     row_lower=np.concatenate([self.hub_qty, np.full(n_d, -np.inf) if lo is None else lo]),
+                     row_upper=np.concatenate([self.hub_qty, self.quantity if hi is None else hi]),
+                     start=start, index=index, value=value)
+        if weighted_floor is not None:
+            lp.add_rows([weighted_floor], [np.inf], [0, n_e], e, self.weights[self.pair_row])
+        lp.set_costs(np.concatenate([cost_y, np.full(n_h, cost_s), np.full(2 * n_d, cost_uo)]))
+        r = lp.solve()
+        if r.status is Status.INFEASIBLE:
+            return None
+        if r.status is not Status.OPTIMAL:
+            raise SolverError(f"verify: a split of the delivered units could not be found ({r.message})")
+        x = np.maximum(r.x, 0.0)
+        whole = np.round(x)
+        return np.where(np.abs(x - whole) <= 1e-9 * np.maximum(1.0, whole), whole, x)
+
+    def _rows(self, x: np.ndarray) -> np.ndarray:
+        return np.bincount(self.pair_row, weights=x[: self.n_e], minlength=self.n_d)
+
+    def _placed_nowhere(self) -> np.ndarray:
+        """Per region (of ``hub_region``): the fewest delivered units that no row may take."""
+        self.slack = self.hub_qty.copy()
+        x = self._solve(np.zeros(self.n_e), cost_s=1.0)
+        self.slack = x[self.n_e: self.n_e + self.n_h]
+        regions, at = np.unique(self.hub_region, return_inverse=True)
+        return regions, np.bincount(at.reshape(-1), weights=self.slack, minlength=len(regions))
+
+    def check_demand(self, v: list) -> None:
+        """Every delivered unit must serve some demand row it may serve (none beyond demand)."""
+        regions, extra = self._placed_nowhere()
+        total = np.bincount(np.unique(self.hub_region, return_inverse=True)[1].reshape(-1), weights=self.hub_qty,
+                            minlength=len(regions))
+        bad = extra > 1e-9 * np.maximum(1.0, total)
+        if not bad.any():
+            return
+        slack = self.slack
+        kept_extra = extra
+        if len(self.kept_hub):  # would the ICU rule's pairs place them? Then the rule is what stops them.
+            ok = (self.pair_hub, self.pair_row, self.charge, self.pair_sub)
+            self.pair_hub = np.concatenate([self.pair_hub, self.kept_hub])
+            self.pair_row = np.concatenate([self.pair_row, self.kept_row])
+            self.n_e = len(self.pair_hub)
+            kept_extra = self._placed_nowhere()[1]
+            self.pair_hub, self.pair_row, self.charge, self.pair_sub = ok
+            self.n_e = len(self.pair_hub)
+            self.slack = slack
+        for k in np.flatnonzero(bad):
+            region = regions[k]
+            hubs = np.flatnonzero(self.hub_region == region)
+            sent = ", ".join(f"{_n(self.hub_qty[h])} {self.hub_product[h]}"
+                             for h in sorted(hubs.tolist(), key=self.hub_product.__getitem__))
+            if kept_extra[k] < extra[k] - 1e-9 * max(1.0, total[k]):
+                icu = sorted(set(self.hub_product[self.kept_hub[np.isin(self.kept_hub, hubs)]].tolist()))
+                v.append(("icu", "dispatch.csv", None, f"ICU-grade {', '.join(map(repr, icu))} delivered to "
+                          f"{region!r} for general use: {_n(extra[k])} of the {_n(total[k])} units delivered there "
+                          f"({sent}) have no other demand to serve; the policy keeps ICU-grade items for ICU use",
+                          "error"))
+            else:
+                v.append(("demand", "dispatch.csv", None, f"{_n(extra[k])} of the {_n(total[k])} units delivered to "
+                          f"{region!r} ({sent}) serve no demand they may serve: the rows of their families, and of "
+                          "the families they may substitute for, are full", "error"))
+
+    def best(self) -> np.ndarray:
+        """The deliveries of the split that serves the most weighted demand (the plan's free choice)."""
+        x = self._solve(-self.weights[self.pair_row])
+        self.delivered = self._rows(x)
+        self.floor = float(self.weights @ self.delivered)
+        self.least_charge()
+        return self.delivered
+
+    def check_fill(self, claimed: np.ndarray, v: list) -> np.ndarray:
+        """The fill table's deliveries must be a split of the delivered units; return them."""
+        x = self._solve(np.zeros(self.n_e), cost_uo=1.0, lo=claimed, hi=claimed)
+        n = self.n_e + self.n_h
+        miss = x[n: n + self.n_d] + x[n + self.n_d:]
+        bad = miss > 1e-9 * np.maximum(1.0, self.quantity)
+        region = self.demand["region"].to_numpy(object)
+        for r in sorted(set(region[bad].tolist())):
+            at = np.flatnonzero((region == r) & ((claimed > 0) | bad))
+            says = ", ".join(f"{self.demand['family'].iloc[i]}/{self.demand['use'].iloc[i]} {_n(claimed[i])}"
+                             for i in at)
+            hubs = np.flatnonzero(self.hub_region == r)
+            sent = ", ".join(f"{_n(self.hub_qty[h])} {self.hub_product[h]}"
+                             for h in sorted(hubs.tolist(), key=self.hub_product.__getitem__))
+            why = (f"the dispatch delivers {sent} there, which cannot be split that way among the demand each "
+                   "product may serve") if sent else "the dispatch delivers nothing there"
+            v.append(("fill", "fill.csv", None, f"{r}: says delivered {says}; {why}", "error"))
+        self.claims = claimed
+        if not bad.any():
+            self.least_charge()
+        return claimed
+
+    def fair(self, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+        """Without a fill table, the deliveries of a split of most weighted delivery that puts every
+        row inside its fair box, if there is one (else those of ``best``)."""
+        if self.claims is not None:
+            return self.claims
+        tol = 1e-9
+        box_lo = np.where(np.isnan(lo), 0.0, np.maximum(lo, 0.0) - tol)
+        box_hi = np.where(np.isnan(hi), self.quantity, np.minimum(hi, self.quantity) + tol)
+        x = self._solve(self.charge, lo=box_lo, hi=box_hi, weighted_floor=self._floor())
+        if x is None:
+            return self.delivered
+        self.box = (box_lo, box_hi)
+        self.delivered = self._rows(x)
+        return self.delivered
+
+    def _floor(self) -> float | None:
+        return None if self.floor is None else self.floor - 1e-9 * max(1.0, abs(self.floor)) - 1e-7
+
+    def least_charge(self) -> float:
+        """The least substitution charge of a split the plan may claim: its fill table's, or one of
+        most weighted delivery (inside the fair boxes, once ``fair`` found a split meeting them)."""
+        if self.claims is not None:
+            x = self._solve(self.charge, lo=self.claims, hi=self.claims)
+        else:
+            lo, hi = self.box if self.box is not None else (None, None)
+            x = self._solve(self.charge, lo=lo, hi=hi, weighted_floor=self._floor())
+        if x is None:
+            return float("nan")
+        y = x[: self.n_e]
+        self.substituted = float(y[self.pair_sub].sum())
+        return float(y @ self.charge)
 
 
 def _n(x: float) -> str:

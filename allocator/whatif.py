@@ -33,7 +33,7 @@ from .errors import InstanceError, Issue, PolicyError
 from .instance import Instance
 from .optimize import Result
 from .policy import Policy
-from .schema import MAX_QUANTITY, USES
+from .schema import MAX_QUANTITY, TABLES, USES
 
 __all__ = ["Change", "WhatIf", "Comparison", "SYNTAX", "parse_changes", "apply_changes", "compare"]
 
@@ -48,7 +48,7 @@ _FORMS = {
 }
 _KEYS = {"supply": ("SOURCE", "PRODUCT"), "demand": ("REGION", "FAMILY", "USE"), "weight": ("REGION",),
          "flags": ("REGION",), "policy": ("KEY",)}
-_TABLES = ("products", "sources", "supply", "regions", "demand", "routes", "stock", "transfers")
+_TABLES = tuple(TABLES)  # every table the instance has, so that a what-if keeps them all
 _MAX_WEIGHT = 1e9
 _NUMBER = re.compile(r"^(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
 _THOUSANDS = re.compile(r"^\d{1,3}(,\d{3})+(\.\d+)?$")

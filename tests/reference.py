@@ -1,12 +1,14 @@
 """Independent solution paths for the tests, written apart from the package's model.
 
 * ``pulp_reference``: the lexicographic problem stated directly in PuLP, one variable per
-  (source, region, product, use), solved by CBC. Stage 1 minimises weighted shortfall;
+  (source, region, product, family, use) -- a product serves its own family, and another
+  family's demand where ``substitutes.csv`` lists it, at ``preference x substitution.cost``
+  a unit in stage 3 -- solved by CBC. Stage 1 minimises weighted shortfall;
   stage 2 finds max-min fair fill rates by the textbook procedure with an explicit
   per-row test (one LP per open row, no duals); stage 3 is a MIP over whole units with
   the weighted shortfall held at its optimum and each row boxed to its fair level.
-* ``networkx_reference``: equity off, as a single min-cost flow with a big-M cost, solved
-  by networkx's network simplex.
+* ``networkx_reference``: equity off, as a single min-cost flow with a big-M cost (and the
+  substitution charge on the arcs of substitutes), solved by networkx's network simplex.
 
 Neither imports the package's model, solver or verification code; weights come from the
 documented rule (``Instance.demand_weights``), route costs from the route table.
@@ -72,11 +74,22 @@ def _data(inst):
     return prod, supply, dem, may_serve
 
 
+def _substitutes(inst, prod):
+    """(product, family, use) -> preference, for rows naming another family than the product's."""
+    subs = {}
+    if inst.substitutes is not None:
+        for _, r in inst.substitutes.iterrows():
+            if r["family"] != prod[r["product"]]["family"]:
+                subs[(r["product"], r["family"], r["use"])] = int(r["preference"])
+    return subs
+
+
 def pulp_reference(inst):
     prod, supply, dem, may_serve = _data(inst)
+    subs = _substitutes(inst, prod)
     arcs = _arcs(inst)
     countable = {p: bool(prod[p]["countable"]) for p in prod}
-    # One variable per (source, region, product, use) that may carry something.
+    # One variable per (source, region, product, family, use) that may carry something.
     dem_by_region = defaultdict(list)
     for (dr, fam, use, q, w) in dem:
         dem_by_region[dr].append((fam, use))
@@ -85,8 +98,10 @@ def pulp_reference(inst):
         if supply.get((s, p), 0) <= 0:
             continue
         for fam, use in dem_by_region[r]:
-            if prod[p]["family"] == fam and may_serve(p, use):
-                keys.append((s, r, p, use))
+            if (prod[p]["family"] == fam or (p, fam, use) in subs) and may_serve(p, use):
+                keys.append((s, r, p, fam, use))
+    charge = {k: 0.0 if prod[k[2]]["family"] == k[3] else subs[(k[2], k[3], k[4])] * inst.policy.substitution_cost
+              for k in keys}
 
     def model(integer):
         m = pulp.LpProblem("ref", pulp.LpMinimize)
@@ -96,7 +111,7 @@ def pulp_reference(inst):
         for k in keys:
             by_supply[(k[0], k[2])].append(x[k])
             by_arc[k[:3]].append(x[k])
-            by_demand[(k[1], prod[k[2]]["family"], k[3])].append(x[k])
+            by_demand[(k[1], k[3], k[4])].append(x[k])
         for sp, terms in by_supply.items():
             m += pulp.lpSum(terms) <= supply[sp]
         for arc, terms in by_arc.items():
@@ -109,14 +124,15 @@ def pulp_reference(inst):
             deliv.append(e)
         wshort = pulp.lpSum(w * (q - e) for (dr, fam, use, q, w), e in zip(dem, deliv))
         cost = pulp.lpSum(arcs[k[:3]][0] * x[k] for k in keys)
-        return m, x, deliv, wshort, cost
+        subst = pulp.lpSum(charge[k] * x[k] for k in keys if charge[k])
+        return m, x, deliv, wshort, cost, subst
 
     def run(m):
         status = m.solve(_cbc())
         assert pulp.LpStatus[status] == "Optimal", pulp.LpStatus[status]
 
     # Stage 1.
-    m, x, deliv, wshort, cost = model(False)
+    m, x, deliv, wshort, cost, subst = model(False)
     m += wshort
     run(m)
     w_star = pulp.value(wshort)
@@ -132,7 +148,7 @@ def pulp_reference(inst):
             open_ = [i for i in range(len(dem)) if qty[i] > 0 and float(f"{wts[i]:.12g}") == w]
             while open_:
                 def base():
-                    m, x, deliv, wshort, cost = model(False)
+                    m, x, deliv, wshort, cost, subst = model(False)
                     m += wshort <= w_slack
                     for i in range(len(dem)):
                         if not np.isnan(level[i]) and qty[i] > 0:
@@ -162,7 +178,7 @@ def pulp_reference(inst):
                     level[i] = t_star
                 open_ = [i for i in open_ if i not in blocked]
     # Stage 3: whole units, fair levels boxed to the unit.
-    m, x, deliv, wshort, cost = model(True)
+    m, x, deliv, wshort, cost, subst = model(True)
     m += wshort <= w_slack
     if inst.policy.equity:
         for i, (dr, fam, use, q, w) in enumerate(dem):
@@ -172,21 +188,24 @@ def pulp_reference(inst):
                 m += deliv[i] <= math.ceil(target - 1e-6)
             else:
                 m += deliv[i] >= target - 1e-6 * (q + 1)
-    m += cost
+    m += cost + subst
     run(m)
     return {"weighted_shortfall": w_star, "route_cost": pulp.value(cost), "fair_fill": level,
+            "substitution_charge": pulp.value(subst) or 0.0,
             "delivered": np.array([pulp.value(e) or 0.0 for e in deliv])}
 
 
 def networkx_reference(inst, scale=1000):
     """Equity off: min-cost flow with cost M * weight on unmet demand plus route cost."""
     prod, supply, dem, may_serve = _data(inst)
+    subs = _substitutes(inst, prod)
     arcs = _arcs(inst)
     g = nx.DiGraph()
     total = int(sum(supply.values()))
     g.add_node("SRC", demand=-total)
     g.add_node("SINK", demand=total)
-    max_route = sum(int(round(c * scale)) for c, _ in arcs.values()) + 1
+    charge = {k: int(round(pref * inst.policy.substitution_cost * scale)) for k, pref in subs.items()}
+    max_route = sum(int(round(c * scale)) for c, _ in arcs.values()) + max(charge.values(), default=0) + 1
     big = max_route * (total + 1)  # one unit of weight outranks any route cost
     for (s, p), q in supply.items():
         g.add_edge("SRC", ("sup", s, p), capacity=int(q), weight=0)
@@ -199,8 +218,9 @@ def networkx_reference(inst, scale=1000):
             g.add_edge(("sup", s, p), ("hub", r, p), **attrs)
     for i, (dr, fam, use, q, w) in enumerate(dem):
         for p in prod:
-            if prod[p]["family"] == fam and may_serve(p, use) and g.has_node(("hub", dr, p)):
-                g.add_edge(("hub", dr, p), ("dem", i), weight=0)
+            own = prod[p]["family"] == fam
+            if (own or (p, fam, use) in subs) and may_serve(p, use) and g.has_node(("hub", dr, p)):
+                g.add_edge(("hub", dr, p), ("dem", i), weight=0 if own else charge[(p, fam, use)])
         # Served demand earns -M*w per unit; unserved costs nothing here.
         if g.has_node(("dem", i)):
             g.add_edge(("dem", i), "SINK", capacity=int(q), weight=-int(round(w * scale)) * big)
@@ -210,4 +230,8 @@ def networkx_reference(inst, scale=1000):
     qty = np.array([d[3] for d in dem])
     route = sum(flow[("sup", s, p)].get(("hub", r, p), 0) * c for (s, r, p), (c, cap) in arcs.items()
                 if g.has_node(("sup", s, p)) and g.has_edge(("sup", s, p), ("hub", r, p)))
-    return {"weighted_shortfall": float(wts @ (qty - delivered)), "route_cost": float(route), "delivered": delivered}
+    substituted = sum(flow[("hub", dr, p)].get(("dem", i), 0) * charge[(p, fam, use)]
+                      for i, (dr, fam, use, q, w) in enumerate(dem) for p in prod
+                      if (p, fam, use) in charge and g.has_edge(("hub", dr, p), ("dem", i)))
+    return {"weighted_shortfall": float(wts @ (qty - delivered)), "route_cost": float(route), "delivered": delivered,
+            "substitution_charge": substituted / scale}

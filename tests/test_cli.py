@@ -15,7 +15,7 @@ from helpers import run_cli as run
 
 ROOT = Path(__file__).resolve().parents[1]
 SUITS = str(ROOT / "instances" / "suits-2020-02-05")
-PLAN_FILES = ("dispatch.csv", "fill.csv", "allocation.csv")
+PLAN_FILES = ("dispatch.csv", "fill.csv", "allocation.csv", "marginal.csv", "sources.csv")
 
 
 

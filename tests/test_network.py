@@ -5,6 +5,7 @@ from __future__ import annotations
 from fractions import Fraction
 
 import numpy as np
+import pandas as pd
 import pytest
 from helpers import instance, random_instance
 from test_hand_cases import check_invariants
@@ -178,3 +179,21 @@ def test_families_solved_apart_give_the_same_optimum(seed, monkeypatch):
     np.testing.assert_allclose(apart.fair_fill, together.fair_fill, atol=1e-9)
     check_invariants(inst, apart)
     assert allocator.verify(inst, apart.plan).ok
+
+
+@pytest.mark.parametrize("solver", ["auto", "network", "highs"])
+def test_divisible_supply_nobody_demands_does_not_set_the_unit(solver):
+    """1.5 t of gel that no row demands left countable shields planned in tenths (found by the
+    substitution work): the unit comes from the rows arcs leave. 5 shields, demand 8 at a and
+    4 at b: fair share 5/12 each, boxes a [3, 4] and b [1, 2]; a is local (cost 0): 4 + 1."""
+    products = pd.DataFrame({"product": ["shield", "gel"], "countable": [True, False]})
+    sources = pd.DataFrame({"source": ["s1"], "name": ["S"], "region": ["a"]})
+    supply = pd.DataFrame({"source": ["s1", "s1"], "product": ["shield", "gel"], "quantity": [5, 1.5]})
+    regions = pd.DataFrame({"region": ["a", "b"], "name": ["A", "B"], "lat": [30, 31], "lon": [114, 115]})
+    demand = pd.DataFrame({"region": ["a", "b"], "family": ["shield", "shield"], "quantity": [8, 4]})
+    inst = allocator.Instance.from_frames(products=products, sources=sources, supply=supply, regions=regions,
+                                          demand=demand)
+    r = allocator.solve(inst, solver=solver)
+    d = r.plan.dispatch.set_index("region")["quantity"]
+    assert (d["a"], d["b"]) == (4, 1)
+    assert r.objective["weighted_shortfall"] == 7

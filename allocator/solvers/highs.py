@@ -94,6 +94,10 @@ class HighsLP:
         # without presolve both solve to the true optimum.
         self._h.setOptionValue("presolve", "off")
 
+    def set_coefficient(self, row: int, col: int, value: float) -> None:
+        """Change one entry of the matrix."""
+        self._h.changeCoeff(int(row), int(col), float(value))
+
     def add_col(self, cost: float, lower: float, upper: float) -> int:
         self._h.addCol(float(cost), float(lower), float(upper), 0, np.zeros(0, np.int32), np.zeros(0))
         self.n_cols += 1
@@ -114,6 +118,13 @@ class HighsLP:
         h.run()
         ms = h.getModelStatus()
         M = self._hs.HighsModelStatus
+        if ms in (M.kUnknown, M.kSolveError):
+            # A warm start after many changes can end in "Unknown" with a primal infeasibility
+            # left (seen on the side model's equity passes, province scale, 2026-11-23): solve
+            # again from scratch once, without the previous basis.
+            h.clearSolver()
+            h.run()
+            ms = h.getModelStatus()
         status = {
             M.kOptimal: Status.OPTIMAL,
             M.kInfeasible: Status.INFEASIBLE,

@@ -1,0 +1,74 @@
+"""Solve: the lexicographic optimum of the daily model with side constraints, in whole units.
+
+The stages are the daily model's (``lexicographic``): least weighted shortfall, max-min
+fair fill rates within each weight class, least cost. With side rows the LP's vertices
+need not be whole: a shared capacity in pallets or trucks has fractional coefficients,
+and a capacity shared by several products lets the LP split a unit between them. The
+method:
+
+1. Solve the stages as LPs (``solve_lexicographic``). When every countable value (and
+   every yes/no choice of a minimum lot or a destination limit) comes back whole, that is
+   the plan: the LP optimum is whole, so it is also the whole-unit optimum (gap 0).
+2. Otherwise solve the stages again as mixed-integer programs (``mip.lexicographic_mip``:
+   HiGHS branch and bound, each stage to a proven optimum and held while the next is
+   solved): least weighted shortfall over whole-unit plans, then the fewest units below
+   each row's LP fair box, then least cost. The plan meets every row of the model exactly
+   (no rounding after the solve, so no constraint can break); its weighted shortfall is
+   the least any whole-unit plan has. The LP's optimum is a lower bound: the difference is
+   reported as the integrality gap (``objective.integrality_gap``).
+
+Minimum lots and destination limits are yes/no choices, so they always take step 2.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from .constrained import SideModel
+from .errors import SolverError
+from .lexicographic import LexSolution, solve_lexicographic
+from .mip import lexicographic_mip
+
+__all__ = ["solve_side"]
+
+_INT_TOL = 1e-6
+
+
+def solve_side(model: SideModel, *, equity: bool = True, time_limit: float | None = None) -> LexSolution:
+    """The lexicographic optimum of ``model`` over whole-unit plans (``x`` over ``model.flow``'s columns).
+
+    ``method`` in the returned ``seconds`` keys and ``solver``: ``highs`` (LP, whole) or
+    ``highs-mip``; ``shortfall_bound`` is the LP optimum (a lower bound on any plan's).
+    """
+    t0 = time.perf_counter()
+    try:
+        lex = solve_lexicographic(model, equity=equity, whole=False, time_limit=time_limit, fallback=False)
+    except SolverError as exc:
+        msg = (f"{exc}; a plan with side constraints (shared capacity, commitments, lots, destination limits) "
+               "is returned only when optimal: raise --time-limit")
+        raise SolverError(msg) from None
+    x = lex.x
+    countable = model.countable_cols()
+    off = np.abs(x[countable] - np.round(x[countable]))
+    n_flow = model.flow.n_cols
+    seconds = {"lp": time.perf_counter() - t0}
+    if not model.is_mip and (not off.size or off.max() <= _INT_TOL):
+        x = x.copy()
+        x[countable] = np.round(x[countable])
+        x = np.where(np.abs(x) < 1e-9, 0.0, np.maximum(x, 0.0))
+        solver, solves, fair_lo, fair_hi = "highs", lex.lp_solves, lex.fair_lo, lex.fair_hi
+    else:
+        t1 = time.perf_counter()
+        left = None if time_limit is None else max(0.0, time_limit - (t1 - t0))
+        x, solves = lexicographic_mip(model, lex.fair_fill if equity else None, time_limit=left)
+        solves += lex.lp_solves
+        seconds["mip"] = time.perf_counter() - t1
+        solver = "highs-mip"
+        fair_lo = fair_hi = None  # a yes/no choice or a shared row may keep a row outside its LP fair box
+    w = float(x @ model.cost_vector("shortfall"))
+    cost = float(x @ model.cost_vector("cost"))
+    return LexSolution(x=x[:n_flow], weighted_shortfall=w, route_cost=cost, fair_fill=lex.fair_fill, lp_solves=solves,
+                       seconds=seconds, solver=solver, shortfall_bound=lex.weighted_shortfall, fair_lo=fair_lo,
+                       fair_hi=fair_hi)
