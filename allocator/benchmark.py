@@ -345,13 +345,18 @@ def render_json(report: dict) -> str:
     return json.dumps(report, indent=2, ensure_ascii=False)
 
 
-def render_text(report: dict) -> str:
-    """The header lines, then per scale the network, the table, the objective and the targets."""
+def machine_header(command: str, report: dict) -> str:
+    """The first line of a benchmark's text: the command, the date and the machine."""
     m = report["machine"]
     versions = ", ".join(f"{k} {v}" for k, v in m["versions"].items())
     memory = f"{m['memory_gib']} GiB" if m["memory_gib"] is not None else "memory unknown"
-    lines = [f"# allocator bench | {report['date']} | {m['platform']} | {m['cpu_count']} cores | {memory} | "
-             f"Python {m['python']} | {versions}",
+    return (f"# {command} | {report['date']} | {m['platform']} | {m['cpu_count']} cores | {memory} | "
+            f"Python {m['python']} | {versions}")
+
+
+def render_text(report: dict) -> str:
+    """The header lines, then per scale the network, the table, the objective and the targets."""
+    lines = [machine_header("allocator bench", report),
              f"# seed {report['seed']}; each path in a fresh process; seconds without imports; "
              f"timeout {report['timeout_s']:g} s per path"]
     for block in report["scales"]:

@@ -60,13 +60,15 @@ seed.
 from __future__ import annotations
 
 import datetime
-import json
 import math
 import os
 import time
 
 import numpy as np
 import pandas as pd
+
+from .benchmark import machine_header
+from .benchmark import render_json as render_side_json  # the same figures as the text, unrounded
 
 __all__ = ["SIDE_PATHS", "SIDE_SCALES", "SideBenchError", "bench_side_scale", "render_side_json",
            "render_side_text", "run_side_bench", "shrink", "side_tables", "stage1_arrays", "stage1_pulp"]
@@ -439,22 +441,13 @@ def _close(a: float, b: float) -> bool:
 # Output.
 
 
-def render_side_json(report: dict) -> str:
-    """The report as JSON: the same figures as the text, unrounded."""
-    return json.dumps(report, indent=2, ensure_ascii=False)
-
-
 _COLUMNS = ("path", "status", "method", "build_s", "solve_s", "total_s", "vs_base", "weighted_shortfall",
             "lp_bound", "integrality_gap")
 
 
 def render_side_text(report: dict) -> str:
     """Header (date, machine), then per scale the side tables, the table and the notes."""
-    m = report["machine"]
-    versions = ", ".join(f"{k} {v}" for k, v in m["versions"].items())
-    memory = f"{m['memory_gib']} GiB" if m["memory_gib"] is not None else "memory unknown"
-    lines = [f"# allocator bench --side | {report['date']} | {m['platform']} | {m['cpu_count']} cores | {memory} | "
-             f"Python {m['python']} | {versions}",
+    lines = [machine_header("allocator bench --side", report),
              f"# seed {report['seed']}; every path in this process, one after another; seconds without imports; "
              f"time limit {report['time_limit_s']:g} s per path (solver stages)"]
     for block in report["scales"]:
