@@ -96,3 +96,25 @@ def test_cli_refuses_county_and_bad_scales(capsys):
     assert code == 2 and "unknown value 'hamlet'" in out
     code, out = run_cli(capsys, "bench", "--side", "--timeout", "0")
     assert code == 2 and "--timeout 0" in out
+
+
+def test_highs_time_limit_counts_from_now():
+    """HiGHS checks ``time_limit`` against its run clock, which adds up every ``run`` of the
+    object: the adapter's limit is that clock plus the seconds left (else a path's limit was
+    spent twice, and the side model stopped at half its time limit)."""
+    from allocator import Instance
+    from allocator.model import build
+    from allocator.solvers import make_lp
+
+    m = build(Instance.from_frames(**side_bench.shrink(generate("province", 1), 4, 30, 32)))
+    lp = make_lp("highs", col_lower=m.col_lower, col_upper=m.col_upper, row_lower=m.row_lower,
+                 row_upper=m.row_upper, start=m.start, index=m.index, value=m.value)
+    for stage in ("shortfall", "plan", "shortfall"):
+        lp.set_costs(m.cost_vector(stage))
+        assert lp.solve().status.value == "optimal"
+    clock = lp._h.getRunTime()
+    assert clock > 0
+    lp.set_time_limit(5.0)
+    assert lp._h.getOptionValue("time_limit")[1] == pytest.approx(clock + 5.0)
+    lp.set_time_limit(None)
+    assert lp._h.getOptionValue("time_limit")[1] == float("inf")

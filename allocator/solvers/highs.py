@@ -46,6 +46,7 @@ class HighsLP:
         lp.a_matrix_.value_ = np.asarray(value, dtype=np.double)
         h.passModel(lp)
         self._h = h
+        self._integer = False  # set_integer: the solves are MIPs
         self.n_cols = n_col
         self.n_rows = n_row
 
@@ -56,7 +57,12 @@ class HighsLP:
         return a
 
     def set_time_limit(self, seconds: float | None) -> None:
-        self._h.setOptionValue("time_limit", float("inf") if seconds is None else max(float(seconds), 0.0))
+        """At most ``seconds`` more for the next solves. HiGHS checks ``time_limit`` against its
+        run clock, which adds up every ``run`` of this object: the limit is that clock plus ``seconds``."""
+        if seconds is None:
+            self._h.setOptionValue("time_limit", float("inf"))
+            return
+        self._h.setOptionValue("time_limit", self._h.getRunTime() + max(float(seconds), 0.0))
 
     def set_costs(self, cost: np.ndarray) -> None:
         cost = np.asarray(cost, dtype=np.double)
@@ -84,6 +90,7 @@ class HighsLP:
         cols = np.asarray(cols, dtype=np.int32)
         if len(cols) == 0:
             return
+        self._integer = True
         kind = np.full(len(cols), self._hs.HighsVarType.kInteger)
         self._h.changeColsIntegrality(len(cols), cols, kind)
         self._h.setOptionValue("mip_rel_gap", 0.0)
@@ -115,13 +122,15 @@ class HighsLP:
 
     def solve(self) -> LPResult:
         h = self._h
+        warm = not self._integer and h.getBasis().valid
         h.run()
         ms = h.getModelStatus()
         M = self._hs.HighsModelStatus
-        if ms in (M.kUnknown, M.kSolveError):
-            # A warm start after many changes can end in "Unknown" with a primal infeasibility
-            # left (seen on the side model's equity passes, province scale, 2026-11-23): solve
-            # again from scratch once, without the previous basis.
+        if ms in (M.kUnknown, M.kSolveError) or (warm and ms == M.kInfeasible):
+            # An LP warm-started after many changes can end in "Unknown", or in "Infeasible" with
+            # a primal infeasibility of 1e-6 left, where the same LP solved from scratch is
+            # optimal (the side model's equity passes, generated province instance, 2026-11-23):
+            # solve it once more without the previous basis.
             h.clearSolver()
             h.run()
             ms = h.getModelStatus()
