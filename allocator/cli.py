@@ -1,4 +1,4 @@
-"""Command line: ``allocator solve | plan | replay | validate | verify | generate | batch | bench``.
+"""Command line: ``allocator solve | plan | replay | report | validate | verify | generate | batch | bench``.
 
 Exit codes: 0 success; 1 ``verify`` found a violation; 2 bad input (data, policy or
 arguments); 3 the solver failed. No traceback reaches the user unless ``--debug``.
@@ -38,6 +38,8 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--output", "-o", metavar="DIR",
                    help="write dispatch.csv, fill.csv, allocation.csv, summary.json, marginal.csv, sources.csv")
     s.add_argument("--excel", action="store_true", help="with --output, also write plan.xlsx")
+    s.add_argument("--report", metavar="HTML", help="also write the plan as one self-contained HTML page "
+                   "(map, priorities, flows, tables; as allocator report)")
     s.add_argument("--format", choices=["text", "json"], default="text")
     s.add_argument("--top", type=int, default=10, help="shortfalls to list (default 10)")
     s.add_argument("--shipments", type=int, default=20, help="shipments to list (default 20)")
@@ -50,6 +52,11 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--solver", choices=["auto", "network", "highs"], default="auto",
                    help="engine: network (exact integer flows, OR-Tools), highs (LP simplex) or auto "
                         "(network for each product family whose data are whole numbers, else highs)")
+    s.add_argument("--whole", choices=["auto", "proven", "rounded"], default="auto",
+                   help="with side constraints (capacity.csv, commitments.csv, lots, destination limits) whose LP "
+                        "optimum is not whole: proven (branch and bound to the whole-unit optimum; small models), "
+                        "rounded (the best whole-unit plan near the LP optimum, with its gap to the LP bound) or "
+                        "auto (proven up to 2,000 countable columns, else rounded)")
     s.add_argument("--hierarchy", action="store_true",
                    help="two-level solve: nation to top regions (regions.csv parent), then each to its regions")
     s.add_argument("--workers", type=int, default=1, help="with --hierarchy: processes for the provinces (default 1)")
@@ -87,7 +94,9 @@ def _parser() -> argparse.ArgumentParser:
     rp = sub.add_parser("replay", help="roll an H-day plan over the instance's days, committing one day at a time, "
                                        "and write the time series (CSV) and a chart (PNG)")
     rp.add_argument("instance", help="a dated instance folder or .xlsx workbook")
-    rp.add_argument("--horizon", type=int, default=1, metavar="H", help="days planned each morning (default 1)")
+    rp.add_argument("--horizon", type=int, default=None, metavar="H",
+                    help="days planned each morning (default: 1 + the longest transit time, so that every "
+                         "shipment sent arrives inside the plan; a shorter horizon never sends on slower routes)")
     rp.add_argument("--start", metavar="YYYY-MM-DD", help="first day (default: the instance's first day)")
     rp.add_argument("--end", metavar="YYYY-MM-DD", help="last day (default: the instance's last day)")
     rp.add_argument("--forecast", choices=["perfect", "persistence"], default="perfect",
@@ -97,6 +106,15 @@ def _parser() -> argparse.ArgumentParser:
     rp.add_argument("--no-chart", action="store_true", help="with --output, do not draw replay.png")
     rp.add_argument("--format", choices=["text", "json"], default="text")
     policy_args(rp)
+
+    hr = sub.add_parser("report", help="write a plan folder as one self-contained HTML page: map, priorities, "
+                                       "flows, time series, sortable tables (works offline)")
+    hr.add_argument("plan", metavar="PLAN_DIR", help="a folder written by solve, plan or replay with --output")
+    hr.add_argument("--output", "-o", metavar="HTML", required=True, help="the HTML file to write")
+    hr.add_argument("--instance", metavar="INSTANCE",
+                    help="the plan's instance: where sources and regions lie and the regions' priority flags "
+                         "(without it, regions that are provinces sit at their capitals and shipments are not "
+                         "drawn on the map)")
 
     v = sub.add_parser("validate", help="check an instance and list every problem")
     v.add_argument("instance")
@@ -145,7 +163,8 @@ def _parser() -> argparse.ArgumentParser:
                          "--scenarios and print weighted shortfall, fill by priority, equity, cost and time")
     bn.add_argument("--scenarios", metavar="FILE",
                     help="with --replay: CSV of policy scenarios (as for batch); the first is the baseline")
-    bn.add_argument("--horizon", type=int, default=1, metavar="H", help="with --replay: days planned each morning")
+    bn.add_argument("--horizon", type=int, default=None, metavar="H",
+                    help="with --replay: days planned each morning (default: 1 + the longest transit time)")
     bn.add_argument("--forecast", choices=["perfect", "persistence"], default="perfect", help="with --replay")
     bn.add_argument("--side", action="store_true",
                     help="bench the side constraints instead: the generated --scale instance (province or "
@@ -272,6 +291,8 @@ def _run_days(args, instance) -> int:
             from .replay import replay
 
             result = replay(instance, horizon=args.horizon, start=args.start, end=args.end, forecast=args.forecast)
+            for warning in result.warnings:
+                print(f"warning: {warning}", file=sys.stderr)
             written = write_replay(result, args.output, chart=not args.no_chart) if args.output else []
             text = render_replay_text(result)
     except ValueError as exc:  # a day outside the instance, an undated instance to replay
@@ -288,6 +309,23 @@ def _run_days(args, instance) -> int:
     return EXIT_OK
 
 
+def _write_solve_report(result, instance, args):
+    """``solve --report``: the page of the plan folder just written (or of one written to a temporary folder),
+    so that it is the same page as ``allocator report PLAN_DIR --instance INSTANCE`` gives."""
+    import tempfile
+    from pathlib import Path
+
+    from .htmlreport import write_report
+    from .report import write_outputs
+
+    if args.output:
+        return write_report(args.output, args.report, instance=instance)
+    with tempfile.TemporaryDirectory(prefix="allocator-report-") as tmp:
+        folder = Path(tmp) / "plan"
+        write_outputs(result, folder)
+        return write_report(folder, args.report, instance=instance)
+
+
 def _run_whatif(args, instance, changes) -> int:
     """``solve --set``: the base plan and the what-if plan, and what changed between them."""
     from .optimize import solve
@@ -296,7 +334,7 @@ def _run_whatif(args, instance, changes) -> int:
 
     whatif = apply_changes(instance, changes)  # a bad id or value: exit 2 before anything is solved
     memory = None if args.memory_limit is None else args.memory_limit * 2**30
-    kw = dict(time_limit=args.time_limit, memory_limit=memory, solver=args.solver)
+    kw = dict(time_limit=args.time_limit, memory_limit=memory, solver=args.solver, whole=args.whole)
     base = solve(instance, **kw, explain=False)  # only the what-if plan is written
     changed = solve(whatif.instance, **kw, explain=not args.no_explain)
     diff = compare(base, changed)
@@ -498,7 +536,7 @@ def _run(args) -> int:
         from .batch import BASE, Scenario, read_scenarios
         from .policy_bench import bench_policies, render_policy_bench
 
-        if args.horizon < 1:
+        if args.horizon is not None and args.horizon < 1:
             print("allocator: error: --horizon must be 1 or more", file=sys.stderr)
             return EXIT_INPUT
         from .errors import AllocatorError
@@ -528,6 +566,18 @@ def _run(args) -> int:
             print(f"allocator: error: {exc}", file=sys.stderr)
             return EXIT_INPUT
         sys.stdout.write(render_json(report) + "\n" if args.format == "json" else render_text(report))
+        return EXIT_OK
+
+    if args.command == "report":
+        from .htmlreport import ReportError, write_report
+
+        try:
+            inst = load(args.instance) if args.instance else None
+            written = write_report(args.plan, args.output, instance=inst)
+        except ReportError as exc:
+            print(f"allocator: error: {exc}", file=sys.stderr)
+            return EXIT_INPUT
+        print(f"wrote {written} ({written.stat().st_size:,} bytes)")
         return EXIT_OK
 
     if args.command == "validate":
@@ -589,19 +639,23 @@ def _run(args) -> int:
                 for note in previous.unknown:
                     print(f"warning: --previous {args.previous}: {note}", file=sys.stderr)
             result = solve(instance, time_limit=args.time_limit, memory_limit=memory, solver=args.solver,
-                           previous=previous, explain=not args.no_explain)
+                           previous=previous, explain=not args.no_explain, whole=args.whole)
         if args.output:
             from time import perf_counter
 
             t = perf_counter()
             written = write_outputs(result, args.output, excel=args.excel)
             result.timings["write"] = perf_counter() - t
+        if args.report:
+            written_report = _write_solve_report(result, instance, args)
         if args.format == "json":
             print(render_json(result))
         else:
             sys.stdout.write(render_text(result, top=args.top, shipments=args.shipments, regions=args.regions))
             if args.output:
                 print(f"\nwrote {', '.join(str(p) for p in written)}")
+            if args.report:
+                print(f"wrote {written_report} ({written_report.stat().st_size:,} bytes)")
         return EXIT_OK
 
     from .verify import read_plan, verify

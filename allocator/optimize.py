@@ -78,7 +78,8 @@ class Result:
 
 def solve(instance: Instance, *, equity: bool | None = None, icu_grade_for_general: bool | None = None,
           policy: Policy | None = None, solver: str = "auto", time_limit: float | None = None,
-          memory_limit: float | None = None, check: bool = True, previous=None, explain: bool = True) -> Result:
+          memory_limit: float | None = None, check: bool = True, previous=None, explain: bool = True,
+          whole: str = "auto") -> Result:
     """Solve one day's instance to the lexicographic optimum.
 
     Parameters
@@ -106,6 +107,11 @@ def solve(instance: Instance, *, equity: bool | None = None, icu_grade_for_gener
     explain:
         Compute ``marginal`` and ``accounts`` (``why.why_tables``): about a fifth of the solve's
         time on a county-scale instance; ``False`` skips them (they stay ``None``).
+    whole:
+        With side constraints whose LP optimum is not whole: ``proven`` (branch and bound to
+        the whole-unit optimum), ``rounded`` (the best whole-unit plan near the LP optimum,
+        ``rounding``) or ``auto`` (``proven`` up to ``side_solve.PROVEN_LIMIT`` countable
+        columns); see ``side_solve``. Ignored without side constraints.
     """
     if not instance.one_day():
         days = instance.days
@@ -136,7 +142,7 @@ def solve(instance: Instance, *, equity: bool | None = None, icu_grade_for_gener
     else:
         from .side_solve import solve_side
 
-        sol = solve_side(side, equity=pol.equity, time_limit=time_limit)
+        sol = solve_side(side, equity=pol.equity, time_limit=time_limit, whole=whole)
     timings["solve"] = time.perf_counter() - t
     t = time.perf_counter()
     plan = plan_from_solution(instance, model, sol.x)
@@ -151,8 +157,10 @@ def solve(instance: Instance, *, equity: bool | None = None, icu_grade_for_gener
         "equity": "max-min fair fill rates within each tier" if pol.equity else "off",
     }
     if side is not None:
+        from .side_solve import SOLVER_NAMES
+
         objective["side_constraints"] = side.features
-        objective["method"] = "mip" if sol.solver == "highs-mip" else "lp"
+        objective["method"] = SOLVER_NAMES[sol.solver]
         objective["lp_weighted_shortfall"] = json_number(sol.shortfall_bound)
         objective["integrality_gap"] = json_number(sol.weighted_shortfall - float(sol.shortfall_bound))
     if "preference" in model.serve and len(substitute_rows(instance)):

@@ -25,7 +25,7 @@ from .validate import load
 __all__ = ["bench_policies", "render_policy_bench"]
 
 
-def bench_policies(instances: list[str], scenarios: list[Scenario], *, horizon: int = 1,
+def bench_policies(instances: list[str], scenarios: list[Scenario], *, horizon: int | None = None,
                    forecast: str = "perfect") -> pd.DataFrame:
     rows = []
     for path in instances:
@@ -41,7 +41,7 @@ def bench_policies(instances: list[str], scenarios: list[Scenario], *, horizon: 
             key = pd.MultiIndex.from_frame(f[["region", "family", "use"]])
             f["weight"] = yard.reindex(key).to_numpy(float)
             due = f["demand"] + f["backlog_in"]
-            row = {"instance": inst.name, "scenario": sc.name, "days": f["day"].nunique(),
+            row = {"instance": inst.name, "scenario": sc.name, "days": f["day"].nunique(), "horizon": rp.horizon,
                    "weighted_shortfall": float((f["weight"] * f["shortfall"]).sum()),
                    "fill_rate": float(f["delivered"].sum() / due.sum()) if due.sum() > 0 else 1.0}
             for k, w in enumerate(tiers, start=1):
@@ -53,9 +53,9 @@ def bench_policies(instances: list[str], scenarios: list[Scenario], *, horizon: 
             rows.append(row)
     out = pd.DataFrame(rows)
     tier_cols = sorted((c for c in out.columns if c.startswith("fill_tier")), key=lambda c: int(c[9:]))
-    rest = [c for c in out.columns if c not in tier_cols and c not in ("instance", "scenario", "days",
+    rest = [c for c in out.columns if c not in tier_cols and c not in ("instance", "scenario", "days", "horizon",
                                                                         "weighted_shortfall", "fill_rate")]
-    out = out[["instance", "scenario", "days", "weighted_shortfall", "fill_rate", *tier_cols, *rest]]
+    out = out[["instance", "scenario", "days", "horizon", "weighted_shortfall", "fill_rate", *tier_cols, *rest]]
     for inst_name, grp in out.groupby("instance", sort=False):
         first = grp.index[0]
         for col in ("weighted_shortfall", "seconds"):
@@ -64,14 +64,17 @@ def bench_policies(instances: list[str], scenarios: list[Scenario], *, horizon: 
     return out
 
 
-def render_policy_bench(table: pd.DataFrame, *, horizon: int, forecast: str) -> str:
+def render_policy_bench(table: pd.DataFrame, *, horizon: int | None, forecast: str) -> str:
     m = machine_info()
+    days = (f"horizon {horizon} day(s)" if horizon is not None else
+            "horizon 1 + the longest transit time (column horizon)")
     head = (f"# allocator bench --replay | {date.today().isoformat()} | {m['platform']} | {m['cpu_count']} cores | "
-            f"Python {m['python']}\n# horizon {horizon} day(s), forecast {forecast}; every scenario scored at the "
+            f"Python {m['python']}\n# {days}, forecast {forecast}; every scenario scored at the "
             "instance's own weights and tiers; ratios against the first scenario, same run\n")
     fmt = {c: "pct" for c in table.columns if c.startswith("fill")}
     fmt.update({"weighted_shortfall": "int", "cost": "int", "equity": "num4", "seconds": "num",
-                "weighted_shortfall_vs_base": "num", "seconds_vs_base": "num", "days": "int", "mip_days": "int"})
+                "weighted_shortfall_vs_base": "num", "seconds_vs_base": "num", "days": "int", "horizon": "int",
+                "mip_days": "int"})
     shown = table.copy()
     for c in shown.columns:
         if c.startswith("fill_tier"):  # an instance without that tier

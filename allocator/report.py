@@ -283,9 +283,11 @@ def render_text(result, top: int = 10, shipments: int = 20, regions: int = 40) -
                     f"{result.objective['substitution_charge']:,}, not in route cost)")
     if "side_constraints" in result.objective:  # capacity.csv, commitments.csv, lots, destination limits
         o = result.objective
-        how = ("an LP whose optimum is whole (gap 0)" if o["method"] == "lp" else
-               f"a MIP over whole units; LP bound {o['lp_weighted_shortfall']:,}, integrality gap "
-               f"{o['integrality_gap']:,}")
+        bound = f"LP bound {o['lp_weighted_shortfall']:,}, integrality gap {o['integrality_gap']:,}"
+        how = {"lp": "an LP whose optimum is whole (gap 0)",
+               "mip": f"a MIP over whole units, proven optimal; {bound}",
+               "rounded": f"a MIP over whole units near the LP optimum (rounded, not proven optimal: --whole); "
+                          f"{bound}"}[o["method"]]
         out.append(f"side constraints: {', '.join(o['side_constraints'])}; solved as {how}")
     if result.status == "time_limit":
         o = result.objective

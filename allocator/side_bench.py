@@ -35,11 +35,16 @@ Paths, one after another in this process:
     model and ``conflicts.find_conflicts`` (the check that the hard rows can all hold: an LP,
     then a MIP when the model has yes/no choices or a fractional coefficient); ``solve`` the
     lexicographic stages as LPs, then as MIPs when the LP optimum is not whole or there are
-    binaries. The method, LP bound and integrality gap are ``Result.objective``'s. The time
+    binaries (``solve(whole="auto")``: proven up to ``side_solve.PROVEN_LIMIT`` countable
+    columns, else rounded near the LP optimum, ``rounding``). The method, LP bound and
+    integrality gap are ``Result.objective``'s. The time
     limit (``time_limit``) is ``allocator.solve``'s: it bounds the solver stages, not the
     conflict check; a path it stops is reported as ``timeout`` with the stage it stopped in.
     ``conflicts_s`` (printed under the table) is one more ``build_side`` + ``find_conflicts``
     run of the same instance, timed apart, before the solve.
+``capacity-proven``
+    The ``capacity`` instance with ``whole="proven"``: branch and bound over every column,
+    whatever the size; the same weighted shortfall as ``capacity`` or less when it finishes.
 ``highs-arrays``, ``pulp-highs``
     Stage 1 only (least weighted shortfall, an LP; equity does not enter stage 1) of the
     ``capacity`` instance, built two ways from the loaded instance: as CSC arrays passed to
@@ -79,7 +84,8 @@ REFUSED = {
               "over 40 minutes, and the conflict check has no time limit; county is 5 times larger",
     "village": "refused: the village scale has one product and nothing for side tables to bind",
 }
-SIDE_PATHS = ("base", "capacity", "commitments", "lots", "destinations", "highs-arrays", "pulp-highs")
+SIDE_PATHS = ("base", "capacity", "commitments", "lots", "destinations", "capacity-proven", "highs-arrays",
+              "pulp-highs")
 CUMULATIVE = ("capacity", "commitments", "lots", "destinations")  # each adds its table to the one before
 STAGE1_TOL = 1e-7  # relative: two LP solves of one model
 
@@ -243,6 +249,7 @@ def bench_side_scale(scale: str, seed: int, time_limit: float, cut: tuple[int, i
         conflicts_s = _conflicts_seconds(instances[name])
         rows.append(_timed_solve(name, instances[name], time_limit)[1])
         rows[-1]["conflicts_s"] = conflicts_s
+    rows.append(_timed_solve("capacity-proven", instances["capacity"], time_limit, whole="proven")[1])
     rows.append(_stage1_row("highs-arrays", stage1_arrays, instances["capacity"]))
     rows.append(_stage1_row("pulp-highs", stage1_pulp, instances["capacity"]))
     compare_side(rows)
@@ -268,14 +275,14 @@ def _row(path: str, status: str, **fields) -> dict:
     return {"path": path, "status": status, **dict.fromkeys(_MEASURES), **fields}
 
 
-def _timed_solve(path: str, instance, time_limit: float):
+def _timed_solve(path: str, instance, time_limit: float, whole: str = "auto"):
     """``allocator.solve`` (the policy's equity, self-check on, no explanations): the result and its row."""
     from allocator import solve
     from allocator.errors import AllocatorError
 
     t = time.perf_counter()
     try:
-        result = solve(instance, time_limit=time_limit, explain=False)
+        result = solve(instance, time_limit=time_limit, explain=False, whole=whole)
     except AllocatorError as exc:  # the time limit in a stage of the side model, or a conflict
         total = time.perf_counter() - t
         text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
@@ -431,6 +438,9 @@ def compare_side(rows: list[dict]) -> None:
                                  for k in ("build_s", "solve_s", "total_s")}
     if arrays and cap:
         arrays["agrees"] = _close(arrays["weighted_shortfall"], cap["lp_weighted_shortfall"])
+    proven = ok.get("capacity-proven")
+    if proven and cap:  # what proving optimality bought over the capacity path's method
+        proven["below_capacity_path"] = cap["weighted_shortfall"] - proven["weighted_shortfall"]
 
 
 def _close(a: float, b: float) -> bool:
@@ -483,6 +493,9 @@ def _scale_lines(block: dict) -> list[str]:
                          f"{'on' if row['equity'] else 'off'}; {stages}{conflicts}")
     ok = {row["path"]: row for row in block["paths"] if row["status"] == "ok"}
     arrays, pulp_row = ok.get("highs-arrays"), ok.get("pulp-highs")
+    if ok.get("capacity-proven") and "below_capacity_path" in ok["capacity-proven"]:
+        lines.append(f"capacity-proven: the proven whole-unit optimum; the capacity path ({ok['capacity']['method']}) "
+                     f"has {ok['capacity-proven']['below_capacity_path']:,.3f} more weighted shortfall")
     if arrays:
         same = {True: "equal to the capacity path's LP bound", False: "DIFFERENT from the capacity path's LP bound",
                 None: "the capacity path did not finish: not compared"}[arrays.get("agrees")]

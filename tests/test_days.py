@@ -130,6 +130,30 @@ def test_replay_with_a_one_day_horizon_equals_a_sequence_of_daily_solves(unmet):
             backlog = daily.plan.fill.set_index("region")["shortfall"].astype(int).to_dict()
 
 
+def test_replay_horizon_sees_every_shipment_arrive(capsys):
+    """A morning's plan counts a shipment only if it arrives inside the horizon: with one day,
+    the bundled replay never ships on its 603 routes of 1-2 days' transit, and Hubei (tier 1,
+    reached only by them) gets nothing. The default horizon is 1 + the longest transit (3 here),
+    and a shorter one is warned about."""
+    from allocator.replay import horizon_warning, shortest_horizon
+
+    inst = allocator.load("instances/suits-2020-replay")
+    assert shortest_horizon(inst) == 3
+    assert horizon_warning(inst, 3) is None
+    assert "603 route(s) in routes.csv" in horizon_warning(inst, 1)
+    days = dict(start="2020-02-05", end="2020-02-07")
+    default = replay(inst, **days)
+    one = replay(inst, horizon=1, **days)
+    assert default.horizon == 3 and not default.warnings
+    hubei = default.fill.loc[default.fill["region"] == "hubei", "delivered"].sum()
+    assert hubei > 0 and one.fill.loc[one.fill["region"] == "hubei", "delivered"].sum() == 0
+    assert one.warnings and one.summary()["fill_by_tier"][1] == 0.0
+    assert default.summary()["fill_by_tier"][1] > 0.3
+    assert main(["replay", "instances/suits-2020-replay", "--horizon", "1", "--start", "2020-02-05",
+                 "--end", "2020-02-05"]) == 0
+    assert "warning: horizon 1 day(s): 603 route(s)" in capsys.readouterr().err
+
+
 def test_same_instance_same_replay_files_byte_for_byte(tmp_path):
     args = ["replay", "instances/suits-2020-replay", "--horizon", "3", "--end", "2020-01-25", "--no-chart"]
     assert main([*args, "-o", str(tmp_path / "one")]) == 0

@@ -1,10 +1,10 @@
 """``allocator bench --side``: every path present, the two model builders agree, the MIP paths
 say so, no constrained plan beats the unconstrained one.
 
-The generated province instance's MIPs do not finish in ten minutes (README, "Side
+The generated province instance's proven MIPs do not finish in ten minutes (README, "Side
 constraints", what they cost), so the run here is the province instance cut to 2 products, 14
-sources and 12 regions (``side_bench.shrink``), with side tables drawn the same way. No time is
-asserted.
+sources and 12 regions (``side_bench.shrink``), with side tables drawn the same way: every path
+proven (``auto`` below ``side_solve.PROVEN_LIMIT``). No time is asserted.
 """
 
 from __future__ import annotations
@@ -56,6 +56,9 @@ def test_mip_paths_and_shortfall_order(block):
     assert rows["lots"]["method"] == "mip" and rows["destinations"]["method"] == "mip"
     # Pallet capacities have fractional coefficients; here the LP optimum is not whole.
     assert rows["capacity"]["method"] == "mip"
+    # capacity-proven is the same instance and method here: the same plan.
+    assert rows["capacity-proven"]["method"] == "mip"
+    assert rows["capacity-proven"]["weighted_shortfall"] == rows["capacity"]["weighted_shortfall"]
 
 
 def test_side_tables_are_the_same_for_the_same_seed():
@@ -86,6 +89,7 @@ def test_text_and_json(block, capsys):
     for path in side_bench.SIDE_PATHS:
         assert f"\n{path} " in text
     assert "PuLP / arrays: build" in text and "optimum equal to highs-arrays'" in text
+    assert "capacity-proven: the proven whole-unit optimum; the capacity path (mip) has 0.000 more" in text
     assert json.loads(side_bench.render_side_json(report))["scales"][0]["paths"][0]["path"] == "base"
 
 
