@@ -56,7 +56,7 @@ def _parser() -> argparse.ArgumentParser:
                    help="with side constraints (capacity.csv, commitments.csv, lots, destination limits) whose LP "
                         "optimum is not whole: proven (branch and bound to the whole-unit optimum; small models), "
                         "rounded (the best whole-unit plan near the LP optimum, with its gap to the LP bound) or "
-                        "auto (proven up to 2,000 countable columns, else rounded)")
+                        "auto (proven up to 1,500 countable columns, else rounded)")
     s.add_argument("--hierarchy", action="store_true",
                    help="two-level solve: nation to top regions (regions.csv parent), then each to its regions")
     s.add_argument("--workers", type=int, default=1, help="with --hierarchy: processes for the provinces (default 1)")
@@ -113,8 +113,8 @@ def _parser() -> argparse.ArgumentParser:
     hr.add_argument("--output", "-o", metavar="HTML", required=True, help="the HTML file to write")
     hr.add_argument("--instance", metavar="INSTANCE",
                     help="the plan's instance: where sources and regions lie and the regions' priority flags "
-                         "(without it, regions that are provinces sit at their capitals and shipments are not "
-                         "drawn on the map)")
+                         "(default: the folder's places.csv; a folder without it gets regions at their provincial "
+                         "capitals and no shipments on the map)")
 
     v = sub.add_parser("validate", help="check an instance and list every problem")
     v.add_argument("instance")

@@ -8,14 +8,15 @@ from pathlib import Path
 
 import pandas as pd
 
-from .report import check_folder, csv_text, table_text, write_folder
+from .report import check_folder, csv_text, places_table, table_text, write_folder
 
 __all__ = ["render_plan_text", "write_plan", "render_replay_text", "write_replay", "PLAN_DAY_FILES",
            "REPLAY_FILES"]
 
-PLAN_DAY_FILES = ("shipments.csv", "transfers.csv", "fill.csv", "stock.csv", "by_day.csv", "summary.json")
+PLAN_DAY_FILES = ("shipments.csv", "transfers.csv", "fill.csv", "stock.csv", "by_day.csv", "summary.json",
+                  "places.csv")
 REPLAY_FILES = ("shipments.csv", "transfers.csv", "fill.csv", "stock.csv", "by_day.csv", "regions.csv",
-                "summary.json", "replay.png")
+                "summary.json", "places.csv", "replay.png")
 
 
 def _day_lines(result, top: int) -> list[str]:
@@ -69,6 +70,7 @@ def write_plan(result, folder: str | Path) -> list[Path]:
         "stock.csv": csv_text(result.plan.stock).encode(),
         "by_day.csv": csv_text(result.by_day).encode(),
         "summary.json": (json.dumps(result.summary(), indent=2, ensure_ascii=False) + "\n").encode(),
+        "places.csv": csv_text(places_table(result.instance)).encode(),
     }
     return write_folder(out, files)
 
@@ -106,6 +108,7 @@ def write_replay(result, folder: str | Path, *, chart: bool = True) -> list[Path
         "by_day.csv": csv_text(result.by_day).encode(),
         "regions.csv": csv_text(result.region_series()).encode(),
         "summary.json": (json.dumps(result.summary(), indent=2, ensure_ascii=False) + "\n").encode(),
+        "places.csv": csv_text(places_table(result.instance)).encode(),
     }
     if chart:
         from .charts import write_replay_chart

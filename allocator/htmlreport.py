@@ -12,9 +12,10 @@ plan folder (and instance) gives the same bytes: no timestamps, no timings, rows
     >>> from allocator.htmlreport import write_report                       # doctest: +SKIP
     >>> write_report("plan/", "report.html", instance=allocator.load("instances/suits-2020-02-05"))  # doctest: +SKIP
 
-The plan folder says what was planned; where regions and sources lie and which priority flags regions carry
-is in the instance. Without the instance, regions that are provinces are placed at their capitals
-(``allocator/data/provinces.csv``) and shipments are not drawn on the map.
+The plan folder says what was planned, and (``places.csv``) where its regions and sources lie and which
+priority flags the regions carry; ``instance`` gives the same. A folder without ``places.csv`` (written by an
+earlier allocator) gets regions at their provincial capitals (``allocator/data/provinces.csv``) and no
+shipments on the map.
 """
 
 from __future__ import annotations
@@ -117,6 +118,8 @@ def read_plan(folder: str | Path) -> PlanFolder:
     for name, _ in TABLES[kind]:
         if name in names:
             tables[name] = _read_csv(path / name)
+    if "places.csv" in names:  # where regions and sources lie, their flags (a folder written before: none)
+        tables["places.csv"] = _read_csv(path / "places.csv")
     return PlanFolder(kind, summary, tables)
 
 
@@ -162,6 +165,18 @@ class _Places:
 
 def _places(plan: PlanFolder, instance) -> _Places:
     cols = ["region", "name", "name_zh", "lat", "lon", "flags", "parent"]
+    places = plan.tables.get("places.csv")
+    if instance is None and places is not None and {"kind", "id", "lat", "lon"} <= set(places.columns):
+        reg = places.loc[places["kind"] == "region"].drop(columns="region", errors="ignore").rename(
+            columns={"id": "region"}).reindex(columns=cols)
+        src = places.loc[places["kind"] == "source"]
+        sources = pd.DataFrame({"source": src["id"], "name": src.get("name", src["id"]), "lat": src["lat"],
+                                "lon": src["lon"]}).reset_index(drop=True)
+        families = {}
+        alloc = plan.tables.get("allocation.csv")
+        if alloc is not None and {"product", "family"} <= set(alloc.columns):
+            families = dict(zip(alloc["product"], alloc["family"]))
+        return _Places(_clean_regions(reg.reset_index(drop=True)), sources, families, True)
     if instance is not None:
         reg = instance.regions.reindex(columns=cols).copy()
         src = instance.sources.copy()
@@ -351,8 +366,9 @@ def _map_section(plan: PlanFolder, fill: pd.DataFrame, flows: pd.DataFrame, plac
                                "; ".join(sorted(set(g["source_name"]))) + f": shipped {fmt_qty(g['quantity'].sum())}")
                               for (a, b), g in sent], columns=marks.columns)
     elif not places.from_instance:
-        note = ("Regions at their provincial capitals; where the sources are and the regions' priority flags "
-                "are in the instance: give --instance INSTANCE to draw shipments and flags.")
+        note = ("Regions at their provincial capitals: this plan folder has no places.csv (written before "
+                "allocator recorded where regions and sources lie); give --instance INSTANCE to draw shipments "
+                "and flags.")
     svg_map = china_map(reg, lines, marks, title="Fill rate by region and shipments", note=note)
     period = "over the plan's days" if plan.kind != "day" else "today"
     return (f'<div id="map"><h2>Who got what, and who is short</h2><p class="lede">Each region coloured by '
@@ -582,6 +598,7 @@ def _provenance_section(plan: PlanFolder, instance) -> str:
     for key, value in _flatten(s.get("policy", {}), "policy."):
         rows.append((key, value))
     rows.append(("places", "regions and sources from the instance" if instance is not None else
+                 "regions and sources from places.csv in the plan folder" if "places.csv" in plan.tables else
                  "regions at provincial capitals (allocator/data/provinces.csv); no instance given"))
     rows.append(("map outlines", "DCW-GMT 2.1.1, simplified; LGPL-3.0-or-later (allocator/data/README.md)"))
     rows.append(("made by", f"allocator {__version__}"))

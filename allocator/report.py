@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 __all__ = ["render_text", "render_json", "write_outputs", "table_text", "csv_text", "neutralise", "unneutralise",
-           "OutputError", "PLAN_FILES", "check_folder", "write_folder"]
+           "OutputError", "PLAN_FILES", "PLACES_COLUMNS", "check_folder", "places_table", "write_folder"]
 
 
 def _fmt_num(v) -> str:
@@ -33,7 +33,30 @@ def _fmt_num(v) -> str:
 # A cell a spreadsheet would run as a formula (OWASP "CSV injection").
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 PLAN_FILES = ("dispatch.csv", "fill.csv", "allocation.csv", "summary.json", "plan.xlsx", "stability.csv",
-              "marginal.csv", "sources.csv")
+              "marginal.csv", "sources.csv", "places.csv")
+PLACES_COLUMNS = ["kind", "id", "name", "name_zh", "lat", "lon", "flags", "parent", "region"]
+
+
+def places_table(instance) -> pd.DataFrame:
+    """Where the plan's regions and sources lie and the regions' priority flags (``places.csv``),
+    so that a plan folder can be drawn on a map without its instance (``allocator report``).
+    A source without coordinates of its own is placed at its region's."""
+    reg = instance.regions
+    at = reg.set_index("region")
+    regions = pd.DataFrame({"kind": "region", "id": reg["region"], "name": reg.get("name", reg["region"]),
+                            "name_zh": reg.get("name_zh", ""), "lat": reg["lat"], "lon": reg["lon"],
+                            "flags": reg.get("flags", ""), "parent": reg.get("parent", ""), "region": ""})
+    src = instance.sources
+    lat = src["lat"] if "lat" in src else pd.Series(np.nan, index=src.index)
+    lon = src["lon"] if "lon" in src else pd.Series(np.nan, index=src.index)
+    sources = pd.DataFrame({"kind": "source", "id": src["source"], "name": src.get("name", src["source"]),
+                            "name_zh": "", "lat": lat.where(lat.notna(), src["region"].map(at["lat"])),
+                            "lon": lon.where(lon.notna(), src["region"].map(at["lon"])), "flags": "", "parent": "",
+                            "region": src["region"]})
+    out = pd.concat([regions, sources], ignore_index=True)[PLACES_COLUMNS]
+    for c in ("name", "name_zh", "flags", "parent", "region"):
+        out[c] = out[c].astype(object).where(out[c].notna(), "").astype(str)
+    return out
 
 
 def neutralise(text: str) -> str:
@@ -153,7 +176,7 @@ class OutputError(OSError):
 
 def write_outputs(result, folder: str | Path, *, excel: bool = False) -> list[Path]:
     """Write the plan folder: ``dispatch.csv``, ``fill.csv``, ``allocation.csv``,
-    ``summary.json``, the explanations ``marginal.csv`` and ``sources.csv`` (when the result has
+    ``summary.json``, ``places.csv`` (``places_table``), the explanations ``marginal.csv`` and ``sources.csv`` (when the result has
     them, ``allocator.why``), and ``plan.xlsx`` with ``excel``; all or nothing.
 
     Everything is written to a new folder beside the target and swapped in by renames, so a
@@ -166,6 +189,7 @@ def write_outputs(result, folder: str | Path, *, excel: bool = False) -> list[Pa
         "fill.csv": csv_text(result.plan.fill).encode("utf-8"),
         "allocation.csv": csv_text(result.plan.allocation).encode("utf-8"),
         "summary.json": (json.dumps(result.summary(), indent=2, ensure_ascii=False) + "\n").encode("utf-8"),
+        "places.csv": csv_text(places_table(result.instance)).encode("utf-8"),
     }
     if result.stability is not None:
         files["stability.csv"] = csv_text(result.stability).encode("utf-8")

@@ -121,7 +121,7 @@ def test_command_writes_all_output_and_exit_code(tmp_path):
     assert sum(r["quantity"] for r in data["dispatch"]) == here.dispatch["quantity"].sum()
     assert (out / "dispatch.csv").read_bytes().count(b"\n") == len(here.dispatch) + 1
     assert sorted(p.name for p in out.iterdir()) == ["allocation.csv", "dispatch.csv", "fill.csv", "marginal.csv",
-                                                      "sources.csv", "summary.json"]
+                                                      "places.csv", "sources.csv", "summary.json"]
     bad = subprocess.run([sys.executable, "-m", "allocator", "solve", str(tmp_path / "missing")],
                          capture_output=True, text=True, timeout=300)
     assert bad.returncode == 2 and "missing: is not a folder" in bad.stderr and "Traceback" not in bad.stderr

@@ -183,8 +183,22 @@ def test_replay_report_has_time_series(out, browser):
     page.page.close()
 
 
-def test_report_without_the_instance_still_draws_the_map(out, browser):
-    page = Opened(browser, out / "bare.html")
+def test_report_without_the_instance_reads_places_csv(out, browser, tmp_path):
+    """The plan folder records where regions and sources lie (places.csv): the page made from the
+    folder alone is the page made with the instance. A folder without places.csv (an older
+    allocator's) still gets its map, regions at their capitals, and says what is missing."""
+    bare, full = ((out / name).read_text(encoding="utf-8") for name in ("bare.html", "day.html"))
+    assert "regions and sources from places.csv in the plan folder" in bare
+    assert bare.replace("places.csv in the plan folder", "the instance") == full
+    places = pd.read_csv(out / "day" / "places.csv", keep_default_na=False)
+    assert list(places.columns) == ["kind", "id", "name", "name_zh", "lat", "lon", "flags", "parent", "region"]
+    assert places.loc[places["id"] == "hubei", "flags"].item() == "level_one_response"
+    assert (places["kind"] == "source").sum() == len(pd.read_csv(DAY / "sources.csv"))
+    old = tmp_path / "old"
+    shutil.copytree(out / "day", old)
+    (old / "places.csv").unlink()
+    assert main(["report", str(old), "-o", str(tmp_path / "old.html")]) == 0
+    page = Opened(browser, tmp_path / "old.html")
     share, _ = page.ink("svg.map")
     assert share > 0.35
     assert page.page.locator("svg.map path.flow").count() == 0

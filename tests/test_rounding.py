@@ -203,3 +203,35 @@ def test_verify_checks_a_whole_unit_plan_against_allocator_s():
         details = ver.errors()["detail"]
         assert len(details) == 1 and details.iloc[0].startswith("weighted shortfall 390 exceeds")
         assert word in details.iloc[0]
+
+
+def test_fix_destinations_ranks_by_share_and_by_weight():
+    """s1 may serve one region. Its LP sends 300 masks to a (weight 1, share 0.6 of its 500)
+    and 200 to c (weight 3, share 0.4): by share a is kept, by the weighted shortfall the
+    units take away (300 x 1 against 200 x 3) c is; ``solve_rounded`` tries both and keeps
+    the better plan."""
+    from allocator.constrained import build_side
+    from allocator.model import build
+
+    sources = pd.DataFrame({"source": ["s1", "s2"], "name": ["S1", "S2"], "region": ["a", "b"],
+                            "max_destinations": [1, None]})
+    inst = small(sources=sources)
+    side = build_side(inst, build(inst))
+    flow = side.flow
+    x = np.zeros(side.n_cols)
+    ship, serve = flow.ship, flow.serve
+    region_of_row = flow.demand["region"].to_numpy(object)[serve["demand_idx"].to_numpy()]
+    for region, units in (("a", 300.0), ("c", 200.0)):
+        x[np.flatnonzero((ship["source"] == "s1") & (ship["region"] == region) & (ship["product"] == "mask"))] = units
+        x[flow.n_ship + np.flatnonzero((serve["product"] == "mask").to_numpy() & (region_of_row == region))] = units
+    dest = side.binaries.loc[side.binaries["kind"] == "destination"].set_index("region")["col"]
+    by_share = rounding.fix_destinations(side, x, "share")
+    by_saved = rounding.fix_destinations(side, x, "saved")
+    assert by_share.col_lower[dest["a"]] == 1 and by_share.col_upper[dest["c"]] == 0
+    assert by_saved.col_lower[dest["c"]] == 1 and by_saved.col_upper[dest["a"]] == 0
+    with pytest.raises(ValueError, match="rank='nearest'"):
+        rounding.fix_destinations(side, x, "nearest")
+    # The whole solve: the better of the two choices, equal to the proven optimum here.
+    r = allocator.solve(inst, whole="rounded")
+    assert r.objective["weighted_shortfall"] == allocator.solve(inst, whole="proven").objective["weighted_shortfall"]
+    check(r)
