@@ -176,8 +176,9 @@ class OutputError(OSError):
 
 def write_outputs(result, folder: str | Path, *, excel: bool = False) -> list[Path]:
     """Write the plan folder: ``dispatch.csv``, ``fill.csv``, ``allocation.csv``,
-    ``summary.json``, ``places.csv`` (``places_table``), the explanations ``marginal.csv`` and ``sources.csv`` (when the result has
-    them, ``allocator.why``), and ``plan.xlsx`` with ``excel``; all or nothing.
+    ``summary.json``, ``places.csv`` (``places_table``), the explanations ``marginal.csv`` and
+    ``sources.csv`` (when the result has them, ``allocator.why``), and ``plan.xlsx`` with
+    ``excel``; all or nothing.
 
     Everything is written to a new folder beside the target and swapped in by renames, so a
     crash or Ctrl-C leaves the previous plan or none, never a mix. A target that holds files
