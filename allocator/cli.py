@@ -88,6 +88,8 @@ def _parser() -> argparse.ArgumentParser:
     pl.add_argument("--output", "-o", metavar="DIR",
                     help="write shipments.csv, transfers.csv, fill.csv, stock.csv, by_day.csv, summary.json")
     pl.add_argument("--format", choices=["text", "json"], default="text")
+    pl.add_argument("--report", metavar="HTML", help="also write the plan as one self-contained HTML page "
+                    "(as allocator report)")
     pl.add_argument("--top", type=int, default=5, help="shortfalls to list per day (default 5)")
     policy_args(pl)
 
@@ -103,6 +105,8 @@ def _parser() -> argparse.ArgumentParser:
                     help="demand after each morning's day: the instance's (perfect) or that day's (persistence)")
     rp.add_argument("--output", "-o", metavar="DIR",
                     help="write the committed plan and time series (CSV), summary.json and replay.png")
+    rp.add_argument("--report", metavar="HTML", help="also write the replay as one self-contained HTML page "
+                    "(as allocator report)")
     rp.add_argument("--no-chart", action="store_true", help="with --output, do not draw replay.png")
     rp.add_argument("--format", choices=["text", "json"], default="text")
     policy_args(rp)
@@ -300,29 +304,36 @@ def _run_days(args, instance) -> int:
             raise
         print(f"allocator: error: {exc}", file=sys.stderr)
         return EXIT_INPUT
+    written_report = None
+    if args.report:
+        write = ((lambda folder: write_plan(result, folder)) if args.command == "plan" else
+                 (lambda folder: write_replay(result, folder, chart=False)))
+        written_report = _write_html_report(args, instance, write)
     if args.format == "json":
         print(json.dumps(result.summary(), indent=2, ensure_ascii=False))
     else:
         sys.stdout.write(text)
         if written:
             print(f"\nwrote {', '.join(str(p) for p in written)}")
+        if written_report is not None:
+            print(f"wrote {written_report} ({written_report.stat().st_size:,} bytes)")
     return EXIT_OK
 
 
-def _write_solve_report(result, instance, args):
-    """``solve --report``: the page of the plan folder just written (or of one written to a temporary folder),
-    so that it is the same page as ``allocator report PLAN_DIR --instance INSTANCE`` gives."""
+def _write_html_report(args, instance, write_folder_of):
+    """``--report HTML`` of ``solve``, ``plan`` and ``replay``: the page of the plan folder just written
+    (or of one that ``write_folder_of(folder)`` writes to a temporary folder), so that it is the same page
+    as ``allocator report PLAN_DIR --instance INSTANCE`` gives."""
     import tempfile
     from pathlib import Path
 
     from .htmlreport import write_report
-    from .report import write_outputs
 
     if args.output:
         return write_report(args.output, args.report, instance=instance)
     with tempfile.TemporaryDirectory(prefix="allocator-report-") as tmp:
         folder = Path(tmp) / "plan"
-        write_outputs(result, folder)
+        write_folder_of(folder)
         return write_report(folder, args.report, instance=instance)
 
 
@@ -647,7 +658,7 @@ def _run(args) -> int:
             written = write_outputs(result, args.output, excel=args.excel)
             result.timings["write"] = perf_counter() - t
         if args.report:
-            written_report = _write_solve_report(result, instance, args)
+            written_report = _write_html_report(args, instance, lambda folder: write_outputs(result, folder))
         if args.format == "json":
             print(render_json(result))
         else:

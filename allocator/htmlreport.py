@@ -172,10 +172,8 @@ def _places(plan: PlanFolder, instance) -> _Places:
         src = places.loc[places["kind"] == "source"]
         sources = pd.DataFrame({"source": src["id"], "name": src.get("name", src["id"]), "lat": src["lat"],
                                 "lon": src["lon"]}).reset_index(drop=True)
-        families = {}
-        alloc = plan.tables.get("allocation.csv")
-        if alloc is not None and {"product", "family"} <= set(alloc.columns):
-            families = dict(zip(alloc["product"], alloc["family"]))
+        prods = places.loc[places["kind"] == "product"]
+        families = dict(zip(prods["id"], prods["family"])) if "family" in places.columns else {}
         return _Places(_clean_regions(reg.reset_index(drop=True)), sources, families, True)
     if instance is not None:
         reg = instance.regions.reindex(columns=cols).copy()

@@ -34,13 +34,14 @@ def _fmt_num(v) -> str:
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 PLAN_FILES = ("dispatch.csv", "fill.csv", "allocation.csv", "summary.json", "plan.xlsx", "stability.csv",
               "marginal.csv", "sources.csv", "places.csv")
-PLACES_COLUMNS = ["kind", "id", "name", "name_zh", "lat", "lon", "flags", "parent", "region"]
+PLACES_COLUMNS = ["kind", "id", "name", "name_zh", "lat", "lon", "flags", "parent", "region", "family"]
 
 
 def places_table(instance) -> pd.DataFrame:
     """Where the plan's regions and sources lie and the regions' priority flags (``places.csv``),
     so that a plan folder can be drawn on a map without its instance (``allocator report``).
-    A source without coordinates of its own is placed at its region's."""
+    A source without coordinates of its own is placed at its region's. Then one row per product
+    (kind ``product``) with its family, for the report's flows by family."""
     reg = instance.regions
     at = reg.set_index("region")
     regions = pd.DataFrame({"kind": "region", "id": reg["region"], "name": reg.get("name", reg["region"]),
@@ -53,8 +54,14 @@ def places_table(instance) -> pd.DataFrame:
                             "name_zh": "", "lat": lat.where(lat.notna(), src["region"].map(at["lat"])),
                             "lon": lon.where(lon.notna(), src["region"].map(at["lon"])), "flags": "", "parent": "",
                             "region": src["region"]})
-    out = pd.concat([regions, sources], ignore_index=True)[PLACES_COLUMNS]
-    for c in ("name", "name_zh", "flags", "parent", "region"):
+    prod = instance.products
+    products = pd.DataFrame({"kind": "product", "id": prod["product"], "name": prod.get("name", prod["product"]),
+                             "name_zh": "", "lat": np.nan, "lon": np.nan, "flags": "", "parent": "", "region": "",
+                             "family": prod["family"]})
+    regions["family"] = ""
+    sources["family"] = ""
+    out = pd.concat([regions, sources, products], ignore_index=True)[PLACES_COLUMNS]
+    for c in ("name", "name_zh", "flags", "parent", "region", "family"):
         out[c] = out[c].astype(object).where(out[c].notna(), "").astype(str)
     return out
 

@@ -191,7 +191,9 @@ def test_report_without_the_instance_reads_places_csv(out, browser, tmp_path):
     assert "regions and sources from places.csv in the plan folder" in bare
     assert bare.replace("places.csv in the plan folder", "the instance") == full
     places = pd.read_csv(out / "day" / "places.csv", keep_default_na=False)
-    assert list(places.columns) == ["kind", "id", "name", "name_zh", "lat", "lon", "flags", "parent", "region"]
+    assert list(places.columns) == ["kind", "id", "name", "name_zh", "lat", "lon", "flags", "parent", "region",
+                                    "family"]
+    assert places.loc[places["kind"] == "product", "family"].eq("protective_suit").all()
     assert places.loc[places["id"] == "hubei", "flags"].item() == "level_one_response"
     assert (places["kind"] == "source").sum() == len(pd.read_csv(DAY / "sources.csv"))
     old = tmp_path / "old"
@@ -257,3 +259,15 @@ def test_not_a_plan_folder_exits_2_naming_it(case, out, tmp_path, capsys):
                 "number": f"{folder / 'dispatch.csv'}, row 2, column 'quantity': expected a number, found 'lots'"}
     assert expected[case] in err
     assert not (tmp_path / "r.html").exists()
+
+
+def test_replay_report_flag_is_the_report_of_its_folder(out, tmp_path):
+    """``replay --report`` (no folder) writes the page ``report`` makes of the folder ``replay -o``
+    writes; from the folder alone (places.csv) the page differs only in its provenance line."""
+    args = ["replay", str(REPLAY), "--start", "2020-02-05", "--end", "2020-02-09", "--no-chart"]
+    assert main([*args, "--report", str(tmp_path / "flag.html")]) == 0
+    flag = (tmp_path / "flag.html").read_text(encoding="utf-8")
+    assert flag == (out / "replay.html").read_text(encoding="utf-8")
+    assert main(["report", str(out / "replay"), "-o", str(tmp_path / "bare.html")]) == 0
+    bare = (tmp_path / "bare.html").read_text(encoding="utf-8")
+    assert bare.replace("places.csv in the plan folder", "the instance") == flag
