@@ -249,3 +249,10 @@ def test_cli_hierarchy(tmp_path, capsys):
     assert allocator.verify(inst, dispatch, fill=fill, optimality=False).ok
     code, text = run_cli(capsys, "solve", str(folder), "--gap")
     assert code == 2 and "--gap" in text
+    # --report: the two-level plan's page, with its totals (the page itself: test_htmlreport.py).
+    code, text = run_cli(capsys, "solve", str(folder), "--hierarchy", "--report", str(tmp_path / "h.html"))
+    assert code == 0, text
+    assert "TWO-LEVEL PLAN" in text and f"wrote {tmp_path / 'h.html'}" in text
+    page = (tmp_path / "h.html").read_text(encoding="utf-8")
+    units = sum(shipped(solve_hierarchical(inst).plan).values())
+    assert "Fill rate by region and shipments" in page and f"{units:,.0f} units shipped" in page
