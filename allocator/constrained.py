@@ -70,7 +70,8 @@ class SideModel:
     link, destinations), ``file`` and ``line`` (the spreadsheet row of the input row that
     made it), ``what`` (in words) and ``lp_row`` (its place in the model).
     ``binaries``: one line per binary column: ``kind`` (lot or destination), ``source``,
-    ``region``, ``product`` (empty for a destination), ``col``.
+    ``region``, ``product`` (empty for a destination), ``col``, ``limit`` (the lot's
+    ``min_lot``; the source's ``max_destinations``).
     ``closed``: ship arcs a designated pairing closes (positions in ``flow.ship``), with the
     commitments.csv lines that close them. ``big_m``: where ``U_a`` stands in the matrix (so
     that a caller changing a source's supply can change it too).
@@ -228,7 +229,7 @@ def build_side(instance: Instance, flow: FlowModel) -> SideModel:
     if len(lot_arcs):
         z = n_flow + np.arange(len(lot_arcs))
         binaries.append(pd.DataFrame({"kind": "lot", "source": arc_source[lot_arcs], "region": arc_region[lot_arcs],
-                                      "product": arc_product[lot_arcs], "col": z}))
+                                      "product": arc_product[lot_arcs], "col": z, "limit": lot[lot_arcs]}))
         k = len(lot_arcs)
         line = products["_row"].reindex(arc_product[lot_arcs]).to_numpy(np.int64)
         what = [f"{s} -> {r}: {p} in lots of at least {_n(v)}" for s, r, p, v in
@@ -257,7 +258,8 @@ def build_side(instance: Instance, flow: FlowModel) -> SideModel:
             y = first + np.arange(int(keep_pair.sum()))
             binaries.append(pd.DataFrame({"kind": "destination", "source": pair_source[keep_pair],
                                           "region": np.asarray(pairs.get_level_values(1), dtype=object)[keep_pair],
-                                          "product": "", "col": y}))
+                                          "product": "", "col": y,
+                                          "limit": limited.reindex(pair_source[keep_pair]).to_numpy(float)}))
             use = keep_pair[codes]
             a, c = arcs[use], new_code[codes[use]]
             k = len(a)
@@ -276,7 +278,7 @@ def build_side(instance: Instance, flow: FlowModel) -> SideModel:
 
     binaries_frame = pd.concat(binaries, ignore_index=True) if binaries else pd.DataFrame(
         {"kind": pd.Series(dtype=object), "source": pd.Series(dtype=object), "region": pd.Series(dtype=object),
-         "product": pd.Series(dtype=object), "col": pd.Series(dtype=np.int64)})
+         "product": pd.Series(dtype=object), "col": pd.Series(dtype=np.int64), "limit": pd.Series(dtype=float)})
     n_bin = len(binaries_frame)
     labels = pd.concat(rows.labels, ignore_index=True) if rows.labels else pd.DataFrame(
         {"kind": pd.Series(dtype=object), "file": pd.Series(dtype=object), "line": pd.Series(dtype=np.int64),

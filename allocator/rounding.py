@@ -141,24 +141,20 @@ def fix_destinations(model: SideModel, x: np.ndarray, rank: str = "share") -> Si
         value = _saved(flow, x, arc)
     else:
         raise ValueError(f"rank={rank!r}: expected one of {', '.join(RANKINGS)}")
-    pair_share = pd.Series(value).groupby(links["col"].to_numpy()).sum()
+    pair_value = pd.Series(value).groupby(links["col"].to_numpy()).sum()
     needed = _contract_pairs(model)
-    frame = dest[["source", "region", "col"]].copy()
-    frame["share"] = pair_share.reindex(frame["col"]).fillna(0.0).to_numpy()
+    frame = dest[["source", "region", "col", "limit"]].copy()
+    frame["value"] = pair_value.reindex(frame["col"]).fillna(0.0).to_numpy()
     frame["needed"] = [(s, r) in needed for s, r in zip(frame["source"], frame["region"])]
-    frame = frame.sort_values(["source", "needed", "share", "region"], ascending=[True, False, False, True],
+    frame = frame.sort_values(["source", "needed", "value", "region"], ascending=[True, False, False, True],
                               kind="mergesort")
-    k_of = _destination_limits(model, dest)
-    rank = frame.groupby("source").cumcount().to_numpy()
-    keep = (rank < frame["source"].map(k_of).to_numpy()) & ((frame["share"].to_numpy() > _TOL) |
-                                                            frame["needed"].to_numpy())
+    position = frame.groupby("source").cumcount().to_numpy()
+    keep = (position < frame["limit"].to_numpy()) & ((frame["value"].to_numpy() > _TOL) | frame["needed"].to_numpy())
     col_lower, col_upper = model.col_lower.copy(), model.col_upper.copy()
     y = frame["col"].to_numpy(np.int64)
     col_lower[y] = np.where(keep, 1.0, 0.0)
     col_upper[y] = col_lower[y]
-    closed_pairs = set(y[~keep])
-    closed_arcs = arc[np.isin(links["col"].to_numpy(), list(closed_pairs))]
-    col_upper[closed_arcs] = 0.0
+    col_upper[arc[np.isin(links["col"].to_numpy(), y[~keep])]] = 0.0  # the routes of the pairs not kept
     return dataclasses.replace(model, col_lower=col_lower, col_upper=col_upper)
 
 
@@ -185,39 +181,12 @@ def neighbourhood(model: SideModel, x: np.ndarray) -> SideModel:
     if len(lots):
         big_m = model.big_m.loc[model.big_m["col"].isin(lots["col"])]  # one x_a <= U_a z_a row per lot binary
         lot_arc = big_m.set_index("col")["arc"].reindex(lots["col"].to_numpy()).to_numpy(np.int64)
-        lot_size = _lot_sizes(model, lots)
+        lot_size = lots["limit"].to_numpy(float)
         used = x[lot_arc] > _TOL
         a = lot_arc[used]
         ceil[a] = np.minimum(np.maximum(ceil[a], lot_size[used]), model.most[a])
     upper[:n_ship] = np.where(countable, np.minimum(upper[:n_ship], np.maximum(ceil, 0.0)), upper[:n_ship])
     return dataclasses.replace(model, col_upper=upper)
-
-
-def _lot_sizes(model: SideModel, lots: pd.DataFrame) -> np.ndarray:
-    """The minimum lot of each lot binary, read off its ``x_a - L z_a >= 0`` row."""
-    rows = model.rows.loc[model.rows["kind"] == "lot_min", "lp_row"].to_numpy(np.int64)
-    owner, entries = _entries(model, lots["col"].to_numpy(np.int64))
-    at = np.isin(model.index[entries], rows)  # one entry per binary: its lot_min row
-    sizes = np.zeros(len(lots))
-    sizes[owner[at]] = -model.value[entries[at]]
-    return sizes
-
-
-def _entries(model: SideModel, cols: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The matrix entries of ``cols``: for each, the position of its column in ``cols`` and its index."""
-    counts = model.start[cols + 1] - model.start[cols]
-    first = np.repeat(model.start[cols] - (np.cumsum(counts) - counts), counts)
-    return np.repeat(np.arange(len(cols)), counts), first + np.arange(counts.sum())
-
-
-def _destination_limits(model: SideModel, dest: pd.DataFrame) -> dict[str, int]:
-    """Per limited source: its ``K``, the bound of the destinations row its binaries are in."""
-    rows = model.rows.loc[model.rows["kind"] == "destinations", "lp_row"].to_numpy(np.int64)
-    owner, entries = _entries(model, dest["col"].to_numpy(np.int64))
-    in_row = np.isin(model.index[entries], rows)
-    source = dest["source"].to_numpy(object)[owner[in_row]]
-    bound = model.row_upper[model.index[entries[in_row]]]
-    return {s: int(round(k)) for s, k in zip(source, bound)}
 
 
 def _contract_pairs(model: SideModel) -> set[tuple[str, str]]:
