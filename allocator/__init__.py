@@ -1,11 +1,11 @@
 """allocator: where scarce medical supplies go, day by day.
 
-    >>> import allocator
-    >>> inst = allocator.load("instances/suits-2020-02-05")      # doctest: +SKIP
-    >>> result = allocator.solve(inst)                            # doctest: +SKIP
-    >>> result.plan.dispatch.head()                               # doctest: +SKIP
-    >>> allocator.verify(inst, result.plan).ok                    # doctest: +SKIP
-    True
+>>> import allocator
+>>> inst = allocator.load("instances/suits-2020-02-05")      # doctest: +SKIP
+>>> result = allocator.solve(inst)                            # doctest: +SKIP
+>>> result.plan.dispatch.head()                               # doctest: +SKIP
+>>> allocator.verify(inst, result.plan).ok                    # doctest: +SKIP
+True
 """
 
 import gc as _gc

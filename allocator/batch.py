@@ -38,11 +38,36 @@ import pandas as pd
 from .errors import AllocatorError, InstanceError, Issue, PolicyError, SolverError
 from .policy import Policy
 
-__all__ = ["BatchError", "COLUMNS", "Scenario", "Task", "make_tasks", "read_scenarios", "render_text", "run_batch",
-           "run_task", "scheduler_label", "write_results"]
+__all__ = [
+    "BatchError",
+    "COLUMNS",
+    "Scenario",
+    "Task",
+    "make_tasks",
+    "read_scenarios",
+    "render_text",
+    "run_batch",
+    "run_task",
+    "scheduler_label",
+    "write_results",
+]
 
-COLUMNS = ["instance", "scenario", "overrides", "status", "weighted_shortfall", "route_cost", "delivered",
-           "shortfall", "fill_rate", "shipments", "seconds", "attempts", "error", "error_kind"]
+COLUMNS = [
+    "instance",
+    "scenario",
+    "overrides",
+    "status",
+    "weighted_shortfall",
+    "route_cost",
+    "delivered",
+    "shortfall",
+    "fill_rate",
+    "shipments",
+    "seconds",
+    "attempts",
+    "error",
+    "error_kind",
+]
 BASE = "base"  # the scenario name of a task with no scenarios file
 _NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
 _SHOWN_ISSUES = 5
@@ -76,8 +101,17 @@ def read_scenarios(path: str | Path) -> list[Scenario]:
     p = Path(path)
     file = p.name
     if p.suffix.lower() in (".toml", ".json", ".xlsx", ".xls", ".ods"):
-        raise InstanceError([Issue(str(p), None, None, "is not a CSV file: a scenarios file is CSV, a 'scenario' "
-                                   "column then one column per policy key (README, 'Batch runs and clusters')")])
+        raise InstanceError(
+            [
+                Issue(
+                    str(p),
+                    None,
+                    None,
+                    "is not a CSV file: a scenarios file is CSV, a 'scenario' "
+                    "column then one column per policy key (README, 'Batch runs and clusters')",
+                )
+            ]
+        )
     try:
         data = p.read_bytes()
     except OSError as exc:
@@ -88,16 +122,33 @@ def read_scenarios(path: str | Path) -> list[Scenario]:
         raise InstanceError(issues)
     columns = list(frame.columns)
     if "scenario" not in columns:
-        issues.append(Issue(file, 1, "scenario", "column is missing: the header needs a 'scenario' column naming "
-                            "each scenario, then one column per policy key (equity, weights.icu, ...)"))
+        issues.append(
+            Issue(
+                file,
+                1,
+                "scenario",
+                "column is missing: the header needs a 'scenario' column naming "
+                "each scenario, then one column per policy key (equity, weights.icu, ...)",
+            )
+        )
     keys = [c for c in columns if c != "scenario"]
     for key in keys:
         if not _known_key(key):
-            close = difflib.get_close_matches(key, ["scenario", "equity", "icu_grade_for_general", "weights.icu",
-                                                    "weights.default", "routes.cost_per_km"], n=1)
+            close = difflib.get_close_matches(
+                key,
+                ["scenario", "equity", "icu_grade_for_general", "weights.icu", "weights.default", "routes.cost_per_km"],
+                n=1,
+            )
             hint = f" (did you mean '{close[0]}'?)" if close else ""
-            issues.append(Issue(file, 1, key, f"is not a policy key{hint}: expected equity, icu_grade_for_general, "
-                                "weights.<flag|icu|default> or routes.cost_per_km"))
+            issues.append(
+                Issue(
+                    file,
+                    1,
+                    key,
+                    f"is not a policy key{hint}: expected equity, icu_grade_for_general, "
+                    "weights.<flag|icu|default> or routes.cost_per_km",
+                )
+            )
     if not len(frame):
         issues.append(Issue(file, None, None, "has no scenarios: expected one row per scenario under the header"))
     scenarios: list[Scenario] = []
@@ -108,12 +159,25 @@ def read_scenarios(path: str | Path) -> list[Scenario]:
             if not name:
                 issues.append(Issue(file, row, "scenario", "is empty: every scenario needs a name"))
             elif not _NAME.fullmatch(name):
-                issues.append(Issue(file, row, "scenario", f"'{name}' is not a usable name: expected letters, "
-                                    "digits, '-', '_' or '.' (it names the plan folder), not starting with '.' "
-                                    "or '-'"))
+                issues.append(
+                    Issue(
+                        file,
+                        row,
+                        "scenario",
+                        f"'{name}' is not a usable name: expected letters, "
+                        "digits, '-', '_' or '.' (it names the plan folder), not starting with '.' "
+                        "or '-'",
+                    )
+                )
             elif name in seen:
-                issues.append(Issue(file, row, "scenario", f"'{name}' is given again (first in row {seen[name]}): "
-                                    "scenario names must be unique"))
+                issues.append(
+                    Issue(
+                        file,
+                        row,
+                        "scenario",
+                        f"'{name}' is given again (first in row {seen[name]}): scenario names must be unique",
+                    )
+                )
             else:
                 seen[name] = row
         overrides = []
@@ -137,9 +201,15 @@ def _known_key(key: str) -> bool:
     parts = key.split(".")
     if len(parts) == 1:
         return key in ("equity", "icu_grade_for_general", "unmet")
-    return len(parts) == 2 and bool(parts[1]) and (
-        parts[0] in ("weights", "region_weight")
-        or key in ("routes.cost_per_km", "horizon.time_preference", "floor.days", "floor.weight", "substitution.cost"))
+    return (
+        len(parts) == 2
+        and bool(parts[1])
+        and (
+            parts[0] in ("weights", "region_weight")
+            or key
+            in ("routes.cost_per_km", "horizon.time_preference", "floor.days", "floor.weight", "substitution.cost")
+        )
+    )
 
 
 def make_tasks(instances: list[str | Path], scenarios: list[Scenario] | None = None) -> list[Task]:
@@ -170,10 +240,17 @@ def run_task(task: Task, *, time_limit: float | None = None, plan_dir: str | Non
         row.update(status="error", error=_message(exc, task), error_kind=kind)
     else:
         totals = result.summary()["totals"]
-        row.update(status=result.status, weighted_shortfall=float(result.objective["weighted_shortfall"]),
-                   route_cost=float(result.objective["route_cost"]), delivered=float(totals["delivered"]),
-                   shortfall=float(totals["shortfall"]), fill_rate=float(totals["fill_rate"]),
-                   shipments=int(totals["shipments"]), error="", error_kind="")
+        row.update(
+            status=result.status,
+            weighted_shortfall=float(result.objective["weighted_shortfall"]),
+            route_cost=float(result.objective["route_cost"]),
+            delivered=float(totals["delivered"]),
+            shortfall=float(totals["shortfall"]),
+            fill_rate=float(totals["fill_rate"]),
+            shipments=int(totals["shipments"]),
+            error="",
+            error_kind="",
+        )
     row["seconds"] = time.perf_counter() - t
     return row
 
@@ -183,8 +260,7 @@ def _message(exc: Exception, task: Task) -> str:
         errors = [i for i in exc.issues if i.severity == "error"]
         text = "; ".join(str(i) for i in errors[:_SHOWN_ISSUES])
         if len(errors) > _SHOWN_ISSUES:
-            text += (f"; ... and {len(errors) - _SHOWN_ISSUES} more (all of them: allocator validate "
-                     f"{task.instance})")
+            text += f"; ... and {len(errors) - _SHOWN_ISSUES} more (all of them: allocator validate {task.instance})"
         return text
     if isinstance(exc, PolicyError):
         return f"policy error: {exc}"
@@ -201,8 +277,15 @@ def _dask_task(topic: str, index: int, task: Task, time_limit: float | None, pla
     return run_task(task, time_limit=time_limit, plan_dir=plan_dir)
 
 
-def run_batch(tasks: list[Task | tuple], *, scheduler=None, workers: int = 2, retries: int = 1,
-              time_limit: float | None = None, output_dir: str | Path | None = None) -> pd.DataFrame:
+def run_batch(
+    tasks: list[Task | tuple],
+    *,
+    scheduler=None,
+    workers: int = 2,
+    retries: int = 1,
+    time_limit: float | None = None,
+    output_dir: str | Path | None = None,
+) -> pd.DataFrame:
     """Solve every task; return one row per task, sorted by instance then scenario.
 
     Parameters
@@ -232,8 +315,11 @@ def run_batch(tasks: list[Task | tuple], *, scheduler=None, workers: int = 2, re
     # Workers get absolute paths: a remote worker's working directory is not the client's.
     remote = [Task(str(Path(t.instance).absolute()), t.scenario, t.overrides) for t in tasks]
     counts = Counter((os.path.normpath(t.instance), t.scenario) for t in remote)
-    dupes = sorted(f"{t.instance} / {t.scenario}" for t, r in zip(tasks, remote)
-                   if counts[os.path.normpath(r.instance), r.scenario] > 1)
+    dupes = sorted(
+        f"{t.instance} / {t.scenario}"
+        for t, r in zip(tasks, remote)
+        if counts[os.path.normpath(r.instance), r.scenario] > 1
+    )
     if dupes:
         raise BatchError("each (instance, scenario) may appear once; given more than once: " + ", ".join(dupes))
     if retries < 0:
@@ -244,8 +330,7 @@ def run_batch(tasks: list[Task | tuple], *, scheduler=None, workers: int = 2, re
     if scheduler == "serial":
         rows = [_serial(t, time_limit, d, retries) for t, d in zip(remote, plan_dirs)]
     else:
-        rows = _on_dask(remote, plan_dirs, scheduler=scheduler, workers=workers, retries=retries,
-                        time_limit=time_limit)
+        rows = _on_dask(remote, plan_dirs, scheduler=scheduler, workers=workers, retries=retries, time_limit=time_limit)
     if len(rows) != len(tasks) or any(row["scenario"] != t.scenario for row, t in zip(rows, tasks)):
         raise AssertionError("every submitted task must have exactly one row, in task order")
     for task, row in zip(tasks, rows):
@@ -301,8 +386,14 @@ def _serial(task: Task, time_limit, plan_dir, retries: int) -> dict:
 
 
 def _failed(task: Task, exc: BaseException) -> dict:
-    return {"instance": task.instance, "scenario": task.scenario, "overrides": "; ".join(task.overrides),
-            "status": "error", "error": f"{type(exc).__name__}: {exc}".rstrip(": "), "error_kind": "solver"}
+    return {
+        "instance": task.instance,
+        "scenario": task.scenario,
+        "overrides": "; ".join(task.overrides),
+        "status": "error",
+        "error": f"{type(exc).__name__}: {exc}".rstrip(": "),
+        "error_kind": "solver",
+    }
 
 
 def _on_dask(tasks: list[Task], plan_dirs, *, scheduler, workers: int, retries: int, time_limit) -> list[dict]:
@@ -315,8 +406,15 @@ def _on_dask(tasks: list[Task], plan_dirs, *, scheduler, workers: int, retries: 
         if scheduler is None or scheduler == "local":
             if workers < 1:
                 raise BatchError(f"workers must be 1 or more, not {workers}")
-            cluster = stack.enter_context(LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                                                       dashboard_address=None, silence_logs=logging.ERROR))
+            cluster = stack.enter_context(
+                LocalCluster(
+                    n_workers=workers,
+                    threads_per_worker=1,
+                    processes=True,
+                    dashboard_address=None,
+                    silence_logs=logging.ERROR,
+                )
+            )
             client = stack.enter_context(Client(cluster))
         elif isinstance(scheduler, str):
             try:
@@ -337,8 +435,10 @@ def _gather(client, tasks: list[Task], plan_dirs, *, retries: int, time_limit, f
     from distributed import as_completed
 
     topic = f"allocator-batch-{uuid.uuid4().hex}"
-    futures = [client.submit(fn, topic, i, task, time_limit, d, key=f"{topic}-{i}", retries=retries, pure=False)
-               for i, (task, d) in enumerate(zip(tasks, plan_dirs))]
+    futures = [
+        client.submit(fn, topic, i, task, time_limit, d, key=f"{topic}-{i}", retries=retries, pure=False)
+        for i, (task, d) in enumerate(zip(tasks, plan_dirs))
+    ]
     index = {fut.key: i for i, fut in enumerate(futures)}
     rows: list[dict | None] = [None] * len(tasks)
     try:
@@ -394,10 +494,25 @@ def write_results(table: pd.DataFrame, folder: str | Path) -> Path:
 
 def render_text(table: pd.DataFrame, wall: float, where: str) -> str:
     """The results table, each error in full, and the throughput line."""
-    shown = ["instance", "scenario", "overrides", "status", "weighted_shortfall", "route_cost", "delivered",
-             "fill_rate", "shipments", "seconds", "attempts"]
-    text = {"instance": table["instance"], "scenario": table["scenario"], "overrides": table["overrides"],
-            "status": table["status"]}
+    shown = [
+        "instance",
+        "scenario",
+        "overrides",
+        "status",
+        "weighted_shortfall",
+        "route_cost",
+        "delivered",
+        "fill_rate",
+        "shipments",
+        "seconds",
+        "attempts",
+    ]
+    text = {
+        "instance": table["instance"],
+        "scenario": table["scenario"],
+        "overrides": table["overrides"],
+        "status": table["status"],
+    }
     for col in ("weighted_shortfall", "route_cost", "delivered"):
         text[col] = table[col].map(lambda v: "" if pd.isna(v) else f"{v:,.2f}" if v != round(v) else f"{v:,.0f}")
     text["fill_rate"] = table["fill_rate"].map(lambda v: "" if pd.isna(v) else f"{v:.1%}")
@@ -409,8 +524,9 @@ def render_text(table: pd.DataFrame, wall: float, where: str) -> str:
     widths = {c: max(len(c), *(len(v) for v in cells[c])) if len(cells) else len(c) for c in shown}
 
     def line(values) -> str:
-        return "  ".join(v.ljust(widths[c]) if c in left else v.rjust(widths[c])
-                         for c, v in zip(shown, values)).rstrip()
+        return "  ".join(
+            v.ljust(widths[c]) if c in left else v.rjust(widths[c]) for c, v in zip(shown, values)
+        ).rstrip()
 
     out = [line(shown), line(["-" * widths[c] for c in shown])]
     out += [line(rec) for rec in cells.itertuples(index=False)]
@@ -419,6 +535,9 @@ def render_text(table: pd.DataFrame, wall: float, where: str) -> str:
         out += ["", f"Errors ({len(failed)})"]
         out += [f"{r.instance} / {r.scenario}: {r.error}" for r in failed.itertuples(index=False)]
     n = len(table)
-    out += ["", f"{n} task(s), {n - len(failed)} ok, {len(failed)} error(s), {wall:.2f} s wall {where}: "
-                f"{n / wall if wall > 0 else 0:.2f} tasks/s"]
+    out += [
+        "",
+        f"{n} task(s), {n - len(failed)} ok, {len(failed)} error(s), {wall:.2f} s wall {where}: "
+        f"{n / wall if wall > 0 else 0:.2f} tasks/s",
+    ]
     return "\n".join(out) + "\n"

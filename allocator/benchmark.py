@@ -65,9 +65,26 @@ import threading
 import time
 from pathlib import Path
 
-__all__ = ["BenchError", "ChildrenPeak", "PATHS", "SCALES", "compare", "naive_solution", "own_peak_mib", "parse_list",
-           "raw_network", "render_json", "render_text", "run_allocator", "run_bench", "run_naive", "run_raw",
-           "run_raw_family", "save_raw_arrays", "shortfall_multiplier"]
+__all__ = [
+    "BenchError",
+    "ChildrenPeak",
+    "PATHS",
+    "SCALES",
+    "compare",
+    "naive_solution",
+    "own_peak_mib",
+    "parse_list",
+    "raw_network",
+    "render_json",
+    "render_text",
+    "run_allocator",
+    "run_bench",
+    "run_naive",
+    "run_raw",
+    "run_raw_family",
+    "save_raw_arrays",
+    "shortfall_multiplier",
+]
 
 SCALES = ("province", "prefecture", "county", "village")  # as allocator.generate.SCALES
 PATHS = ("allocator", "allocator-equity", "command", "raw", "raw-family", "naive")
@@ -83,8 +100,20 @@ TARGETS = {  # issue #5: (what, limit, "max" if the figure must not exceed it, t
     "village_s": ("allocator end to end", 60.0, "max", "village"),
     "village_equity_s": ("allocator end to end with equity", 60.0, "max", "village"),
 }
-COLUMNS = ("path", "arcs", "import_s", "load_s", "build_s", "solve_s", "write_s", "total_s", "peak_MiB",
-           "vs_raw", "naive_x", "objective")
+COLUMNS = (
+    "path",
+    "arcs",
+    "import_s",
+    "load_s",
+    "build_s",
+    "solve_s",
+    "write_s",
+    "total_s",
+    "peak_MiB",
+    "vs_raw",
+    "naive_x",
+    "objective",
+)
 
 
 class BenchError(ValueError):
@@ -110,16 +139,27 @@ def parse_list(text: str, allowed: tuple[str, ...], option: str) -> list[str]:
 # The parent: generate, prepare the raw arrays, run each path in its own process, compare.
 
 
-def run_bench(scales: list[str], *, seed: int = 1, paths: list[str] | tuple[str, ...] = PATHS,
-              timeout: float = 600.0, keep: str | None = None) -> dict:
+def run_bench(
+    scales: list[str],
+    *,
+    seed: int = 1,
+    paths: list[str] | tuple[str, ...] = PATHS,
+    timeout: float = 600.0,
+    keep: str | None = None,
+) -> dict:
     """Run the benchmark; return the report (``render_text`` / ``render_json`` print it)."""
     if timeout <= 0:
         raise BenchError(f"--timeout {timeout:g}: expected a positive number of seconds")
     if seed < 0:
         raise BenchError(f"--seed {seed}: expected a whole number 0 or above")
     paths = [p for p in PATHS if p in paths]  # a fixed order: rows and ratios read the same every run
-    report = {"date": datetime.date.today().isoformat(), "machine": machine_info(), "seed": seed,
-              "timeout_s": timeout, "scales": []}
+    report = {
+        "date": datetime.date.today().isoformat(),
+        "machine": machine_info(),
+        "seed": seed,
+        "timeout_s": timeout,
+        "scales": [],
+    }
     if keep is not None:
         root = Path(keep)
         if root.exists() and (not root.is_dir() or any(root.iterdir())):
@@ -153,8 +193,15 @@ def bench_scale(scale: str, seed: int, paths: list[str], timeout: float, work: P
     for row in rows:
         row["arcs"] = network["ship_arcs"]
     compare(rows)
-    return {"scale": scale, "seed": seed, "network": network, "prepared_s": round(prepared_s, 3),
-            "load_average": load_average, "paths": rows, "targets": targets(rows, scale)}
+    return {
+        "scale": scale,
+        "seed": seed,
+        "network": network,
+        "prepared_s": round(prepared_s, 3),
+        "load_average": load_average,
+        "paths": rows,
+        "targets": targets(rows, scale),
+    }
 
 
 def generate_instance(scale: str, seed: int, folder: Path) -> Path:
@@ -175,8 +222,13 @@ def prepare_network(folder: Path, raw_dir: Path | None) -> tuple[dict, str | Non
 
     instance = load(folder, overrides=["equity=off"])
     model = build(instance)
-    network = {"ship_arcs": model.n_ship, "serve_arcs": model.n_serve, "demand_rows": len(model.demand),
-               "supply_rows": len(model.supply), "hubs": len(model.hubs)}
+    network = {
+        "ship_arcs": model.n_ship,
+        "serve_arcs": model.n_serve,
+        "demand_rows": len(model.demand),
+        "supply_rows": len(model.supply),
+        "hubs": len(model.hubs),
+    }
     if raw_dir is None:
         return network, None
     try:
@@ -199,8 +251,19 @@ def run_child(path: str, folder: Path, work: Path, timeout: float) -> dict:
     """Run one path in a fresh Python process; its row (status ``timeout`` or ``failed`` if so)."""
     result_file = work / f"result-{path}.json"
     result_file.unlink(missing_ok=True)
-    cmd = [sys.executable, "-P", str(Path(__file__).resolve()), "--child", path, "--instance", str(folder),
-           "--work", str(work), "--result", str(result_file)]
+    cmd = [
+        sys.executable,
+        "-P",
+        str(Path(__file__).resolve()),
+        "--child",
+        path,
+        "--instance",
+        str(folder),
+        "--work",
+        str(work),
+        "--result",
+        str(result_file),
+    ]
     env = dict(os.environ)
     package_root = str(Path(__file__).resolve().parents[1])  # the children import this very package
     env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH")) if p)
@@ -208,8 +271,9 @@ def run_child(path: str, folder: Path, work: Path, timeout: float) -> dict:
     scratch.mkdir(exist_ok=True)
     env["TMPDIR"] = str(scratch)
     # A session of its own, so that a timeout also ends what the child started (CBC).
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True)
+    proc = subprocess.Popen(
+        cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True
+    )
     try:
         _, err = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
@@ -224,8 +288,17 @@ def run_child(path: str, folder: Path, work: Path, timeout: float) -> dict:
     return json.loads(result_file.read_text(encoding="utf-8"))
 
 
-MEASURES = ("import_s", "load_s", "build_s", "solve_s", "write_s", "total_s", "peak_mib", "weighted_shortfall",
-            "route_cost")
+MEASURES = (
+    "import_s",
+    "load_s",
+    "build_s",
+    "solve_s",
+    "write_s",
+    "total_s",
+    "peak_mib",
+    "weighted_shortfall",
+    "route_cost",
+)
 
 
 def _row(path: str, status: str, detail: str = "", **fields) -> dict:
@@ -253,8 +326,7 @@ def compare(rows: list[dict]) -> None:
     agreement to every row."""
     ok = {row["path"]: row for row in rows if row["status"] == "ok"}
     raw, naive = fastest_raw(rows), ok.get("naive")
-    reference = next((ok[p] for p in ("raw", "raw-family", "allocator", "naive", "allocator-equity") if p in ok),
-                     None)
+    reference = next((ok[p] for p in ("raw", "raw-family", "allocator", "naive", "allocator-equity") if p in ok), None)
     if raw and sum(p in ok for p in RAW_PATHS) > 1:
         raw["note"] = f"{raw.get('note', '')}; the fastest raw path: vs_raw and the targets divide by it"
     for row in rows:
@@ -312,8 +384,13 @@ def targets(rows: list[dict], scale: str | None = None) -> dict:
         if where:
             what = f"{where}: {what}"
         unit = " s" if key.endswith("_s") else "x"
-        out[key] = {"what": what, "value": v, "unit": unit,
-                    "target": f"{'<=' if kind == 'max' else '>='} {limit:g}{unit}", "met": met}
+        out[key] = {
+            "what": what,
+            "value": v,
+            "unit": unit,
+            "target": f"{'<=' if kind == 'max' else '>='} {limit:g}{unit}",
+            "met": met,
+        }
     return out
 
 
@@ -332,8 +409,14 @@ def machine_info() -> dict:
             versions[package] = importlib.metadata.version(package)
         except importlib.metadata.PackageNotFoundError:
             versions[package] = "not installed"
-    return {"platform": platform.platform(), "machine": platform.machine(), "cpu_count": os.cpu_count(),
-            "memory_gib": mem_gib, "python": platform.python_version(), "versions": versions}
+    return {
+        "platform": platform.platform(),
+        "machine": platform.machine(),
+        "cpu_count": os.cpu_count(),
+        "memory_gib": mem_gib,
+        "python": platform.python_version(),
+        "versions": versions,
+    }
 
 
 # --------------------------------------------------------------------------------------------
@@ -350,15 +433,19 @@ def machine_header(command: str, report: dict) -> str:
     m = report["machine"]
     versions = ", ".join(f"{k} {v}" for k, v in m["versions"].items())
     memory = f"{m['memory_gib']} GiB" if m["memory_gib"] is not None else "memory unknown"
-    return (f"# {command} | {report['date']} | {m['platform']} | {m['cpu_count']} cores | {memory} | "
-            f"Python {m['python']} | {versions}")
+    return (
+        f"# {command} | {report['date']} | {m['platform']} | {m['cpu_count']} cores | {memory} | "
+        f"Python {m['python']} | {versions}"
+    )
 
 
 def render_text(report: dict) -> str:
     """The header lines, then per scale the network, the table, the objective and the targets."""
-    lines = [machine_header("allocator bench", report),
-             f"# seed {report['seed']}; each path in a fresh process; seconds without imports; "
-             f"timeout {report['timeout_s']:g} s per path"]
+    lines = [
+        machine_header("allocator bench", report),
+        f"# seed {report['seed']}; each path in a fresh process; seconds without imports; "
+        f"timeout {report['timeout_s']:g} s per path",
+    ]
     for block in report["scales"]:
         lines += [""] + _scale_text(block)
     return "\n".join(lines) + "\n"
@@ -366,9 +453,11 @@ def render_text(report: dict) -> str:
 
 def _scale_text(block: dict) -> list[str]:
     n = block["network"]
-    lines = [f"scale {block['scale']}: {n['ship_arcs']:,} route-product arcs, {n['serve_arcs']:,} serve arcs, "
-             f"{n['supply_rows']:,} supply rows, {n['hubs']:,} hubs, {n['demand_rows']:,} demand rows "
-             f"(generated and prepared in {block['prepared_s']:.1f} s)"]
+    lines = [
+        f"scale {block['scale']}: {n['ship_arcs']:,} route-product arcs, {n['serve_arcs']:,} serve arcs, "
+        f"{n['supply_rows']:,} supply rows, {n['hubs']:,} hubs, {n['demand_rows']:,} demand rows "
+        f"(generated and prepared in {block['prepared_s']:.1f} s)"
+    ]
     if block["load_average"] is not None:
         lines.append(f"load average (1 min) before the paths: {block['load_average']:.2f}")
     table = [list(COLUMNS)] + [_cells(row) for row in block["paths"]]
@@ -378,15 +467,18 @@ def _scale_text(block: dict) -> list[str]:
         lines.append("  ".join(head + [r[-1]]).rstrip())
     ref = next((row for row in block["paths"] if row.get("agreement") == "reference"), None)
     if ref:
-        lines.append(f"objective ({ref['path']}): weighted shortfall {ref['weighted_shortfall']:,.6f}, "
-                     f"route cost {ref['route_cost']:,.6f}")
+        lines.append(
+            f"objective ({ref['path']}): weighted shortfall {ref['weighted_shortfall']:,.6f}, "
+            f"route cost {ref['route_cost']:,.6f}"
+        )
     for row in block["paths"]:
         if row.get("note"):
             lines.append(f"{row['path']}: {row['note']}")
     for t in block["targets"].values():
         if t["value"] is not None:
-            lines.append(f"target: {t['what']} {t['value']:.2f}{t['unit']} ({t['target']}): "
-                         f"{'met' if t['met'] else 'NOT met'}")
+            lines.append(
+                f"target: {t['what']} {t['value']:.2f}{t['unit']} ({t['target']}): {'met' if t['met'] else 'NOT met'}"
+            )
     return lines
 
 
@@ -400,9 +492,20 @@ def _cells(row: dict) -> list[str]:
     def ratio(key):
         return "-" if row.get(key) is None else f"{row[key]:.2f}"
 
-    return [row["path"], f"{row['arcs']:,}", sec("import_s"), sec("load_s"), sec("build_s"), sec("solve_s"),
-            sec("write_s"), sec("total_s"), f"{row['peak_mib']:.1f}", ratio("vs_raw"), ratio("naive_x"),
-            row["agreement"]]
+    return [
+        row["path"],
+        f"{row['arcs']:,}",
+        sec("import_s"),
+        sec("load_s"),
+        sec("build_s"),
+        sec("solve_s"),
+        sec("write_s"),
+        sec("total_s"),
+        f"{row['peak_mib']:.1f}",
+        ratio("vs_raw"),
+        ratio("naive_x"),
+        row["agreement"],
+    ]
 
 
 # --------------------------------------------------------------------------------------------
@@ -484,11 +587,13 @@ def raw_network(instance, model) -> dict:
     short_cost = multiplier * weights
     # OR-Tools scales costs by about the number of nodes; the objective must fit as well.
     n_nodes = z + 1
-    objective_bound = (float(multiplier) * float(weights.astype(float) @ q.astype(float))
-                       + float(np.abs(costs).max(initial=0)) * float(s.sum()))
+    objective_bound = float(multiplier) * float(weights.astype(float) @ q.astype(float)) + float(
+        np.abs(costs).max(initial=0)
+    ) * float(s.sum())
     if float(short_cost.max(initial=0)) * (n_nodes + 1) >= INT_LIMIT or objective_bound >= INT_LIMIT:
-        raise RawUnsuitable(f"costs up to {int(short_cost.max(initial=0))} (M = {multiplier}) on {n_nodes} nodes "
-                            "do not fit int64")
+        raise RawUnsuitable(
+            f"costs up to {int(short_cost.max(initial=0))} (M = {multiplier}) on {n_nodes} nodes do not fit int64"
+        )
 
     # Node numbers from the model's tables: supply rows, then hubs, then demand rows.
     ship_tail = _positions(ship, supply, ["source", "product"])
@@ -502,18 +607,30 @@ def raw_network(instance, model) -> dict:
     cost = np.concatenate([costs, np.zeros(n_serve, dtype=np.int64), short_cost, np.zeros(n_sup, dtype=np.int64)])
     node_supply = np.concatenate([s, np.zeros(n_hub, dtype=np.int64), -q, [int(q.sum() - s.sum())]])
     route_per_unit = np.concatenate([ship["cost"].to_numpy(float) / ship_q, np.zeros(n_serve + n_dem + n_sup)])
-    shortfall_per_unit = np.concatenate([np.zeros(n_ship + n_serve), demand["weight"].to_numpy(float) / dem_q,
-                                         np.zeros(n_sup)])
+    shortfall_per_unit = np.concatenate(
+        [np.zeros(n_ship + n_serve), demand["weight"].to_numpy(float) / dem_q, np.zeros(n_sup)]
+    )
     families = sorted(set(family_of_product.values()) | set(demand["family"]))
     number = {fam: i for i, fam in enumerate(families)}
-    node_family = np.concatenate([supply["product"].map(family_of_product).map(number).to_numpy(np.int64),
-                                  model.hubs["product"].map(family_of_product).map(number).to_numpy(np.int64),
-                                  demand["family"].map(number).to_numpy(np.int64), [-1]])
-    return {"tail": tail.astype(np.int32), "head": head.astype(np.int32), "capacity": capacity.astype(np.int64),
-            "cost": cost.astype(np.int64), "supply": node_supply.astype(np.int64),
-            "route_per_unit": route_per_unit, "shortfall_per_unit": shortfall_per_unit,
-            "node_family": node_family.astype(np.int32),
-            "scales": np.array([multiplier, cost_scale, weight_scale], dtype=np.int64)}
+    node_family = np.concatenate(
+        [
+            supply["product"].map(family_of_product).map(number).to_numpy(np.int64),
+            model.hubs["product"].map(family_of_product).map(number).to_numpy(np.int64),
+            demand["family"].map(number).to_numpy(np.int64),
+            [-1],
+        ]
+    )
+    return {
+        "tail": tail.astype(np.int32),
+        "head": head.astype(np.int32),
+        "capacity": capacity.astype(np.int64),
+        "cost": cost.astype(np.int64),
+        "supply": node_supply.astype(np.int64),
+        "route_per_unit": route_per_unit,
+        "shortfall_per_unit": shortfall_per_unit,
+        "node_family": node_family.astype(np.int32),
+        "scales": np.array([multiplier, cost_scale, weight_scale], dtype=np.int64),
+    }
 
 
 def _family_units(model, family_of_product: dict):
@@ -527,9 +644,13 @@ def _family_units(model, family_of_product: dict):
     cap = model.col_upper[: model.n_ship]
     unit = {}
     for fam in sorted(set(dem_fam) | set(sup_fam)):
-        values = np.concatenate([model.supply["quantity"].to_numpy(float)[sup_fam == fam],
-                                 model.demand["quantity"].to_numpy(float)[dem_fam == fam],
-                                 cap[(ship_fam == fam) & np.isfinite(cap)]])
+        values = np.concatenate(
+            [
+                model.supply["quantity"].to_numpy(float)[sup_fam == fam],
+                model.demand["quantity"].to_numpy(float)[dem_fam == fam],
+                cap[(ship_fam == fam) & np.isfinite(cap)],
+            ]
+        )
         unit[fam] = decimal_scale(values, f"quantities of family {fam!r}")[1]
     return tuple(np.array([unit[f] for f in fams], dtype=np.int64) for fams in (ship_fam, sup_fam, dem_fam))
 
@@ -582,11 +703,20 @@ def run_allocator(folder: str | Path, work: str | Path, *, equity: bool) -> dict
     build_s = result.timings["build"]
     stages = {k: round(v, 4) for k, v in result.timings.items()}
     note = f"engine {result.solver}; solve() stages: " + ", ".join(f"{k} {v:.3f} s" for k, v in stages.items())
-    return _row("allocator-equity" if equity else "allocator", "ok", import_s=import_s, load_s=load_s,
-                build_s=build_s, solve_s=solve_total - build_s, write_s=write_s,
-                total_s=load_s + solve_total + write_s,
-                weighted_shortfall=float(result.objective["weighted_shortfall"]),
-                route_cost=float(result.objective["route_cost"]), stages_s=stages, note=note)
+    return _row(
+        "allocator-equity" if equity else "allocator",
+        "ok",
+        import_s=import_s,
+        load_s=load_s,
+        build_s=build_s,
+        solve_s=solve_total - build_s,
+        write_s=write_s,
+        total_s=load_s + solve_total + write_s,
+        weighted_shortfall=float(result.objective["weighted_shortfall"]),
+        route_cost=float(result.objective["route_cost"]),
+        stages_s=stages,
+        note=note,
+    )
 
 
 def run_command(folder: str | Path, work: str | Path) -> dict:
@@ -608,12 +738,20 @@ def run_command(folder: str | Path, work: str | Path) -> dict:
                 raise RuntimeError(f"exit {proc.returncode}: {last[-1] if last else 'no message'}")
     summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
     runs = ", ".join(f"{x:.3f}" for x in times)
-    note = (f"`{'allocator' if installed else 'python -m allocator'} solve FOLDER -o DIR`, equity "
-            f"{'off' if summary['objective']['equity'] == 'off' else 'on'} (the policy's); wall clock of each run, "
-            f"Python start included: {runs} s; the median counts")
-    return _row("command", "ok", total_s=statistics.median(times), command_peak_mib=peak.mib,
-                weighted_shortfall=float(summary["objective"]["weighted_shortfall"]),
-                route_cost=float(summary["objective"]["route_cost"]), note=note)
+    note = (
+        f"`{'allocator' if installed else 'python -m allocator'} solve FOLDER -o DIR`, equity "
+        f"{'off' if summary['objective']['equity'] == 'off' else 'on'} (the policy's); wall clock of each run, "
+        f"Python start included: {runs} s; the median counts"
+    )
+    return _row(
+        "command",
+        "ok",
+        total_s=statistics.median(times),
+        command_peak_mib=peak.mib,
+        weighted_shortfall=float(summary["objective"]["weighted_shortfall"]),
+        route_cost=float(summary["objective"]["route_cost"]),
+        note=note,
+    )
 
 
 def run_raw(arrays: str | Path) -> dict:
@@ -624,8 +762,10 @@ def run_raw(arrays: str | Path) -> dict:
 
     import_s = time.perf_counter() - t
     t = time.perf_counter()
-    a = {name: np.load(Path(arrays) / f"{name}.npy") for name in (
-        "tail", "head", "capacity", "cost", "supply", "route_per_unit", "shortfall_per_unit")}
+    a = {
+        name: np.load(Path(arrays) / f"{name}.npy")
+        for name in ("tail", "head", "capacity", "cost", "supply", "route_per_unit", "shortfall_per_unit")
+    }
     load_s = time.perf_counter() - t
     t = time.perf_counter()
     flow = min_cost_flow.SimpleMinCostFlow()
@@ -638,10 +778,20 @@ def run_raw(arrays: str | Path) -> dict:
     solve_s = time.perf_counter() - t
     if status != flow.OPTIMAL:
         raise RuntimeError(f"SimpleMinCostFlow stopped with status {status}")
-    return _row("raw", "ok", import_s=import_s, load_s=load_s, build_s=build_s, solve_s=solve_s,
-                total_s=build_s + solve_s, weighted_shortfall=float(flows @ a["shortfall_per_unit"]),
-                route_cost=float(flows @ a["route_per_unit"]), nodes=len(a["supply"]), graph_arcs=len(a["tail"]),
-                note=f"OR-Tools SimpleMinCostFlow, {len(a['supply']):,} nodes, {len(a['tail']):,} arcs")
+    return _row(
+        "raw",
+        "ok",
+        import_s=import_s,
+        load_s=load_s,
+        build_s=build_s,
+        solve_s=solve_s,
+        total_s=build_s + solve_s,
+        weighted_shortfall=float(flows @ a["shortfall_per_unit"]),
+        route_cost=float(flows @ a["route_per_unit"]),
+        nodes=len(a["supply"]),
+        graph_arcs=len(a["tail"]),
+        note=f"OR-Tools SimpleMinCostFlow, {len(a['supply']):,} nodes, {len(a['tail']):,} arcs",
+    )
 
 
 def run_raw_family(arrays: str | Path) -> dict:
@@ -653,8 +803,19 @@ def run_raw_family(arrays: str | Path) -> dict:
 
     import_s = time.perf_counter() - t
     t = time.perf_counter()
-    a = {name: np.load(Path(arrays) / f"{name}.npy") for name in (
-        "tail", "head", "capacity", "cost", "supply", "route_per_unit", "shortfall_per_unit", "node_family")}
+    a = {
+        name: np.load(Path(arrays) / f"{name}.npy")
+        for name in (
+            "tail",
+            "head",
+            "capacity",
+            "cost",
+            "supply",
+            "route_per_unit",
+            "shortfall_per_unit",
+            "node_family",
+        )
+    }
     load_s = time.perf_counter() - t
     t = time.perf_counter()
     tail, head, fam = a["tail"], a["head"], a["node_family"]
@@ -683,10 +844,11 @@ def run_raw_family(arrays: str | Path) -> dict:
         if lo == hi:  # a family without supply or demand rows: nothing to solve
             continue
         solved += 1
-        own = supply[node_start[f]: node_start[f + 1]]
+        own = supply[node_start[f] : node_start[f + 1]]
         flow = min_cost_flow.SimpleMinCostFlow()
-        arcs = flow.add_arcs_with_capacity_and_unit_cost(local_tail[lo:hi], local_head[lo:hi], capacity[lo:hi],
-                                                         cost[lo:hi])
+        arcs = flow.add_arcs_with_capacity_and_unit_cost(
+            local_tail[lo:hi], local_head[lo:hi], capacity[lo:hi], cost[lo:hi]
+        )
         flow.set_nodes_supplies(np.arange(len(own) + 1, dtype=np.int32), np.append(own, -own.sum()))
         build_s += time.perf_counter() - t
         t = time.perf_counter()
@@ -695,11 +857,20 @@ def run_raw_family(arrays: str | Path) -> dict:
         solve_s += time.perf_counter() - t
         if status != flow.OPTIMAL:
             raise RuntimeError(f"SimpleMinCostFlow stopped with status {status} on family {f}")
-    return _row("raw-family", "ok", import_s=import_s, load_s=load_s, build_s=build_s, solve_s=solve_s,
-                total_s=build_s + solve_s, weighted_shortfall=float(flows @ a["shortfall_per_unit"]),
-                route_cost=float(flows @ a["route_per_unit"]), families=solved,
-                note=f"OR-Tools SimpleMinCostFlow, one call per family: {solved} calls, "
-                     f"{len(fam) - 1 + solved:,} nodes, {len(tail):,} arcs")
+    return _row(
+        "raw-family",
+        "ok",
+        import_s=import_s,
+        load_s=load_s,
+        build_s=build_s,
+        solve_s=solve_s,
+        total_s=build_s + solve_s,
+        weighted_shortfall=float(flows @ a["shortfall_per_unit"]),
+        route_cost=float(flows @ a["route_per_unit"]),
+        families=solved,
+        note=f"OR-Tools SimpleMinCostFlow, one call per family: {solved} calls, "
+        f"{len(fam) - 1 + solved:,} nodes, {len(tail):,} arcs",
+    )
 
 
 def run_naive(folder: str | Path) -> dict:
@@ -735,11 +906,16 @@ def naive_solution(instance) -> dict:
     if pulp.LpStatus[status] != "Optimal":
         raise RuntimeError(f"CBC stopped with status {pulp.LpStatus[status]}")
     n_vars = len(problem.variables())
-    return {"build_s": build_s, "solve_s": solve_s, "total_s": build_s + solve_s,
-            "weighted_shortfall": float(x_short @ model.demand["weight"].to_numpy(float)),
-            "route_cost": float(x_ship @ model.ship["cost"].to_numpy(float)), "variables": n_vars,
-            "cbc_peak_mib": cbc.mib,
-            "note": f"PuLP {pulp.__version__} + CBC, {n_vars:,} variables; peak_MiB: Python + CBC ({cbc.mib:.1f})"}
+    return {
+        "build_s": build_s,
+        "solve_s": solve_s,
+        "total_s": build_s + solve_s,
+        "weighted_shortfall": float(x_short @ model.demand["weight"].to_numpy(float)),
+        "route_cost": float(x_ship @ model.ship["cost"].to_numpy(float)),
+        "variables": n_vars,
+        "cbc_peak_mib": cbc.mib,
+        "note": f"PuLP {pulp.__version__} + CBC, {n_vars:,} variables; peak_MiB: Python + CBC ({cbc.mib:.1f})",
+    }
 
 
 def naive_problem(instance, model):
@@ -758,8 +934,10 @@ def naive_problem(instance, model):
     multiplier = shortfall_multiplier(model, family_of_product) * weight_scale / cost_scale
 
     problem = pulp.LpProblem("naive", pulp.LpMinimize)
-    ship = [problem.add_variable(f"ship_{j}", 0, None if cap == float("inf") else float(cap))
-            for j, cap in enumerate(model.col_upper[: model.n_ship])]
+    ship = [
+        problem.add_variable(f"ship_{j}", 0, None if cap == float("inf") else float(cap))
+        for j, cap in enumerate(model.col_upper[: model.n_ship])
+    ]
     serve = [problem.add_variable(f"serve_{k}", 0) for k in range(model.n_serve)]
     short = [problem.add_variable(f"short_{i}", 0) for i in range(len(model.demand))]
 
@@ -770,13 +948,15 @@ def naive_problem(instance, model):
     serve_by_hub = model.serve.groupby(["region", "product"]).indices
     for hub in model.hubs.itertuples(index=False):
         key = (hub.region, hub.product)
-        problem += (pulp.lpSum(ship[j] for j in ship_by_hub.get(key, []))
-                    == pulp.lpSum(serve[k] for k in serve_by_hub.get(key, [])))
+        problem += pulp.lpSum(ship[j] for j in ship_by_hub.get(key, [])) == pulp.lpSum(
+            serve[k] for k in serve_by_hub.get(key, [])
+        )
     serve_by_demand = model.serve.groupby("demand_idx").indices
     for i, quantity in enumerate(model.demand["quantity"]):
         problem += pulp.lpSum(serve[k] for k in serve_by_demand.get(i, [])) + short[i] == quantity
     problem += pulp.LpAffineExpression(
-        list(zip(ship, model.ship["cost"])) + [(v, multiplier * w) for v, w in zip(short, model.demand["weight"])])
+        list(zip(ship, model.ship["cost"])) + [(v, multiplier * w) for v, w in zip(short, model.demand["weight"])]
+    )
     return problem, ship, short
 
 
@@ -880,8 +1060,9 @@ def _child_main(argv: list[str]) -> int:
         print(f"{type(exc).__name__}: {exc}".replace("\n", " "), file=sys.stderr)
         return 1
     # The command's peak is its processes' own; naive's is its own plus CBC's.
-    row["peak_mib"] = row.pop("command_peak_mib") if "command_peak_mib" in row else \
-        own_peak_mib() + (row.get("cbc_peak_mib") or 0.0)
+    row["peak_mib"] = (
+        row.pop("command_peak_mib") if "command_peak_mib" in row else own_peak_mib() + (row.get("cbc_peak_mib") or 0.0)
+    )
     Path(a.result).write_text(json.dumps(row), encoding="utf-8")
     return 0
 

@@ -113,8 +113,14 @@ class _Series:
         if by_day is not None and len(by_day):
             for tier, grp in by_day.groupby("tier", sort=True):
                 g = grp.assign(day=grp["day"].astype(str)).set_index("day").reindex(index)
-                tiers.append((int(tier), float(grp["weight"].max()), g["fill_rate"].to_numpy(float),
-                              g["min_fill"].to_numpy(float)))
+                tiers.append(
+                    (
+                        int(tier),
+                        float(grp["weight"].max()),
+                        g["fill_rate"].to_numpy(float),
+                        g["min_fill"].to_numpy(float),
+                    )
+                )
 
         cols = ["demand", "backlog_in", "delivered", "shortfall"]
         if fill is not None and len(fill):
@@ -154,7 +160,8 @@ class _Series:
                     st["floor"] = reg.groupby("day")["floor"].sum().reindex(index, fill_value=0.0)
         products = inst.products
         durable = bool("durable" in products and products["durable"].astype(bool).any()) or bool(
-            (st["in_service"] > 0).any())
+            (st["in_service"] > 0).any()
+        )
         whole = bool("countable" in products and len(products) and products["countable"].astype(bool).all())
         return cls(days, x, _unit(inst), tiers, national, top_regions, st, durable, whole)
 
@@ -196,8 +203,15 @@ def _fill_panel(ax, data: _Series) -> None:
     for i, (tier, weight, rate, worst) in enumerate(data.tiers):
         colour = _TIER_COLOURS[i % len(_TIER_COLOURS)]
         # tier 1 on top (where tiers meet at 100 %, the highest priority's line shows)
-        ax.plot(data.x, rate, color=colour, linewidth=2.2 if i == 0 else 1.6, label=f"tier {tier} (w {weight:g})",
-                zorder=3 + len(data.tiers) - i, **_markers(len(data.x)))
+        ax.plot(
+            data.x,
+            rate,
+            color=colour,
+            linewidth=2.2 if i == 0 else 1.6,
+            label=f"tier {tier} (w {weight:g})",
+            zorder=3 + len(data.tiers) - i,
+            **_markers(len(data.x)),
+        )
         if np.nanmax(np.abs(rate - worst), initial=0.0) > 1e-9:
             ax.fill_between(data.x, worst, rate, color=colour, alpha=0.13, linewidth=0, zorder=2)
     handles, labels = ax.get_legend_handles_labels()
@@ -214,29 +228,64 @@ def _shortfall_panel(ax, data: _Series) -> None:
     ax.set_ylabel(f"{unit} per day")
     total_short = float(nat["shortfall"].sum())
     due = float(nat["due"].sum())
-    ax.set_title(f"Due vs delivered, all regions: shortfall {_amount(total_short)} {unit}"
-                 + (f" of {_amount(due)} due ({total_short / due:.0%})" if due > 0 else ""),
-                 loc="left", fontsize=10)
+    ax.set_title(
+        f"Due vs delivered, all regions: shortfall {_amount(total_short)} {unit}"
+        + (f" of {_amount(due)} due ({total_short / due:.0%})" if due > 0 else ""),
+        loc="left",
+        fontsize=10,
+    )
     width = 0.8
     delivered, short = nat["delivered"].to_numpy(float), nat["shortfall"].to_numpy(float)
     ax.bar(x, delivered, width=width, color=_DELIVERED, label="delivered", zorder=2)
     if total_short > 0:
-        ax.bar(x, short, width=width, bottom=delivered, color=_SHORT, alpha=0.55, hatch="///", edgecolor=_SHORT,
-               linewidth=0, label="shortfall", zorder=2)
+        ax.bar(
+            x,
+            short,
+            width=width,
+            bottom=delivered,
+            color=_SHORT,
+            alpha=0.55,
+            hatch="///",
+            edgecolor=_SHORT,
+            linewidth=0,
+            label="shortfall",
+            zorder=2,
+        )
     if float(nat["backlog_in"].sum()) > 0:
-        ax.plot(x, nat["demand"].to_numpy(float), color="#252525", linewidth=1.0, linestyle=":",
-                label="new demand (rest: backlog)", zorder=3, **_markers(len(x)))
+        ax.plot(
+            x,
+            nat["demand"].to_numpy(float),
+            color="#252525",
+            linewidth=1.0,
+            linestyle=":",
+            label="new demand (rest: backlog)",
+            zorder=3,
+            **_markers(len(x)),
+        )
     for i, (name, total, daily) in enumerate(data.top_regions):
-        ax.plot(x, daily, color=_REGION_COLOURS[i % len(_REGION_COLOURS)], linewidth=2.0 if i == 0 else 1.3,
-                label=f"{name}: short {_amount(total)}", zorder=4, **_markers(len(x)))
+        ax.plot(
+            x,
+            daily,
+            color=_REGION_COLOURS[i % len(_REGION_COLOURS)],
+            linewidth=2.0 if i == 0 else 1.3,
+            label=f"{name}: short {_amount(total)}",
+            zorder=4,
+            **_markers(len(x)),
+        )
     handles, labels = ax.get_legend_handles_labels()
     order = sorted(range(len(labels)), key=lambda i: (labels[i] not in ("delivered", "shortfall"), i))
     if total_short <= 0:
         ax.text(0.99, 0.95, "no shortfall", transform=ax.transAxes, ha="right", va="top", color="#1b7837")
     top = float(np.nanmax(nat["due"].to_numpy(float), initial=0.0))
     ax.set_ylim(0.0, top * 1.08 if top > 0 else 1.0)
-    ax.legend([handles[i] for i in order], [labels[i] for i in order], loc="upper left", bbox_to_anchor=(1.01, 1.0),
-              fontsize=8, frameon=False)
+    ax.legend(
+        [handles[i] for i in order],
+        [labels[i] for i in order],
+        loc="upper left",
+        bbox_to_anchor=(1.01, 1.0),
+        fontsize=8,
+        frameon=False,
+    )
 
 
 def _stock_panel(ax, data: _Series) -> None:
@@ -248,11 +297,19 @@ def _stock_panel(ax, data: _Series) -> None:
     ax.plot(x, src, color=_SOURCE_STOCK, linewidth=1.8, label="at sources", **_markers(len(x)))
     ax.plot(x, reg, color=_REGION_STOCK, linewidth=1.8, label="at regions", **_markers(len(x)))
     if data.durable:
-        ax.plot(x, st["in_service"].to_numpy(float), color=_IN_SERVICE, linewidth=1.5, linestyle="--",
-                label="in service (durable)", **_markers(len(x)))
+        ax.plot(
+            x,
+            st["in_service"].to_numpy(float),
+            color=_IN_SERVICE,
+            linewidth=1.5,
+            linestyle="--",
+            label="in service (durable)",
+            **_markers(len(x)),
+        )
     if float(st["floor"].to_numpy(float).max(initial=0.0)) > 0:
-        ax.plot(x, st["floor"].to_numpy(float), color=_FLOOR, linewidth=1.0, linestyle=":",
-                label="regions' floor (target)")
+        ax.plot(
+            x, st["floor"].to_numpy(float), color=_FLOOR, linewidth=1.0, linestyle=":", label="regions' floor (target)"
+        )
     top = float(np.nanmax(st.to_numpy(float), initial=0.0))
     ax.set_ylim(0.0, top * 1.1 if top > 0 else 1.0)
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False)
@@ -282,11 +339,11 @@ def _date_axis(axes, data: _Series, mdates) -> None:
 def _heading(result: ReplayResult, data: _Series, title: str | None) -> str:
     if title is None:
         days = data.days
-        when = (f"{days[0]} to {days[-1]} ({len(days)} days)" if len(days) > 1
-                else (days[0] if days else "no days"))
+        when = f"{days[0]} to {days[-1]} ({len(days)} days)" if len(days) > 1 else (days[0] if days else "no days")
         h = result.horizon
-        title = (f"{result.instance.name}: replay {when}, horizon {h} day{'s' if h != 1 else ''}, "
-                 f"{result.forecast} forecast")
+        title = (
+            f"{result.instance.name}: replay {when}, horizon {h} day{'s' if h != 1 else ''}, {result.forecast} forecast"
+        )
     nat = data.national
     due = float(nat["due"].sum())
     parts = [f"fill {float(nat['delivered'].sum()) / due:.1%}" if due > 0 else "nothing due"]

@@ -28,97 +28,188 @@ def _parser() -> argparse.ArgumentParser:
 
     def policy_args(sp):
         sp.add_argument("--equity", choices=["on", "off"], help="override the policy's equity switch")
-        sp.add_argument("--icu-for-general", choices=["yes", "no"],
-                        help="may ICU-grade products serve general demand (overrides the policy)")
-        sp.add_argument("--policy", action="append", default=[], metavar="KEY=VALUE",
-                        help="override a policy value, e.g. weights.icu=6 or routes.cost_per_km=2 (repeatable)")
+        sp.add_argument(
+            "--icu-for-general",
+            choices=["yes", "no"],
+            help="may ICU-grade products serve general demand (overrides the policy)",
+        )
+        sp.add_argument(
+            "--policy",
+            action="append",
+            default=[],
+            metavar="KEY=VALUE",
+            help="override a policy value, e.g. weights.icu=6 or routes.cost_per_km=2 (repeatable)",
+        )
 
     s = sub.add_parser("solve", help="solve a day's instance and print the plan")
     s.add_argument("instance", help="instance folder (CSV files, optional policy.toml) or .xlsx workbook")
-    s.add_argument("--output", "-o", metavar="DIR",
-                   help="write dispatch.csv, fill.csv, allocation.csv, summary.json, marginal.csv, sources.csv")
+    s.add_argument(
+        "--output",
+        "-o",
+        metavar="DIR",
+        help="write dispatch.csv, fill.csv, allocation.csv, summary.json, marginal.csv, sources.csv",
+    )
     s.add_argument("--excel", action="store_true", help="with --output, also write plan.xlsx")
-    s.add_argument("--report", metavar="HTML", help="also write the plan as one self-contained HTML page "
-                   "(map, priorities, flows, tables; as allocator report)")
+    s.add_argument(
+        "--report",
+        metavar="HTML",
+        help="also write the plan as one self-contained HTML page "
+        "(map, priorities, flows, tables; as allocator report)",
+    )
     s.add_argument("--format", choices=["text", "json"], default="text")
     s.add_argument("--top", type=int, default=10, help="shortfalls to list (default 10)")
     s.add_argument("--shipments", type=int, default=20, help="shipments to list (default 20)")
-    s.add_argument("--regions", type=int, default=40,
-                   help="regions to list in the fill-rate table, lowest fill first within each tier (default 40)")
-    s.add_argument("--time-limit", type=float, default=None, metavar="SECONDS",
-                   help="limit on solver time; when reached, the best plan found is returned with its status and gap")
-    s.add_argument("--memory-limit", type=float, default=None, metavar="GIB",
-                   help="memory the solve may use (default: what the machine has available)")
-    s.add_argument("--solver", choices=["auto", "network", "highs"], default="auto",
-                   help="engine: network (exact integer flows, OR-Tools), highs (LP simplex) or auto "
-                        "(network for each product family whose data are whole numbers, else highs)")
-    s.add_argument("--whole", choices=["auto", "proven", "rounded"], default="auto",
-                   help="with side constraints (capacity.csv, commitments.csv, lots, destination limits) whose LP "
-                        "optimum is not whole: proven (branch and bound to the whole-unit optimum; small models), "
-                        "rounded (the best whole-unit plan near the LP optimum, with its gap to the LP bound) or "
-                        "auto (proven up to 1,500 countable columns, else rounded)")
-    s.add_argument("--hierarchy", action="store_true",
-                   help="two-level solve: nation to top regions (regions.csv parent), then each to its regions")
+    s.add_argument(
+        "--regions",
+        type=int,
+        default=40,
+        help="regions to list in the fill-rate table, lowest fill first within each tier (default 40)",
+    )
+    s.add_argument(
+        "--time-limit",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="limit on solver time; when reached, the best plan found is returned with its status and gap",
+    )
+    s.add_argument(
+        "--memory-limit",
+        type=float,
+        default=None,
+        metavar="GIB",
+        help="memory the solve may use (default: what the machine has available)",
+    )
+    s.add_argument(
+        "--solver",
+        choices=["auto", "network", "highs"],
+        default="auto",
+        help="engine: network (exact integer flows, OR-Tools), highs (LP simplex) or auto "
+        "(network for each product family whose data are whole numbers, else highs)",
+    )
+    s.add_argument(
+        "--whole",
+        choices=["auto", "proven", "rounded"],
+        default="auto",
+        help="with side constraints (capacity.csv, commitments.csv, lots, destination limits) whose LP "
+        "optimum is not whole: proven (branch and bound to the whole-unit optimum; small models), "
+        "rounded (the best whole-unit plan near the LP optimum, with its gap to the LP bound) or "
+        "auto (proven up to 1,500 countable columns, else rounded)",
+    )
+    s.add_argument(
+        "--hierarchy",
+        action="store_true",
+        help="two-level solve: nation to top regions (regions.csv parent), then each to its regions",
+    )
     s.add_argument("--workers", type=int, default=1, help="with --hierarchy: processes for the provinces (default 1)")
     s.add_argument("--gap", action="store_true", help="with --hierarchy: also run the flat solve and print the gap")
-    s.add_argument("--set", action="append", default=[], metavar="EXPR", dest="changes",
-                   help="what-if (repeatable, applied in order): solve the instance as it is and as changed, and "
-                        "print what changes in the plan; --output then writes the what-if plan. EXPR is "
-                        "supply:SOURCE:PRODUCT=N (+=N adds, -=N takes away), demand:REGION:FAMILY[:USE]=N "
-                        "(+=N, -=N; USE general or icu), weight:REGION=W, flags:REGION+=FLAG (-=FLAG removes, "
-                        "=FLAG,FLAG sets, = alone clears) or policy:KEY=VALUE (as --policy)")
-    s.add_argument("--no-explain", action="store_true",
-                   help="skip the explanations (marginal.csv, sources.csv and their summary): at county scale "
-                        "about a fifth of the solve time, and as long again to write sources.csv")
-    s.add_argument("--previous", metavar="PLAN_DIR",
-                   help="a previous plan's folder (as -o writes it): keep the same makers serving the same regions "
-                        "unless priorities or fairness demand otherwise; each unit on a new (source, region) pair "
-                        "costs stability.change_cost more in the cost stage (default 500, set with --policy); "
-                        "the plan counts pairs kept, new and dropped and -o writes stability.csv")
+    s.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="EXPR",
+        dest="changes",
+        help="what-if (repeatable, applied in order): solve the instance as it is and as changed, and "
+        "print what changes in the plan; --output then writes the what-if plan. EXPR is "
+        "supply:SOURCE:PRODUCT=N (+=N adds, -=N takes away), demand:REGION:FAMILY[:USE]=N "
+        "(+=N, -=N; USE general or icu), weight:REGION=W, flags:REGION+=FLAG (-=FLAG removes, "
+        "=FLAG,FLAG sets, = alone clears) or policy:KEY=VALUE (as --policy)",
+    )
+    s.add_argument(
+        "--no-explain",
+        action="store_true",
+        help="skip the explanations (marginal.csv, sources.csv and their summary): at county scale "
+        "about a fifth of the solve time, and as long again to write sources.csv",
+    )
+    s.add_argument(
+        "--previous",
+        metavar="PLAN_DIR",
+        help="a previous plan's folder (as -o writes it): keep the same makers serving the same regions "
+        "unless priorities or fairness demand otherwise; each unit on a new (source, region) pair "
+        "costs stability.change_cost more in the cost stage (default 500, set with --policy); "
+        "the plan counts pairs kept, new and dropped and -o writes stability.csv",
+    )
     policy_args(s)
 
-    pl = sub.add_parser("plan", help="plan several days at once (stock, lead and transit times) and print the "
-                                     "plan day by day")
+    pl = sub.add_parser(
+        "plan", help="plan several days at once (stock, lead and transit times) and print the plan day by day"
+    )
     pl.add_argument("instance", help="instance folder or .xlsx workbook (a `day` column makes it multi-day)")
-    pl.add_argument("--horizon", type=int, default=None, metavar="H",
-                    help="days to plan (default: from --start to the instance's last day)")
+    pl.add_argument(
+        "--horizon",
+        type=int,
+        default=None,
+        metavar="H",
+        help="days to plan (default: from --start to the instance's last day)",
+    )
     pl.add_argument("--start", metavar="YYYY-MM-DD", help="first day (default: the instance's first day)")
-    pl.add_argument("--forecast", choices=["perfect", "persistence"], default="perfect",
-                    help="demand after the first day: the instance's (perfect) or the first day's (persistence)")
-    pl.add_argument("--output", "-o", metavar="DIR",
-                    help="write shipments.csv, transfers.csv, fill.csv, stock.csv, by_day.csv, summary.json")
+    pl.add_argument(
+        "--forecast",
+        choices=["perfect", "persistence"],
+        default="perfect",
+        help="demand after the first day: the instance's (perfect) or the first day's (persistence)",
+    )
+    pl.add_argument(
+        "--output",
+        "-o",
+        metavar="DIR",
+        help="write shipments.csv, transfers.csv, fill.csv, stock.csv, by_day.csv, summary.json",
+    )
     pl.add_argument("--format", choices=["text", "json"], default="text")
-    pl.add_argument("--report", metavar="HTML", help="also write the plan as one self-contained HTML page "
-                    "(as allocator report)")
+    pl.add_argument(
+        "--report", metavar="HTML", help="also write the plan as one self-contained HTML page (as allocator report)"
+    )
     pl.add_argument("--top", type=int, default=5, help="shortfalls to list per day (default 5)")
     policy_args(pl)
 
-    rp = sub.add_parser("replay", help="roll an H-day plan over the instance's days, committing one day at a time, "
-                                       "and write the time series (CSV) and a chart (PNG)")
+    rp = sub.add_parser(
+        "replay",
+        help="roll an H-day plan over the instance's days, committing one day at a time, "
+        "and write the time series (CSV) and a chart (PNG)",
+    )
     rp.add_argument("instance", help="a dated instance folder or .xlsx workbook")
-    rp.add_argument("--horizon", type=int, default=None, metavar="H",
-                    help="days planned each morning (default: 1 + the longest transit time, so that every "
-                         "shipment sent arrives inside the plan; a shorter horizon never sends on slower routes)")
+    rp.add_argument(
+        "--horizon",
+        type=int,
+        default=None,
+        metavar="H",
+        help="days planned each morning (default: 1 + the longest transit time, so that every "
+        "shipment sent arrives inside the plan; a shorter horizon never sends on slower routes)",
+    )
     rp.add_argument("--start", metavar="YYYY-MM-DD", help="first day (default: the instance's first day)")
     rp.add_argument("--end", metavar="YYYY-MM-DD", help="last day (default: the instance's last day)")
-    rp.add_argument("--forecast", choices=["perfect", "persistence"], default="perfect",
-                    help="demand after each morning's day: the instance's (perfect) or that day's (persistence)")
-    rp.add_argument("--output", "-o", metavar="DIR",
-                    help="write the committed plan and time series (CSV), summary.json and replay.png")
-    rp.add_argument("--report", metavar="HTML", help="also write the replay as one self-contained HTML page "
-                    "(as allocator report)")
+    rp.add_argument(
+        "--forecast",
+        choices=["perfect", "persistence"],
+        default="perfect",
+        help="demand after each morning's day: the instance's (perfect) or that day's (persistence)",
+    )
+    rp.add_argument(
+        "--output",
+        "-o",
+        metavar="DIR",
+        help="write the committed plan and time series (CSV), summary.json and replay.png",
+    )
+    rp.add_argument(
+        "--report", metavar="HTML", help="also write the replay as one self-contained HTML page (as allocator report)"
+    )
     rp.add_argument("--no-chart", action="store_true", help="with --output, do not draw replay.png")
     rp.add_argument("--format", choices=["text", "json"], default="text")
     policy_args(rp)
 
-    hr = sub.add_parser("report", help="write a plan folder as one self-contained HTML page: map, priorities, "
-                                       "flows, time series, sortable tables (works offline)")
+    hr = sub.add_parser(
+        "report",
+        help="write a plan folder as one self-contained HTML page: map, priorities, "
+        "flows, time series, sortable tables (works offline)",
+    )
     hr.add_argument("plan", metavar="PLAN_DIR", help="a folder written by solve, plan or replay with --output")
     hr.add_argument("--output", "-o", metavar="HTML", required=True, help="the HTML file to write")
-    hr.add_argument("--instance", metavar="INSTANCE",
-                    help="the plan's instance: where sources and regions lie and the regions' priority flags "
-                         "(default: the folder's places.csv; a folder without it gets regions at their provincial "
-                         "capitals and no shipments on the map)")
+    hr.add_argument(
+        "--instance",
+        metavar="INSTANCE",
+        help="the plan's instance: where sources and regions lie and the regions' priority flags "
+        "(default: the folder's places.csv; a folder without it gets regions at their provincial "
+        "capitals and no shipments on the map)",
+    )
 
     v = sub.add_parser("validate", help="check an instance and list every problem")
     v.add_argument("instance")
@@ -140,41 +231,83 @@ def _parser() -> argparse.ArgumentParser:
 
     b = sub.add_parser("batch", help="solve many instances x policy scenarios, serially or on a Dask cluster")
     b.add_argument("instances", nargs="+", metavar="INSTANCE", help="instance folders or .xlsx workbooks")
-    b.add_argument("--scenarios", metavar="FILE",
-                   help="CSV file: a 'scenario' column, then one column per policy key (run with every instance)")
-    b.add_argument("--scheduler", default="local", metavar="ADDRESS|local|serial",
-                   help="local: a Dask cluster on this machine (default); serial: no Dask; tcp://HOST:8786: a cluster")
+    b.add_argument(
+        "--scenarios",
+        metavar="FILE",
+        help="CSV file: a 'scenario' column, then one column per policy key (run with every instance)",
+    )
+    b.add_argument(
+        "--scheduler",
+        default="local",
+        metavar="ADDRESS|local|serial",
+        help="local: a Dask cluster on this machine (default); serial: no Dask; tcp://HOST:8786: a cluster",
+    )
     b.add_argument("--workers", type=int, default=2, help="worker processes of the local cluster (default 2)")
-    b.add_argument("--retries", type=int, default=1,
-                   help="reruns of a task after an unexpected failure (not bad input) (default 1)")
+    b.add_argument(
+        "--retries",
+        type=int,
+        default=1,
+        help="reruns of a task after an unexpected failure (not bad input) (default 1)",
+    )
     b.add_argument("--time-limit", type=float, default=None, metavar="SECONDS", help="solver time limit per task")
     b.add_argument("--output", "-o", metavar="DIR", help="write DIR/results.csv and each plan to DIR/INSTANCE/SCENARIO")
     b.add_argument("--format", choices=["text", "json"], default="text")
 
-    bn = sub.add_parser("bench", help="time allocator end to end against the raw solver and a naive PuLP + CBC "
-                                      "model on generated instances (issue #5)")
-    bn.add_argument("--scale", default="province", metavar="LIST",
-                    help="comma list of province, prefecture, county, village (default province)")
+    bn = sub.add_parser(
+        "bench",
+        help="time allocator end to end against the raw solver and a naive PuLP + CBC "
+        "model on generated instances (issue #5)",
+    )
+    bn.add_argument(
+        "--scale",
+        default="province",
+        metavar="LIST",
+        help="comma list of province, prefecture, county, village (default province)",
+    )
     bn.add_argument("--seed", type=int, default=1, help="generator seed (default 1)")
-    bn.add_argument("--paths", default=None, metavar="LIST",
-                    help="comma list of allocator, allocator-equity, command, raw, raw-family, naive (default all)")
+    bn.add_argument(
+        "--paths",
+        default=None,
+        metavar="LIST",
+        help="comma list of allocator, allocator-equity, command, raw, raw-family, naive (default all)",
+    )
     bn.add_argument("--format", choices=["text", "json"], default="text")
-    bn.add_argument("--timeout", type=float, default=600.0, metavar="SECONDS",
-                    help="per path; a path that takes longer is reported as a timeout (default 600)")
+    bn.add_argument(
+        "--timeout",
+        type=float,
+        default=600.0,
+        metavar="SECONDS",
+        help="per path; a path that takes longer is reported as a timeout (default 600)",
+    )
     bn.add_argument("--keep", metavar="DIR", help="keep the generated instances, arrays and plans in DIR (new folder)")
-    bn.add_argument("--replay", nargs="+", metavar="INSTANCE",
-                    help="bench policies on history instead: replay each dated INSTANCE under each scenario of "
-                         "--scenarios and print weighted shortfall, fill by priority, equity, cost and time")
-    bn.add_argument("--scenarios", metavar="FILE",
-                    help="with --replay: CSV of policy scenarios (as for batch); the first is the baseline")
-    bn.add_argument("--horizon", type=int, default=None, metavar="H",
-                    help="with --replay: days planned each morning (default: 1 + the longest transit time)")
+    bn.add_argument(
+        "--replay",
+        nargs="+",
+        metavar="INSTANCE",
+        help="bench policies on history instead: replay each dated INSTANCE under each scenario of "
+        "--scenarios and print weighted shortfall, fill by priority, equity, cost and time",
+    )
+    bn.add_argument(
+        "--scenarios",
+        metavar="FILE",
+        help="with --replay: CSV of policy scenarios (as for batch); the first is the baseline",
+    )
+    bn.add_argument(
+        "--horizon",
+        type=int,
+        default=None,
+        metavar="H",
+        help="with --replay: days planned each morning (default: 1 + the longest transit time)",
+    )
     bn.add_argument("--forecast", choices=["perfect", "persistence"], default="perfect", help="with --replay")
-    bn.add_argument("--side", action="store_true",
-                    help="bench the side constraints instead: the generated --scale instance (province or "
-                         "prefecture) with shared capacity, commitments, lots and destination limits against "
-                         "the plain network solve, and the side model built with PuLP; --timeout limits each "
-                         "path's solver stages")
+    bn.add_argument(
+        "--side",
+        action="store_true",
+        help="bench the side constraints instead: the generated --scale instance (province or "
+        "prefecture) with shared capacity, commitments, lots and destination limits against "
+        "the plain network solve, and the side model built with PuLP; --timeout limits each "
+        "path's solver stages",
+    )
     return p
 
 
@@ -234,12 +367,19 @@ def _report_error(exc: Exception) -> int:
 
     if isinstance(exc, InstanceError):
         if getattr(exc, "conflict", None) is not None:
-            print(f"allocator: the hard constraints cannot all hold; these {len(exc.conflict)} rows conflict "
-                  "(change any one of them and the others can hold):", file=sys.stderr)
+            print(
+                f"allocator: the hard constraints cannot all hold; these {len(exc.conflict)} rows conflict "
+                "(change any one of them and the others can hold):",
+                file=sys.stderr,
+            )
         _print_issues(exc.issues, sys.stderr)
         return EXIT_INPUT
-    prefixes = ((PolicyError, "policy error: ", EXIT_INPUT), (SolverError, "solver failed: ", EXIT_SOLVER),
-                (InstanceTooLarge, "", EXIT_INPUT), (OutputError, "", EXIT_INPUT))
+    prefixes = (
+        (PolicyError, "policy error: ", EXIT_INPUT),
+        (SolverError, "solver failed: ", EXIT_SOLVER),
+        (InstanceTooLarge, "", EXIT_INPUT),
+        (OutputError, "", EXIT_INPUT),
+    )
     for kind, prefix, code in prefixes:
         if isinstance(exc, kind):
             print(f"allocator: {prefix}{exc}", file=sys.stderr)
@@ -247,8 +387,7 @@ def _report_error(exc: Exception) -> int:
     if isinstance(exc, OSError):
         print(f"allocator: {exc.strerror or exc}: {exc.filename or ''}", file=sys.stderr)
         return EXIT_INPUT
-    print(f"allocator: internal error ({type(exc).__name__}: {exc}); rerun with --debug and report it",
-          file=sys.stderr)
+    print(f"allocator: internal error ({type(exc).__name__}: {exc}); rerun with --debug and report it", file=sys.stderr)
     return EXIT_SOLVER
 
 
@@ -263,14 +402,15 @@ def _print_issues(issues, stream, show_all: bool = False) -> None:
     shown = ordered if show_all else ordered[:SHOWN_ISSUES]
     for issue in shown:
         print(str(issue), file=stream)
-    rest = ordered[len(shown):]
+    rest = ordered[len(shown) :]
     if rest:
         groups: dict[tuple, int] = {}
         for issue in rest:
             key = (issue.severity, issue.file, issue.column or "")
             groups[key] = groups.get(key, 0) + 1
-        print(f"... and {len(rest)} more (all of them: allocator validate INSTANCE --all, or --format json):",
-              file=stream)
+        print(
+            f"... and {len(rest)} more (all of them: allocator validate INSTANCE --all, or --format json):", file=stream
+        )
         for (severity, file, column), n in sorted(groups.items()):
             where = f"{file}, column '{column}'" if column else file
             print(f"    {n} more {severity}(s) in {where}", file=stream)
@@ -306,8 +446,11 @@ def _run_days(args, instance) -> int:
         return EXIT_INPUT
     written_report = None
     if args.report:
-        write = ((lambda folder: write_plan(result, folder)) if args.command == "plan" else
-                 (lambda folder: write_replay(result, folder, chart=False)))
+        write = (
+            (lambda folder: write_plan(result, folder))
+            if args.command == "plan"
+            else (lambda folder: write_replay(result, folder, chart=False))
+        )
         written_report = _write_html_report(args, instance, write)
     if args.format == "json":
         print(json.dumps(result.summary(), indent=2, ensure_ascii=False))
@@ -353,14 +496,20 @@ def _run_whatif(args, instance, changes) -> int:
     known = {i.message for i in instance.warnings}
     warnings = [str(i) for i in changed.instance.warnings if i.message not in known]
     if args.format == "json":
-        data = {"instance": instance.name, "whatif_instance": changed.instance.name,
-                "changes": json.loads(whatif.changes.to_json(orient="records", force_ascii=False)),
-                "solver": {"base": base.solver, "whatif": changed.solver}, **diff.to_dict(),
-                "new_warnings": warnings, "wrote": [str(p) for p in written]}
+        data = {
+            "instance": instance.name,
+            "whatif_instance": changed.instance.name,
+            "changes": json.loads(whatif.changes.to_json(orient="records", force_ascii=False)),
+            "solver": {"base": base.solver, "whatif": changed.solver},
+            **diff.to_dict(),
+            "new_warnings": warnings,
+            "wrote": [str(p) for p in written],
+        }
         print(json.dumps(data, indent=2, ensure_ascii=False))
     else:
-        sys.stdout.write(_whatif_text(base, changed, whatif.changes, diff, warnings, top=args.top,
-                                      shipments=args.shipments))
+        sys.stdout.write(
+            _whatif_text(base, changed, whatif.changes, diff, warnings, top=args.top, shipments=args.shipments)
+        )
         if written:
             print(f"\nwrote the what-if plan: {', '.join(str(p) for p in written)}")
     return EXIT_OK
@@ -371,18 +520,23 @@ def _whatif_text(base, changed, changes, diff, warnings, *, top: int, shipments:
     and shipments that changed (largest changes first). No timings: equal runs print equal bytes."""
     pol = base.instance.policy
     solvers = base.solver if base.solver == changed.solver else f"base {base.solver}, what-if {changed.solver}"
-    out = [f"allocator: {base.instance.name}: what-if, {len(changes)} change(s); base {base.status}, what-if "
-           f"{changed.status} ({solvers})",
-           f"policy (base): equity {'on' if pol.equity else 'off'}; ICU-grade items for general use: "
-           f"{'allowed' if pol.icu_grade_for_general else 'not allowed'}"]
+    out = [
+        f"allocator: {base.instance.name}: what-if, {len(changes)} change(s); base {base.status}, what-if "
+        f"{changed.status} ({solvers})",
+        f"policy (base): equity {'on' if pol.equity else 'off'}; ICU-grade items for general use: "
+        f"{'allowed' if pol.icu_grade_for_general else 'not allowed'}",
+    ]
     if base.status != "optimal" or changed.status != "optimal":
         out.append("note: a plan stopped at the time limit, so the changes below compare plans that are not optimal")
     for w in warnings[:3]:
         out.append(f"new warning in the what-if data: {w}")
     if len(warnings) > 3:
         out.append(f"... and {len(warnings) - 3} more new warning(s) (all with --format json)")
-    out += ["", "Changes (--set)", _grid(["set", "change", "before", "after"],
-                                         changes.astype(str).to_numpy().tolist(), right={2, 3})]
+    out += [
+        "",
+        "Changes (--set)",
+        _grid(["set", "change", "before", "after"], changes.astype(str).to_numpy().tolist(), right={2, 3}),
+    ]
 
     rows = []
     for t in diff.terms.itertuples(index=False):
@@ -394,38 +548,74 @@ def _whatif_text(base, changed, changes, diff, warnings, *, top: int, shipments:
 
     tiers = diff.tiers
     if len(tiers):
-        rows = [[_qty(t.weight), _pair(t.base_tier, t.whatif_tier, _int), _pair(t.base_rows, t.whatif_rows, _int),
-                 _pair(t.base_demand, t.whatif_demand, _qty), _pair(t.base_delivered, t.whatif_delivered, _qty),
-                 _pair(t.base_fill_rate, t.whatif_fill_rate, _pct), _pp(t.fill_rate_change)]
-                for t in tiers.itertuples(index=False)]
-        out += ["", "Fill rate by priority weight, where it changed (base -> what-if)",
-                _grid(["weight", "tier", "rows", "demand", "delivered", "fill_rate", "change"], rows,
-                      right=set(range(7)))]
+        rows = [
+            [
+                _qty(t.weight),
+                _pair(t.base_tier, t.whatif_tier, _int),
+                _pair(t.base_rows, t.whatif_rows, _int),
+                _pair(t.base_demand, t.whatif_demand, _qty),
+                _pair(t.base_delivered, t.whatif_delivered, _qty),
+                _pair(t.base_fill_rate, t.whatif_fill_rate, _pct),
+                _pp(t.fill_rate_change),
+            ]
+            for t in tiers.itertuples(index=False)
+        ]
+        out += [
+            "",
+            "Fill rate by priority weight, where it changed (base -> what-if)",
+            _grid(["weight", "tier", "rows", "demand", "delivered", "fill_rate", "change"], rows, right=set(range(7))),
+        ]
     else:
         out += ["", "Fill rate by priority weight: no change"]
 
     fill = _largest_first(diff.fill, "delivered_change", ["region", "family", "use"])
     if len(fill):
         shown = fill.head(top)
-        rows = [[f.region, f.family, f.use, _pair(f.base_weight, f.whatif_weight, _qty),
-                 _pair(f.base_demand, f.whatif_demand, _qty), _pair(f.base_delivered, f.whatif_delivered, _qty),
-                 _qty(f.delivered_change, sign=True), _pair(f.base_fill_rate, f.whatif_fill_rate, _pct)]
-                for f in shown.itertuples(index=False)]
-        out += ["", f"Demand rows that changed ({len(shown)} of {len(fill)} shown, largest change in delivery first; "
-                    "base -> what-if; all with --format json)",
-                _grid(["region", "family", "use", "weight", "demand", "delivered", "change", "fill_rate"], rows,
-                      right={3, 4, 5, 6, 7})]
+        rows = [
+            [
+                f.region,
+                f.family,
+                f.use,
+                _pair(f.base_weight, f.whatif_weight, _qty),
+                _pair(f.base_demand, f.whatif_demand, _qty),
+                _pair(f.base_delivered, f.whatif_delivered, _qty),
+                _qty(f.delivered_change, sign=True),
+                _pair(f.base_fill_rate, f.whatif_fill_rate, _pct),
+            ]
+            for f in shown.itertuples(index=False)
+        ]
+        out += [
+            "",
+            f"Demand rows that changed ({len(shown)} of {len(fill)} shown, largest change in delivery first; "
+            "base -> what-if; all with --format json)",
+            _grid(
+                ["region", "family", "use", "weight", "demand", "delivered", "change", "fill_rate"],
+                rows,
+                right={3, 4, 5, 6, 7},
+            ),
+        ]
     else:
         out += ["", "Demand rows: no change"]
 
     ships = _largest_first(diff.shipments, "quantity_change", ["source", "region", "product"])
     if len(ships):
         shown = ships.head(shipments)
-        rows = [[s.source, s.region, s.product, _pair(s.base_quantity, s.whatif_quantity, _qty),
-                 _qty(s.quantity_change, sign=True)] for s in shown.itertuples(index=False)]
-        out += ["", f"Shipments that changed ({len(shown)} of {len(ships)} shown, largest change first; "
-                    "all with --format json)",
-                _grid(["source", "region", "product", "quantity", "change"], rows, right={3, 4})]
+        rows = [
+            [
+                s.source,
+                s.region,
+                s.product,
+                _pair(s.base_quantity, s.whatif_quantity, _qty),
+                _qty(s.quantity_change, sign=True),
+            ]
+            for s in shown.itertuples(index=False)
+        ]
+        out += [
+            "",
+            f"Shipments that changed ({len(shown)} of {len(ships)} shown, largest change first; "
+            "all with --format json)",
+            _grid(["source", "region", "product", "quantity", "change"], rows, right={3, 4}),
+        ]
     else:
         out += ["", "Shipments: no change"]
     return "\n".join(out) + "\n"
@@ -505,14 +695,27 @@ def _run(args) -> int:
     if args.command == "batch":
         from time import perf_counter
 
-        from .batch import BatchError, make_tasks, read_scenarios, render_text, run_batch, scheduler_label, \
-            write_results
+        from .batch import (
+            BatchError,
+            make_tasks,
+            read_scenarios,
+            render_text,
+            run_batch,
+            scheduler_label,
+            write_results,
+        )
 
         tasks = make_tasks(args.instances, read_scenarios(args.scenarios) if args.scenarios else None)
         t = perf_counter()
         try:
-            table = run_batch(tasks, scheduler=args.scheduler, workers=args.workers, retries=args.retries,
-                              time_limit=args.time_limit, output_dir=args.output)
+            table = run_batch(
+                tasks,
+                scheduler=args.scheduler,
+                workers=args.workers,
+                retries=args.retries,
+                time_limit=args.time_limit,
+                output_dir=args.output,
+            )
         except BatchError as exc:
             print(f"allocator: {exc}", file=sys.stderr)
             return EXIT_INPUT
@@ -520,9 +723,18 @@ def _run(args) -> int:
         if args.output:
             write_results(table, args.output)
         if args.format == "json":
-            print(json.dumps({"tasks": len(table), "seconds": round(wall, 3), "tasks_per_second": round(
-                len(table) / wall, 3) if wall > 0 else None, "results": json.loads(
-                table.to_json(orient="records"))}, indent=2, ensure_ascii=False))
+            print(
+                json.dumps(
+                    {
+                        "tasks": len(table),
+                        "seconds": round(wall, 3),
+                        "tasks_per_second": round(len(table) / wall, 3) if wall > 0 else None,
+                        "results": json.loads(table.to_json(orient="records")),
+                    },
+                    indent=2,
+                    ensure_ascii=False,
+                )
+            )
         else:
             sys.stdout.write(render_text(table, wall, scheduler_label(args.scheduler, args.workers)))
             if args.output:
@@ -535,8 +747,7 @@ def _run(args) -> int:
         from .side_bench import SideBenchError, render_side_json, render_side_text, run_side_bench
 
         try:
-            report = run_side_bench(parse_list(args.scale, SCALES, "--scale"), seed=args.seed,
-                                    time_limit=args.timeout)
+            report = run_side_bench(parse_list(args.scale, SCALES, "--scale"), seed=args.seed, time_limit=args.timeout)
         except (SideBenchError, BenchError) as exc:
             print(f"allocator: error: {exc}", file=sys.stderr)
             return EXIT_INPUT
@@ -614,8 +825,11 @@ def _run(args) -> int:
 
         if args.hierarchy or args.previous:
             other = "--hierarchy" if args.hierarchy else "--previous"
-            print(f"allocator: error: --set compares two flat solves; it does not go with {other} (run the "
-                  f"what-if without {other})", file=sys.stderr)
+            print(
+                f"allocator: error: --set compares two flat solves; it does not go with {other} (run the "
+                f"what-if without {other})",
+                file=sys.stderr,
+            )
             return EXIT_INPUT
         changes = parse_changes(args.changes)  # bad syntax: exit 2 before the instance is read
     instance = load(args.instance, overrides=_overrides(args))
@@ -637,8 +851,14 @@ def _run(args) -> int:
         if args.hierarchy:
             from .hierarchy import hierarchy_text, solve_hierarchical
 
-            result = solve_hierarchical(instance, workers=args.workers, gap=args.gap, time_limit=args.time_limit,
-                                        memory_limit=memory, solver=args.solver)
+            result = solve_hierarchical(
+                instance,
+                workers=args.workers,
+                gap=args.gap,
+                time_limit=args.time_limit,
+                memory_limit=memory,
+                solver=args.solver,
+            )
             if args.format == "text":
                 sys.stdout.write(hierarchy_text(result))
         else:
@@ -649,8 +869,15 @@ def _run(args) -> int:
                 previous = read_previous(args.previous, instance)
                 for note in previous.unknown:
                     print(f"warning: --previous {args.previous}: {note}", file=sys.stderr)
-            result = solve(instance, time_limit=args.time_limit, memory_limit=memory, solver=args.solver,
-                           previous=previous, explain=not args.no_explain, whole=args.whole)
+            result = solve(
+                instance,
+                time_limit=args.time_limit,
+                memory_limit=memory,
+                solver=args.solver,
+                previous=previous,
+                explain=not args.no_explain,
+                whole=args.whole,
+            )
         if args.output:
             from time import perf_counter
 
@@ -674,8 +901,16 @@ def _run(args) -> int:
     dispatch, fill = read_plan(args.plan)
     ver = verify(instance, dispatch, fill=fill, optimality=not args.no_optimality)
     if args.format == "json":
-        print(json.dumps({"ok": ver.ok, "metrics": ver.metrics,
-                          "violations": json.loads(ver.violations.to_json(orient="records"))}, indent=2))
+        print(
+            json.dumps(
+                {
+                    "ok": ver.ok,
+                    "metrics": ver.metrics,
+                    "violations": json.loads(ver.violations.to_json(orient="records")),
+                },
+                indent=2,
+            )
+        )
     else:
         import pandas as pd
 
@@ -685,13 +920,14 @@ def _run(args) -> int:
             where = ", ".join(x for x in (rec.file, row) if x)
             print(f"{rec.severity}: [{rec.rule}] {where + ': ' if where else ''}{rec.detail}")
         m = ver.metrics
-        print(f"weighted shortfall {m['weighted_shortfall']:,.6g}"
-              + (f" (optimum {m['optimal_weighted_shortfall']:,.6g})" if "optimal_weighted_shortfall" in m else "")
-              + f"; route cost {m['route_cost']:,.6g}"
-              + (f" (least {m['optimal_route_cost']:,.6g})" if "optimal_route_cost" in m else ""))
+        print(
+            f"weighted shortfall {m['weighted_shortfall']:,.6g}"
+            + (f" (optimum {m['optimal_weighted_shortfall']:,.6g})" if "optimal_weighted_shortfall" in m else "")
+            + f"; route cost {m['route_cost']:,.6g}"
+            + (f" (least {m['optimal_route_cost']:,.6g})" if "optimal_route_cost" in m else "")
+        )
         n_err = int((viol["severity"] == "error").sum())
-        print(f"{args.plan}: {'OK' if ver.ok else 'FAILED'}: {n_err} violation(s), "
-              f"{len(viol) - n_err} warning(s)")
+        print(f"{args.plan}: {'OK' if ver.ok else 'FAILED'}: {n_err} violation(s), {len(viol) - n_err} warning(s)")
     return EXIT_OK if ver.ok else EXIT_VIOLATION
 
 

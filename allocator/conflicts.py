@@ -47,8 +47,16 @@ class _Candidate:
 
 def find_conflicts(instance: Instance, model: SideModel) -> pd.DataFrame | None:
     """``None`` when a plan meets every hard row; else the irreducible conflicting rows (``CONFLICT_COLUMNS``)."""
-    lp = make_lp("highs", col_lower=model.col_lower, col_upper=model.col_upper, row_lower=model.row_lower,
-                 row_upper=model.row_upper, start=model.start, index=model.index, value=model.value)
+    lp = make_lp(
+        "highs",
+        col_lower=model.col_lower,
+        col_upper=model.col_upper,
+        row_lower=model.row_lower,
+        row_upper=model.row_upper,
+        start=model.start,
+        index=model.index,
+        value=model.value,
+    )
     lp.set_costs(np.zeros(model.n_cols))
     if _feasible(lp):
         if not _needs_whole_check(model):
@@ -92,8 +100,15 @@ def find_conflicts(instance: Instance, model: SideModel) -> pd.DataFrame | None:
         if _feasible(lp):
             relaxed[k] = False
     kept = [c for k, c in enumerate(candidates) if not relaxed[k]]
-    return pd.DataFrame({"file": [c.file for c in kept], "line": np.array([c.line for c in kept], dtype=np.int64),
-                         "column": [c.column for c in kept], "what": [c.what for c in kept]}, columns=CONFLICT_COLUMNS)
+    return pd.DataFrame(
+        {
+            "file": [c.file for c in kept],
+            "line": np.array([c.line for c in kept], dtype=np.int64),
+            "column": [c.column for c in kept],
+            "what": [c.what for c in kept],
+        },
+        columns=CONFLICT_COLUMNS,
+    )
 
 
 def _feasible(lp) -> bool:
@@ -127,8 +142,18 @@ def _candidates(instance: Instance, model: SideModel) -> list[_Candidate]:
     empty = (np.zeros(0), np.zeros(0))
 
     def rows_only(file, line, column, what, rows, lo, hi):
-        out.append(_Candidate(file, int(line), column, what, np.asarray(rows, np.int64),
-                              (np.asarray(lo, float), np.asarray(hi, float)), none_cols, empty))
+        out.append(
+            _Candidate(
+                file,
+                int(line),
+                column,
+                what,
+                np.asarray(rows, np.int64),
+                (np.asarray(lo, float), np.asarray(hi, float)),
+                none_cols,
+                empty,
+            )
+        )
 
     # Supply rows: at most what the source has.
     sup_line = instance.supply.set_index(["source", "product"])["_row"]
@@ -138,9 +163,20 @@ def _candidates(instance: Instance, model: SideModel) -> list[_Candidate]:
     # Demand rows: nothing delivered beyond demand. Relaxed, the short column may go below 0.
     short = flow.short_cols
     for k, (region, family, use, quantity, line) in enumerate(
-            flow.demand[["region", "family", "use", "quantity", "_row"]].itertuples(index=False)):
-        out.append(_Candidate("demand.csv", int(line), "quantity", f"{region} needs {_n(quantity)} {family} ({use})",
-                              none_rows, empty, np.array([short[k]]), (np.array([-np.inf]), np.array([quantity]))))
+        flow.demand[["region", "family", "use", "quantity", "_row"]].itertuples(index=False)
+    ):
+        out.append(
+            _Candidate(
+                "demand.csv",
+                int(line),
+                "quantity",
+                f"{region} needs {_n(quantity)} {family} ({use})",
+                none_rows,
+                empty,
+                np.array([short[k]]),
+                (np.array([-np.inf]), np.array([quantity])),
+            )
+        )
     # Route capacities.
     if instance.routes is not None:
         cap = flow.ship["capacity"].to_numpy(float)
@@ -152,13 +188,24 @@ def _candidates(instance: Instance, model: SideModel) -> list[_Candidate]:
             arcs = np.array([a for a in arcs if a not in closed], dtype=np.int64)
             if len(arcs):
                 rec = instance.routes.iloc[r]
-                out.append(_Candidate("routes.csv", int(rec["_row"]), "capacity",
-                                      f"route {rec['source']} -> {rec['region']} carries at most {_n(rec['capacity'])}",
-                                      none_rows, empty, arcs, (np.zeros(len(arcs)), np.full(len(arcs), np.inf))))
+                out.append(
+                    _Candidate(
+                        "routes.csv",
+                        int(rec["_row"]),
+                        "capacity",
+                        f"route {rec['source']} -> {rec['region']} carries at most {_n(rec['capacity'])}",
+                        none_rows,
+                        empty,
+                        arcs,
+                        (np.zeros(len(arcs)), np.full(len(arcs), np.inf)),
+                    )
+                )
     side = model.rows
-    for kind, file, column, lo, hi in (("capacity", "capacity.csv", "capacity", False, True),
-                                       ("lot_min", "products.csv", "min_lot", True, False),
-                                       ("destinations", "sources.csv", "max_destinations", False, True)):
+    for kind, file, column, lo, hi in (
+        ("capacity", "capacity.csv", "capacity", False, True),
+        ("lot_min", "products.csv", "min_lot", True, False),
+        ("destinations", "sources.csv", "max_destinations", False, True),
+    ):
         part = side.loc[side["kind"] == kind]
         for line, group in part.groupby("line", sort=True):
             rows = group["lp_row"].to_numpy(np.int64)
@@ -171,11 +218,20 @@ def _candidates(instance: Instance, model: SideModel) -> list[_Candidate]:
                 small = m.loc[model.most[m["arc"].to_numpy(np.int64)] < lot, "arc"].to_numpy(np.int64)
                 if len(small):
                     ship = flow.ship
-                    shown = ", ".join(f"{ship['source'].iloc[a]} -> {ship['region'].iloc[a]} at most "
-                                      f"{_n(model.most[a])}" for a in small[:3])
+                    shown = ", ".join(
+                        f"{ship['source'].iloc[a]} -> {ship['region'].iloc[a]} at most {_n(model.most[a])}"
+                        for a in small[:3]
+                    )
                     what += f" (more than some routes can carry: {shown}{' ...' if len(small) > 3 else ''})"
-            rows_only(file, line, column, what, rows, np.where(lo, -np.inf, model.row_lower[rows]),
-                      np.where(hi, np.inf, model.row_upper[rows]))
+            rows_only(
+                file,
+                line,
+                column,
+                what,
+                rows,
+                np.where(lo, -np.inf, model.row_lower[rows]),
+                np.where(hi, np.inf, model.row_upper[rows]),
+            )
     # Designated pairings: the arcs they close, per set of commitments.csv lines.
     if len(model.closed):
         arcs = model.closed["arc"].to_numpy(np.int64)
@@ -184,8 +240,18 @@ def _candidates(instance: Instance, model: SideModel) -> list[_Candidate]:
             pos = group.index.to_numpy()
             src = flow.ship["source"].iloc[arcs[pos[0]]]
             what = f"{src} is designated to its paired regions only (lines {', '.join(map(str, lines))})"
-            out.append(_Candidate("commitments.csv", int(lines[0]), "kind", what, none_rows, empty, arcs[pos],
-                                  (np.zeros(len(pos)), cap[pos])))
+            out.append(
+                _Candidate(
+                    "commitments.csv",
+                    int(lines[0]),
+                    "kind",
+                    what,
+                    none_rows,
+                    empty,
+                    arcs[pos],
+                    (np.zeros(len(pos)), cap[pos]),
+                )
+            )
     # Contract minimums.
     part = side.loc[side["kind"] == "commitment"]
     for line, row, what in zip(part["line"], part["lp_row"], part["what"]):

@@ -138,8 +138,18 @@ class _Rows:
         self.labels: list[pd.DataFrame] = []
         self.n = 0
 
-    def add(self, kind: str, file: str, line: np.ndarray, what: list[str], lo: np.ndarray, hi: np.ndarray,
-            row_of_entry: np.ndarray, col: np.ndarray, val: np.ndarray) -> None:
+    def add(
+        self,
+        kind: str,
+        file: str,
+        line: np.ndarray,
+        what: list[str],
+        lo: np.ndarray,
+        hi: np.ndarray,
+        row_of_entry: np.ndarray,
+        col: np.ndarray,
+        val: np.ndarray,
+    ) -> None:
         """Rows ``lo <= sum val x[col] <= hi``; ``row_of_entry`` numbers them from 0 for this call."""
         k = len(lo)
         if k == 0:
@@ -149,8 +159,17 @@ class _Rows:
         self.rows.append(self.first + self.n + np.asarray(row_of_entry, np.int64))
         self.cols.append(np.asarray(col, np.int64))
         self.vals.append(np.asarray(val, float))
-        self.labels.append(pd.DataFrame({"kind": kind, "file": file, "line": np.asarray(line, np.int64),
-                                         "what": what, "lp_row": self.first + self.n + np.arange(k)}))
+        self.labels.append(
+            pd.DataFrame(
+                {
+                    "kind": kind,
+                    "file": file,
+                    "line": np.asarray(line, np.int64),
+                    "what": what,
+                    "lp_row": self.first + self.n + np.arange(k),
+                }
+            )
+        )
         self.n += k
 
 
@@ -189,12 +208,23 @@ def build_side(instance: Instance, flow: FlowModel) -> SideModel:
             entries_row.append(np.full(len(arcs), k))
             entries_col.append(arcs)
             entries_val.append(size)
-            scope = ", ".join(f"{name} {value}" for name, value in (("from", rec.source), ("to", rec.region),
-                                                                    ("corridor", rec.corridor)) if value)
+            scope = ", ".join(
+                f"{name} {value}"
+                for name, value in (("from", rec.source), ("to", rec.region), ("corridor", rec.corridor))
+                if value
+            )
             what.append(f"{_n(rec.capacity)} {rec.measure} {scope}")
-        rows.add("capacity", "capacity.csv", cap["_row"].to_numpy(), what, np.full(len(cap), -np.inf),
-                 cap["capacity"].to_numpy(float), np.concatenate(entries_row), np.concatenate(entries_col),
-                 np.concatenate(entries_val))
+        rows.add(
+            "capacity",
+            "capacity.csv",
+            cap["_row"].to_numpy(),
+            what,
+            np.full(len(cap), -np.inf),
+            cap["capacity"].to_numpy(float),
+            np.concatenate(entries_row),
+            np.concatenate(entries_col),
+            np.concatenate(entries_val),
+        )
 
     # Commitments: contracts (a minimum) and designated pairings (closed arcs).
     closed = pd.DataFrame({"arc": pd.Series(dtype=np.int64), "lines": pd.Series(dtype=object)})
@@ -211,14 +241,29 @@ def build_side(instance: Instance, flow: FlowModel) -> SideModel:
             arcs = np.flatnonzero(match)
             entries_row.append(np.full(len(arcs), k))
             entries_col.append(arcs)
-            what.append(f"{rec.kind}: at least {_n(rec.minimum)} {rec.product or 'units'} from {rec.source} "
-                        f"to {rec.region}" + ("" if len(arcs) else " (nothing can carry it: no route, no supply of "
-                                              "it at the source, or no demand it may serve at the region)"))
+            what.append(
+                f"{rec.kind}: at least {_n(rec.minimum)} {rec.product or 'units'} from {rec.source} "
+                f"to {rec.region}"
+                + (
+                    ""
+                    if len(arcs)
+                    else " (nothing can carry it: no route, no supply of "
+                    "it at the source, or no demand it may serve at the region)"
+                )
+            )
         if len(minimum):
             cols = np.concatenate(entries_col)
-            rows.add("commitment", "commitments.csv", minimum["_row"].to_numpy(), what,
-                     minimum["minimum"].to_numpy(float), np.full(len(minimum), np.inf),
-                     np.concatenate(entries_row), cols, np.ones(len(cols)))
+            rows.add(
+                "commitment",
+                "commitments.csv",
+                minimum["_row"].to_numpy(),
+                what,
+                minimum["minimum"].to_numpy(float),
+                np.full(len(minimum), np.inf),
+                np.concatenate(entries_row),
+                cols,
+                np.ones(len(cols)),
+            )
 
     # Binaries: minimum lots per arc, destinations per (source, region).
     most = _arc_most(flow, upper)
@@ -228,26 +273,59 @@ def build_side(instance: Instance, flow: FlowModel) -> SideModel:
     lot_arcs = np.flatnonzero((lot > 0) & (upper[:n_ship] > 0))
     if len(lot_arcs):
         z = n_flow + np.arange(len(lot_arcs))
-        binaries.append(pd.DataFrame({"kind": "lot", "source": arc_source[lot_arcs], "region": arc_region[lot_arcs],
-                                      "product": arc_product[lot_arcs], "col": z, "limit": lot[lot_arcs]}))
+        binaries.append(
+            pd.DataFrame(
+                {
+                    "kind": "lot",
+                    "source": arc_source[lot_arcs],
+                    "region": arc_region[lot_arcs],
+                    "product": arc_product[lot_arcs],
+                    "col": z,
+                    "limit": lot[lot_arcs],
+                }
+            )
+        )
         k = len(lot_arcs)
         line = products["_row"].reindex(arc_product[lot_arcs]).to_numpy(np.int64)
-        what = [f"{s} -> {r}: {p} in lots of at least {_n(v)}" for s, r, p, v in
-                zip(arc_source[lot_arcs], arc_region[lot_arcs], arc_product[lot_arcs], lot[lot_arcs])]
+        what = [
+            f"{s} -> {r}: {p} in lots of at least {_n(v)}"
+            for s, r, p, v in zip(arc_source[lot_arcs], arc_region[lot_arcs], arc_product[lot_arcs], lot[lot_arcs])
+        ]
         pair = np.repeat(np.arange(k), 2)
         # x_a - U_a z_a <= 0 and x_a - L z_a >= 0.
         big_m.append(pd.DataFrame({"lp_row": rows.first + rows.n + np.arange(k), "col": z, "arc": lot_arcs}))
-        rows.add("lot_max", "products.csv", line, what, np.full(k, -np.inf), np.zeros(k), pair,
-                 np.column_stack([lot_arcs, z]).ravel(), np.column_stack([np.ones(k), -most[lot_arcs]]).ravel())
-        rows.add("lot_min", "products.csv", line, what, np.zeros(k), np.full(k, np.inf), pair,
-                 np.column_stack([lot_arcs, z]).ravel(), np.column_stack([np.ones(k), -lot[lot_arcs]]).ravel())
+        rows.add(
+            "lot_max",
+            "products.csv",
+            line,
+            what,
+            np.full(k, -np.inf),
+            np.zeros(k),
+            pair,
+            np.column_stack([lot_arcs, z]).ravel(),
+            np.column_stack([np.ones(k), -most[lot_arcs]]).ravel(),
+        )
+        rows.add(
+            "lot_min",
+            "products.csv",
+            line,
+            what,
+            np.zeros(k),
+            np.full(k, np.inf),
+            pair,
+            np.column_stack([lot_arcs, z]).ravel(),
+            np.column_stack([np.ones(k), -lot[lot_arcs]]).ravel(),
+        )
     limit = instance.sources.set_index("source")["max_destinations"]
     limited = limit.dropna()
     if len(limited):
         arcs = np.flatnonzero(np.isin(arc_source, limited.index.to_numpy(object)) & (upper[:n_ship] > 0))
         pair_frame = pd.DataFrame({"source": arc_source[arcs], "region": arc_region[arcs]})
-        codes, pairs = pd.MultiIndex.from_frame(pair_frame).factorize(sort=True) if len(arcs) else (
-            np.zeros(0, np.int64), pd.MultiIndex.from_arrays([[], []], names=["source", "region"]))
+        codes, pairs = (
+            pd.MultiIndex.from_frame(pair_frame).factorize(sort=True)
+            if len(arcs)
+            else (np.zeros(0, np.int64), pd.MultiIndex.from_arrays([[], []], names=["source", "region"]))
+        )
         pair_source = np.asarray(pairs.get_level_values(0), dtype=object)
         counts = pd.Series(pair_source).value_counts()
         binding = [s for s in limited.index if counts.get(s, 0) > limited[s]]
@@ -256,33 +334,82 @@ def build_side(instance: Instance, flow: FlowModel) -> SideModel:
             first = n_flow + sum(len(b) for b in binaries)
             new_code = np.cumsum(keep_pair) - 1
             y = first + np.arange(int(keep_pair.sum()))
-            binaries.append(pd.DataFrame({"kind": "destination", "source": pair_source[keep_pair],
-                                          "region": np.asarray(pairs.get_level_values(1), dtype=object)[keep_pair],
-                                          "product": "", "col": y,
-                                          "limit": limited.reindex(pair_source[keep_pair]).to_numpy(float)}))
+            binaries.append(
+                pd.DataFrame(
+                    {
+                        "kind": "destination",
+                        "source": pair_source[keep_pair],
+                        "region": np.asarray(pairs.get_level_values(1), dtype=object)[keep_pair],
+                        "product": "",
+                        "col": y,
+                        "limit": limited.reindex(pair_source[keep_pair]).to_numpy(float),
+                    }
+                )
+            )
             use = keep_pair[codes]
             a, c = arcs[use], new_code[codes[use]]
             k = len(a)
             line = instance.sources.set_index("source")["_row"].reindex(arc_source[a]).to_numpy(np.int64)
-            what = [f"{s} -> {r}: {p} only if {s} ships to {r}" for s, r, p in
-                    zip(arc_source[a], arc_region[a], arc_product[a])]
+            what = [
+                f"{s} -> {r}: {p} only if {s} ships to {r}"
+                for s, r, p in zip(arc_source[a], arc_region[a], arc_product[a])
+            ]
             big_m.append(pd.DataFrame({"lp_row": rows.first + rows.n + np.arange(k), "col": y[c], "arc": a}))
-            rows.add("link", "sources.csv", line, what, np.full(k, -np.inf), np.zeros(k), np.repeat(np.arange(k), 2),
-                     np.column_stack([a, y[c]]).ravel(), np.column_stack([np.ones(k), -most[a]]).ravel())
+            rows.add(
+                "link",
+                "sources.csv",
+                line,
+                what,
+                np.full(k, -np.inf),
+                np.zeros(k),
+                np.repeat(np.arange(k), 2),
+                np.column_stack([a, y[c]]).ravel(),
+                np.column_stack([np.ones(k), -most[a]]).ravel(),
+            )
             srcs = np.asarray(sorted(binding), dtype=object)
             member = np.searchsorted(srcs, pair_source[keep_pair])
             line = instance.sources.set_index("source")["_row"].reindex(srcs).to_numpy(np.int64)
             what = [f"{s} ships to at most {int(limited[s])} regions" for s in srcs]
-            rows.add("destinations", "sources.csv", line, what, np.full(len(srcs), -np.inf),
-                     limited.reindex(srcs).to_numpy(float), member, y, np.ones(len(y)))
+            rows.add(
+                "destinations",
+                "sources.csv",
+                line,
+                what,
+                np.full(len(srcs), -np.inf),
+                limited.reindex(srcs).to_numpy(float),
+                member,
+                y,
+                np.ones(len(y)),
+            )
 
-    binaries_frame = pd.concat(binaries, ignore_index=True) if binaries else pd.DataFrame(
-        {"kind": pd.Series(dtype=object), "source": pd.Series(dtype=object), "region": pd.Series(dtype=object),
-         "product": pd.Series(dtype=object), "col": pd.Series(dtype=np.int64), "limit": pd.Series(dtype=float)})
+    binaries_frame = (
+        pd.concat(binaries, ignore_index=True)
+        if binaries
+        else pd.DataFrame(
+            {
+                "kind": pd.Series(dtype=object),
+                "source": pd.Series(dtype=object),
+                "region": pd.Series(dtype=object),
+                "product": pd.Series(dtype=object),
+                "col": pd.Series(dtype=np.int64),
+                "limit": pd.Series(dtype=float),
+            }
+        )
+    )
     n_bin = len(binaries_frame)
-    labels = pd.concat(rows.labels, ignore_index=True) if rows.labels else pd.DataFrame(
-        {"kind": pd.Series(dtype=object), "file": pd.Series(dtype=object), "line": pd.Series(dtype=np.int64),
-         "what": pd.Series(dtype=object), "lp_row": pd.Series(dtype=np.int64)})
+    labels = (
+        pd.concat(rows.labels, ignore_index=True)
+        if rows.labels
+        else pd.DataFrame(
+            {
+                "kind": pd.Series(dtype=object),
+                "file": pd.Series(dtype=object),
+                "line": pd.Series(dtype=np.int64),
+                "what": pd.Series(dtype=object),
+                "lp_row": pd.Series(dtype=np.int64),
+            }
+        )
+    )
 
     # CSC: the flow model's entries, then the side entries, column by column.
     nnz = np.diff(flow.start).astype(np.int64)
@@ -295,19 +422,34 @@ def build_side(instance: Instance, flow: FlowModel) -> SideModel:
     col, row, val = col[keep], row[keep], val[keep]
     n_cols = n_flow + n_bin
     start = np.concatenate([[0], np.cumsum(np.bincount(col, minlength=n_cols))])
-    big_m_frame = pd.concat(big_m, ignore_index=True) if big_m else pd.DataFrame(
-        {"lp_row": pd.Series(dtype=np.int64), "col": pd.Series(dtype=np.int64), "arc": pd.Series(dtype=np.int64)})
+    big_m_frame = (
+        pd.concat(big_m, ignore_index=True)
+        if big_m
+        else pd.DataFrame(
+            {"lp_row": pd.Series(dtype=np.int64), "col": pd.Series(dtype=np.int64), "arc": pd.Series(dtype=np.int64)}
+        )
+    )
     return SideModel(
-        flow=flow, rows=labels, binaries=binaries_frame, closed=closed, big_m=big_m_frame, most=most,
+        flow=flow,
+        rows=labels,
+        binaries=binaries_frame,
+        closed=closed,
+        big_m=big_m_frame,
+        most=most,
         col_lower=np.concatenate([flow.col_lower, np.zeros(n_bin)]),
         col_upper=np.concatenate([upper, np.ones(n_bin)]),
         row_lower=np.concatenate([flow.row_lower] + rows.lo),
         row_upper=np.concatenate([flow.row_upper] + rows.hi),
-        start=start.astype(np.int64), index=row, value=val, features=side_features(instance))
+        start=start.astype(np.int64),
+        index=row,
+        value=val,
+        features=side_features(instance),
+    )
 
 
-def _designated(com: pd.DataFrame, arc_source: np.ndarray, arc_region: np.ndarray,
-                arc_product: np.ndarray) -> pd.DataFrame:
+def _designated(
+    com: pd.DataFrame, arc_source: np.ndarray, arc_region: np.ndarray, arc_product: np.ndarray
+) -> pd.DataFrame:
     """Ship arcs a designated pairing closes: a source designated for a product (or for
     all its products, with ``product`` empty) ships it to its designated regions only."""
     des = com.loc[com["kind"] == "designated"]
@@ -331,7 +473,7 @@ def _designated(com: pd.DataFrame, arc_source: np.ndarray, arc_region: np.ndarra
 def _arc_most(flow: FlowModel, upper: np.ndarray) -> np.ndarray:
     """Per ship arc, the most it can carry: its bound and its source's supply of the product."""
     n_ship = flow.n_ship
-    supply_row = flow.index[0: 2 * n_ship: 2].astype(np.int64)  # each ship column's first entry: its supply row
+    supply_row = flow.index[0 : 2 * n_ship : 2].astype(np.int64)  # each ship column's first entry: its supply row
     return np.minimum(upper[:n_ship], flow.row_upper[supply_row])
 
 

@@ -10,13 +10,20 @@ import pandas as pd
 
 from .report import check_folder, csv_text, places_table, table_text, write_folder
 
-__all__ = ["render_plan_text", "write_plan", "render_replay_text", "write_replay", "PLAN_DAY_FILES",
-           "REPLAY_FILES"]
+__all__ = ["render_plan_text", "write_plan", "render_replay_text", "write_replay", "PLAN_DAY_FILES", "REPLAY_FILES"]
 
-PLAN_DAY_FILES = ("shipments.csv", "transfers.csv", "fill.csv", "stock.csv", "by_day.csv", "summary.json",
-                  "places.csv")
-REPLAY_FILES = ("shipments.csv", "transfers.csv", "fill.csv", "stock.csv", "by_day.csv", "regions.csv",
-                "summary.json", "places.csv", "replay.png")
+PLAN_DAY_FILES = ("shipments.csv", "transfers.csv", "fill.csv", "stock.csv", "by_day.csv", "summary.json", "places.csv")
+REPLAY_FILES = (
+    "shipments.csv",
+    "transfers.csv",
+    "fill.csv",
+    "stock.csv",
+    "by_day.csv",
+    "regions.csv",
+    "summary.json",
+    "places.csv",
+    "replay.png",
+)
 
 
 def _day_lines(result, top: int) -> list[str]:
@@ -30,17 +37,33 @@ def _day_lines(result, top: int) -> list[str]:
         got = float(f["delivered"].sum())
         rate = got / due if due > 0 else 1.0
         s = ships.loc[ships["day"] == day]
-        out.append(f"{day}: due {due:,.0f} | delivered {got:,.0f} ({rate:.1%}) | short {f['shortfall'].sum():,.0f} "
-                   f"| {len(s)} shipments ({s['quantity'].sum():,.0f} units)")
-        tiers = by_day.loc[by_day["day"] == day, ["tier", "weight", "demand", "backlog_in", "delivered", "shortfall",
-                                                  "fill_rate"]]
-        out.append("  " + table_text(tiers, {"weight": "num", "demand": "int", "backlog_in": "int",
-                                             "delivered": "int", "shortfall": "int", "fill_rate": "pct"}
-                                     ).replace("\n", "\n  "))
+        out.append(
+            f"{day}: due {due:,.0f} | delivered {got:,.0f} ({rate:.1%}) | short {f['shortfall'].sum():,.0f} "
+            f"| {len(s)} shipments ({s['quantity'].sum():,.0f} units)"
+        )
+        tiers = by_day.loc[
+            by_day["day"] == day, ["tier", "weight", "demand", "backlog_in", "delivered", "shortfall", "fill_rate"]
+        ]
+        out.append(
+            "  "
+            + table_text(
+                tiers,
+                {
+                    "weight": "num",
+                    "demand": "int",
+                    "backlog_in": "int",
+                    "delivered": "int",
+                    "shortfall": "int",
+                    "fill_rate": "pct",
+                },
+            ).replace("\n", "\n  ")
+        )
         short = f.loc[f["shortfall"] > 0].sort_values(["weight", "shortfall", "region"], ascending=[False, False, True])
         if len(short) and top > 0:
-            out.append("  largest shortfalls: " + "; ".join(
-                f"{r.region} {r.family}/{r.use} {r.shortfall:,.0f}" for r in short.head(top).itertuples()))
+            out.append(
+                "  largest shortfalls: "
+                + "; ".join(f"{r.region} {r.family}/{r.use} {r.shortfall:,.0f}" for r in short.head(top).itertuples())
+            )
     return out
 
 
@@ -89,12 +112,24 @@ def render_replay_text(result, *, every: int = 7) -> str:
     series = result.region_series()
     nat = series.groupby("day", as_index=False)[["demand", "backlog_in", "delivered", "shortfall", "stock"]].sum()
     nat["fill_rate"] = nat["delivered"] / (nat["demand"] + nat["backlog_in"]).where(
-        nat["demand"] + nat["backlog_in"] > 0, 1.0)
-    shown = nat.iloc[::max(every, 1)]
+        nat["demand"] + nat["backlog_in"] > 0, 1.0
+    )
+    shown = nat.iloc[:: max(every, 1)]
     if len(nat) and shown.index[-1] != nat.index[-1]:
         shown = pd.concat([shown, nat.iloc[[-1]]])
-    lines.append(table_text(shown, {"demand": "int", "backlog_in": "int", "delivered": "int", "shortfall": "int",
-                                    "stock": "int", "fill_rate": "pct"}))
+    lines.append(
+        table_text(
+            shown,
+            {
+                "demand": "int",
+                "backlog_in": "int",
+                "delivered": "int",
+                "shortfall": "int",
+                "stock": "int",
+                "fill_rate": "pct",
+            },
+        )
+    )
     return "\n".join(lines) + "\n"
 
 

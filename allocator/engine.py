@@ -26,8 +26,9 @@ __all__ = ["PART_COLUMNS", "SOLVERS", "family_groups", "solve_model"]
 SOLVERS = ("auto", "network", "highs")
 
 
-def solve_model(model: FlowModel, *, equity: bool, solver: str = "auto", time_limit: float | None = None,
-                instance=None) -> LexSolution:
+def solve_model(
+    model: FlowModel, *, equity: bool, solver: str = "auto", time_limit: float | None = None, instance=None
+) -> LexSolution:
     """The lexicographic optimum of ``model``, each family on its engine."""
     if solver not in SOLVERS:
         raise ValueError(f"unknown solver {solver!r}: expected one of {', '.join(SOLVERS)}")
@@ -45,8 +46,9 @@ def solve_model(model: FlowModel, *, equity: bool, solver: str = "auto", time_li
             sol = solve_network(part, equity=equity, time_limit=left, instance=instance)
         except Unsuitable as exc:
             if solver == "network":
-                raise SolverError(f"the network engine cannot solve this instance exactly: {exc}; "
-                                  "use --solver auto or highs") from None
+                raise SolverError(
+                    f"the network engine cannot solve this instance exactly: {exc}; use --solver auto or highs"
+                ) from None
             sol = solve_lexicographic(part, equity=equity, time_limit=left, instance=instance)
         solutions.append((sol, cols))
     return solutions[0][0] if len(solutions) == 1 else _merge(model, solutions)
@@ -105,9 +107,16 @@ def _merge(model: FlowModel, solutions: list[tuple[LexSolution, np.ndarray]]) ->
     stopped = [s for s, _ in solutions if s.status != "optimal"]
     bounds = [s.shortfall_bound for s, _ in solutions]
     return LexSolution(
-        x=x, weighted_shortfall=sum(s.weighted_shortfall for s, _ in solutions),
-        route_cost=sum(s.route_cost for s, _ in solutions), fair_fill=fair,
-        lp_solves=sum(s.lp_solves for s, _ in solutions), seconds=seconds,
+        x=x,
+        weighted_shortfall=sum(s.weighted_shortfall for s, _ in solutions),
+        route_cost=sum(s.route_cost for s, _ in solutions),
+        fair_fill=fair,
+        lp_solves=sum(s.lp_solves for s, _ in solutions),
+        seconds=seconds,
         solver="+".join(dict.fromkeys(s.solver for s, _ in solutions)),
-        status="time_limit" if stopped else "optimal", stopped_in=stopped[0].stopped_in if stopped else None,
-        shortfall_bound=None if any(b is None for b in bounds) else sum(bounds), fair_lo=fair_lo, fair_hi=fair_hi)
+        status="time_limit" if stopped else "optimal",
+        stopped_in=stopped[0].stopped_in if stopped else None,
+        shortfall_bound=None if any(b is None for b in bounds) else sum(bounds),
+        fair_lo=fair_lo,
+        fair_hi=fair_hi,
+    )

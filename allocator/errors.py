@@ -65,8 +65,10 @@ class ConflictError(InstanceError):
     def __init__(self, issues: list[Issue], conflict) -> None:
         super().__init__(issues)
         self.conflict = conflict
-        self.args = (f"the hard constraints cannot all hold; these {len(conflict)} rows conflict (change any one "
-                     "and the others can hold):\n" + "\n".join(str(i) for i in self.issues),)
+        self.args = (
+            f"the hard constraints cannot all hold; these {len(conflict)} rows conflict (change any one "
+            "and the others can hold):\n" + "\n".join(str(i) for i in self.issues),
+        )
 
 
 class PolicyError(AllocatorError, ValueError):

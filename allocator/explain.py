@@ -25,7 +25,7 @@ from .plan import group_sums, rows_sorted
 __all__ = ["shortfall_reasons"]
 
 _CHUNK = 4_000_000  # flows listed at a time
-_EXACT = 2.0 ** 53  # below this, sums of whole numbers are exact in any order
+_EXACT = 2.0**53  # below this, sums of whole numbers are exact in any order
 
 
 def shortfall_reasons(instance: Instance, model: FlowModel, x: np.ndarray, fill: pd.DataFrame) -> pd.Series:
@@ -44,16 +44,20 @@ def shortfall_reasons(instance: Instance, model: FlowModel, x: np.ndarray, fill:
     # Attribute each shipment to the demand rows its hub served.
     arcs = _arc_codes(model)
     ship_q = np.asarray(x[: model.n_ship], dtype=float)
-    serve_q = np.asarray(x[model.n_ship: model.n_ship + model.n_serve], dtype=float)
+    serve_q = np.asarray(x[model.n_ship : model.n_ship + model.n_serve], dtype=float)
     serve_d = model.serve["demand_idx"].to_numpy(np.int64)
-    hub_total = _per_row(arcs.serve_hub, serve_q, rows_sorted(arcs.serve_hub, model.serve["region"].to_numpy(object),
-                                                              model.serve["product"].to_numpy(object)))
+    hub_total = _per_row(
+        arcs.serve_hub,
+        serve_q,
+        rows_sorted(arcs.serve_hub, model.serve["region"].to_numpy(object), model.serve["product"].to_numpy(object)),
+    )
     share = np.where(hub_total > 0, serve_q / np.where(hub_total > 0, hub_total, 1.0), 0.0)
     sent_ship = np.flatnonzero(ship_q > 0)
     sent_serve = np.flatnonzero(share > 0)
     li, rj = key_join(arcs.ship_hub[sent_ship], arcs.serve_hub[sent_serve])
-    sent = _Sent(arcs.ship_sp[sent_ship[li]], serve_d[sent_serve[rj]], ship_q[sent_ship[li]] * share[sent_serve[rj]],
-                 arcs.n_sp)
+    sent = _Sent(
+        arcs.ship_sp[sent_ship[li]], serve_d[sent_serve[rj]], ship_q[sent_ship[li]] * share[sent_serve[rj]], arcs.n_sp
+    )
 
     # The reach of each short row: ship arcs into its hubs for products that may serve it.
     wanted = np.flatnonzero(is_short[serve_d])
@@ -77,8 +81,7 @@ def shortfall_reasons(instance: Instance, model: FlowModel, x: np.ndarray, fill:
     # Units left at each (source, product) of the reach.
     supply_q = model.supply["quantity"].to_numpy(float)
     keep = arcs.ship_supply >= 0
-    shipped = _sums(arcs.ship_supply[keep], ship_q[keep], len(supply_q),
-                    rows_sorted(arcs.sp_rank[arcs.ship_sp]))
+    shipped = _sums(arcs.ship_supply[keep], ship_q[keep], len(supply_q), rows_sorted(arcs.sp_rank[arcs.ship_sp]))
     left_of_supply = supply_q - np.where(np.isnan(shipped), 0.0, shipped)
     row = arcs.sp_supply[rd_sp]
     left = _sums(rd_d[row >= 0], left_of_supply[row[row >= 0]], n_d)
@@ -124,17 +127,22 @@ def shortfall_reasons(instance: Instance, model: FlowModel, x: np.ndarray, fill:
         if g is not None and g[0] > 0.5:
             total, top, count = g
             more = f" and {count - 3} more" if count > 3 else ""
-            parts.append(f"outranked: {_n(total)} reachable units went to higher-weight demand in "
-                         f"{', '.join(named(t) for t in top)}{more}")
+            parts.append(
+                f"outranked: {_n(total)} reachable units went to higher-weight demand in "
+                f"{', '.join(named(t) for t in top)}{more}"
+            )
         if equal_sum[d] > 0.5:
-            parts.append(f"shared: {_n(equal_sum[d])} reachable units went to equal-weight demand, rationed to "
-                         "equal fill rates")
+            parts.append(
+                f"shared: {_n(equal_sum[d])} reachable units went to equal-weight demand, rationed to equal fill rates"
+            )
         if d in full:
             parts.append(f"route capacity full from {', '.join(full[d][:3])}")
         if not parts:
             if not left[d] > 1e-9:
-                parts.append(f"not enough supply: all {_n(0.0 if np.isnan(own[d]) else own[d])} reachable "
-                             f"{grade}units are delivered here")
+                parts.append(
+                    f"not enough supply: all {_n(0.0 if np.isnan(own[d]) else own[d])} reachable "
+                    f"{grade}units are delivered here"
+                )
             else:
                 parts.append(f"{_n(left[d])} reachable units left unshipped")
         reasons[pos] = "; ".join(parts)
@@ -190,25 +198,30 @@ def _arc_codes(model: FlowModel) -> _Arcs:
         index = np.asarray(model.index)
         cols = n_ship + n_serve
         if len(start) > cols and np.array_equal(start[: cols + 1], 2 * np.arange(cols + 1)):
-            sup = index[0: 2 * n_ship: 2]
-            ship_hub = index[1: 2 * n_ship: 2] - n_supply
-            serve_hub = index[2 * n_ship: 2 * cols: 2] - n_supply
-            serve_dem = index[2 * n_ship + 1: 2 * cols: 2] - n_supply - n_hub
-            if (((sup >= 0) & (sup < n_supply)).all() and ((ship_hub >= 0) & (ship_hub < n_hub)).all()
-                    and ((serve_hub >= 0) & (serve_hub < n_hub)).all()
-                    and np.array_equal(serve_dem, model.serve["demand_idx"].to_numpy())):
+            sup = index[0 : 2 * n_ship : 2]
+            ship_hub = index[1 : 2 * n_ship : 2] - n_supply
+            serve_hub = index[2 * n_ship : 2 * cols : 2] - n_supply
+            serve_dem = index[2 * n_ship + 1 : 2 * cols : 2] - n_supply - n_hub
+            if (
+                ((sup >= 0) & (sup < n_supply)).all()
+                and ((ship_hub >= 0) & (ship_hub < n_hub)).all()
+                and ((serve_hub >= 0) & (serve_hub < n_hub)).all()
+                and np.array_equal(serve_dem, model.serve["demand_idx"].to_numpy())
+            ):
                 return _Arcs(sup, ship_hub, serve_hub, supply_source, supply_product, np.arange(n_supply))
     except (AttributeError, IndexError, TypeError, ValueError):
         pass
     ship, serve = model.ship, model.serve
     region, _ = pd.factorize(np.concatenate([ship["region"].to_numpy(object), serve["region"].to_numpy(object)]))
-    product, _ = pd.factorize(np.concatenate([ship["product"].to_numpy(object), serve["product"].to_numpy(object),
-                                              supply_product]))
+    product, _ = pd.factorize(
+        np.concatenate([ship["product"].to_numpy(object), serve["product"].to_numpy(object), supply_product])
+    )
     source, _ = pd.factorize(np.concatenate([ship["source"].to_numpy(object), supply_source]))
     n_p = int(product.max()) + 1 if len(product) else 1
     hub, _ = pd.factorize(region.astype(np.int64) * n_p + product[: n_ship + n_serve])
-    sp_codes, sp_keys = pd.factorize(source.astype(np.int64) * n_p + np.concatenate([product[: n_ship],
-                                                                                       product[n_ship + n_serve:]]))
+    sp_codes, sp_keys = pd.factorize(
+        source.astype(np.int64) * n_p + np.concatenate([product[:n_ship], product[n_ship + n_serve :]])
+    )
     sp_source = np.empty(len(sp_keys), dtype=object)
     sp_product = np.empty(len(sp_keys), dtype=object)
     sp_source[sp_codes] = np.concatenate([ship["source"].to_numpy(object), supply_source])
@@ -276,8 +289,9 @@ def _weight_classes(weight: np.ndarray):
     return levels, cls.reshape(-1), higher_from, eq_lo, eq_hi
 
 
-def _destinations(weight: np.ndarray, rd_d: np.ndarray, rd_sp: np.ndarray, own: np.ndarray, own_count: np.ndarray,
-                  sent: _Sent) -> tuple[np.ndarray, dict]:
+def _destinations(
+    weight: np.ndarray, rd_d: np.ndarray, rd_sp: np.ndarray, own: np.ndarray, own_count: np.ndarray, sent: _Sent
+) -> tuple[np.ndarray, dict]:
     """Units of each short row's reach that went to equal-weight demand (other rows), and
     those that went to higher-weight demand: per row (total, top three rows, how many rows).
 
@@ -306,6 +320,7 @@ def _destinations(weight: np.ndarray, rd_d: np.ndarray, rd_sp: np.ndarray, own: 
         def at(c):
             return table[rd_sp * k + c]
     else:
+
         def at(c):
             return np.searchsorted(skey, rd_sp * k + c, "left")
 
@@ -334,8 +349,9 @@ def _destinations(weight: np.ndarray, rd_d: np.ndarray, rd_sp: np.ndarray, own: 
             n = n_up[rows]
             pos = by_class[np.repeat(h_from[rows], n) + np.arange(n.sum()) - np.repeat(np.cumsum(n) - n, n)]
             keys, inv = np.unique(np.repeat(rd_d[rows], n) * n_d + sent.to[pos], return_inverse=True)
-            _record_higher(higher, keys // n_d, keys % n_d, np.bincount(inv.reshape(-1), weights=units[pos]),
-                           whole=True)
+            _record_higher(
+                higher, keys // n_d, keys % n_d, np.bincount(inv.reshape(-1), weights=units[pos]), whole=True
+            )
     slow = np.flatnonzero(~quick)
     if len(slow):
         # pandas adds a group's units with reduceat where the whole table of such flows
@@ -362,7 +378,7 @@ def _blocks(group: np.ndarray, sizes: np.ndarray):
     while lo < len(starts):
         base = cum[lo - 1] if lo else 0
         hi = max(lo + 1, int(np.searchsorted(cum, base + _CHUNK, "right")))
-        yield np.sort(order[starts[lo]: starts[hi] if hi < len(starts) else len(g)])
+        yield np.sort(order[starts[lo] : starts[hi] if hi < len(starts) else len(g)])
         lo = hi
 
 
@@ -425,7 +441,7 @@ def _record_higher(higher: dict, d: np.ndarray, to: np.ndarray, units: np.ndarra
         totals = [units[s:e].sum() for s, e in zip(starts.tolist(), ends.tolist())]
     to_list = to.tolist()
     for s, e, total, row in zip(starts.tolist(), ends.tolist(), totals, d[starts].tolist()):
-        higher[row] = (total, to_list[s: min(e, s + 3)], e - s)
+        higher[row] = (total, to_list[s : min(e, s + 3)], e - s)
 
 
 def _stocked_labels(instance: Instance) -> np.ndarray:

@@ -110,16 +110,18 @@ def generate(scale: str, seed: int = 0) -> dict[str, pd.DataFrame]:
     prov = _provinces()
     regions = _regions(prov, spec, scale, rng)
     catalogue = [VILLAGE_PRODUCT] if scale == "village" else PRODUCTS[: spec.products]
-    products = pd.DataFrame([p[:6] for p in catalogue], columns=["product", "name", "family", "grade", "unit",
-                                                                  "countable"])
+    products = pd.DataFrame(
+        [p[:6] for p in catalogue], columns=["product", "name", "family", "grade", "unit", "countable"]
+    )
     sources = _sources(prov, spec, rng)
     if scale != "province":
         # A source stands in the sub-region that holds its province's capital.
         capital = regions.drop_duplicates("parent").set_index("parent")["region"]
         sources["region"] = sources["region"].map(capital)
     if scale == "village":
-        demand = pd.DataFrame({"region": regions["region"], "family": "pulse_oximeter", "use": "general",
-                               "quantity": 2})
+        demand = pd.DataFrame(
+            {"region": regions["region"], "family": "pulse_oximeter", "use": "general", "quantity": 2}
+        )
         share = rng.dirichlet(np.ones(spec.sources) * 2.0)
         quantity = _split_whole(1_172_000, share)
         supply = pd.DataFrame({"source": sources["source"], "product": "pulse_oximeter", "quantity": quantity})
@@ -128,11 +130,21 @@ def generate(scale: str, seed: int = 0) -> dict[str, pd.DataFrame]:
         demand = _demand(regions, catalogue, rng)
         supply = _supply(sources, demand, catalogue, spec, rng)
         # Each source to its nearest regions, and each region from its nearest few sources.
-        routes = pd.concat([_nearest_routes(sources, regions, spec.nearest, by="source"),
-                            _nearest_routes(sources, regions, 5, by="region")])
+        routes = pd.concat(
+            [
+                _nearest_routes(sources, regions, spec.nearest, by="source"),
+                _nearest_routes(sources, regions, 5, by="region"),
+            ]
+        )
         routes = routes.drop_duplicates(["source", "region"]).sort_values(["source", "region"]).reset_index(drop=True)
-    return {"products": products, "sources": sources, "supply": supply, "regions": regions, "demand": demand,
-            "routes": routes}
+    return {
+        "products": products,
+        "sources": sources,
+        "supply": supply,
+        "regions": regions,
+        "demand": demand,
+        "routes": routes,
+    }
 
 
 def _regions(prov: pd.DataFrame, spec: Scale, scale: str, rng) -> pd.DataFrame:
@@ -153,9 +165,18 @@ def _regions(prov: pd.DataFrame, spec: Scale, scale: str, rng) -> pd.DataFrame:
         pop = _split_whole(int(p["population_m"] * 1e6), weight / weight.sum())
         level = "village" if scale == "village" else scale
         for i in range(n):
-            rows.append((f"{p['region']}_{i:0{len(str(n))}d}", f"{p['name']} {level} {i}", "",
-                         round(float(np.clip(lat[i], -90, 90)), 4), round(float(np.clip(lon[i], -180, 180)), 4),
-                         p["flags"] if i == 0 or scale != "village" else "", p["region"], int(pop[i])))
+            rows.append(
+                (
+                    f"{p['region']}_{i:0{len(str(n))}d}",
+                    f"{p['name']} {level} {i}",
+                    "",
+                    round(float(np.clip(lat[i], -90, 90)), 4),
+                    round(float(np.clip(lon[i], -180, 180)), 4),
+                    p["flags"] if i == 0 or scale != "village" else "",
+                    p["region"],
+                    int(pop[i]),
+                )
+            )
     return pd.DataFrame(rows, columns=["region", "name", "name_zh", "lat", "lon", "flags", "parent", "population"])
 
 
@@ -164,14 +185,16 @@ def _sources(prov: pd.DataFrame, spec: Scale, rng) -> pd.DataFrame:
     where = rng.choice(len(prov), size=spec.sources, p=weight / weight.sum())
     p = prov.iloc[where].reset_index(drop=True)
     width = len(str(spec.sources - 1))
-    return pd.DataFrame({
-        "source": [f"m{i:0{width}d}" for i in range(spec.sources)],
-        "name": [f"Maker {i} ({r})" for i, r in enumerate(p["name"])],
-        "region": p["region"],
-        "kind": "enterprise",
-        "lat": np.round(p["lat"] + rng.normal(0, p["spread_deg"] * 0.4), 4).clip(-90, 90),
-        "lon": np.round(p["lon"] + rng.normal(0, p["spread_deg"] * 0.5), 4).clip(-180, 180),
-    })
+    return pd.DataFrame(
+        {
+            "source": [f"m{i:0{width}d}" for i in range(spec.sources)],
+            "name": [f"Maker {i} ({r})" for i, r in enumerate(p["name"])],
+            "region": p["region"],
+            "kind": "enterprise",
+            "lat": np.round(p["lat"] + rng.normal(0, p["spread_deg"] * 0.4), 4).clip(-90, 90),
+            "lon": np.round(p["lon"] + rng.normal(0, p["spread_deg"] * 0.5), 4).clip(-180, 180),
+        }
+    )
 
 
 def _demand(regions: pd.DataFrame, catalogue, rng) -> pd.DataFrame:
@@ -186,7 +209,8 @@ def _demand(regions: pd.DataFrame, catalogue, rng) -> pd.DataFrame:
         q = pop_m * f["need"] * rng.lognormal(0, 0.5, len(regions))
         # ICU use where the family has ICU-grade products; general use where it has general ones.
         uses = {frozenset({"icu"}): [("icu", 1.0)], frozenset({"general"}): [("general", 1.0)]}.get(
-            frozenset(f["grades"]), [("icu", 0.3), ("general", 0.7)])
+            frozenset(f["grades"]), [("icu", 0.3), ("general", 0.7)]
+        )
         for use, part in uses:
             qq = q * part
             qq = np.round(qq) if f["countable"] else np.round(qq, 3)
@@ -214,8 +238,11 @@ def _supply(sources, demand, catalogue, spec, rng) -> pd.DataFrame:
         share = rng.dirichlet(np.ones(len(who)) * 1.5)
         qty = _split_whole(int(round(total)), share) if countable else np.round(total * share, 3)
         rows += [(s, prod, int(q) if countable else float(q)) for s, q in zip(who, qty, strict=True) if q > 0]
-    return pd.DataFrame(rows, columns=["source", "product", "quantity"]).sort_values(
-        ["source", "product"]).reset_index(drop=True)
+    return (
+        pd.DataFrame(rows, columns=["source", "product", "quantity"])
+        .sort_values(["source", "product"])
+        .reset_index(drop=True)
+    )
 
 
 def _nearest_routes(sources: pd.DataFrame, regions: pd.DataFrame, k: int, by: str) -> pd.DataFrame:
@@ -225,15 +252,19 @@ def _nearest_routes(sources: pd.DataFrame, regions: pd.DataFrame, k: int, by: st
     r_lat, r_lon = regions["lat"].to_numpy(), regions["lon"].to_numpy()
     pairs_s, pairs_r, dist = [], [], []
     if by == "source":
-        priority = np.flatnonzero(regions["flags"].str.contains("level_one_response").to_numpy()
-                                  & (regions["parent"].eq("") | regions["region"].str.endswith(("_0", "_00", "_000"))
-                                     ).to_numpy())
+        priority = np.flatnonzero(
+            regions["flags"].str.contains("level_one_response").to_numpy()
+            & (regions["parent"].eq("") | regions["region"].str.endswith(("_0", "_00", "_000"))).to_numpy()
+        )
         k = min(k, len(regions))
         for start in range(0, len(sources), 256):
             stop = min(start + 256, len(sources))
             d = great_circle_km(s_lat[start:stop, None], s_lon[start:stop, None], r_lat[None, :], r_lon[None, :])
-            near = np.argpartition(d, k - 1, axis=1)[:, :k] if k < len(regions) else np.tile(
-                np.arange(len(regions)), (stop - start, 1))
+            near = (
+                np.argpartition(d, k - 1, axis=1)[:, :k]
+                if k < len(regions)
+                else np.tile(np.arange(len(regions)), (stop - start, 1))
+            )
             for i in range(stop - start):
                 cols = np.union1d(near[i], priority)
                 pairs_s.append(np.full(len(cols), start + i))
@@ -244,15 +275,24 @@ def _nearest_routes(sources: pd.DataFrame, regions: pd.DataFrame, k: int, by: st
         for start in range(0, len(regions), 20_000):
             stop = min(start + 20_000, len(regions))
             d = great_circle_km(r_lat[start:stop, None], r_lon[start:stop, None], s_lat[None, :], s_lon[None, :])
-            near = np.argpartition(d, k - 1, axis=1)[:, :k] if k < len(sources) else np.tile(
-                np.arange(len(sources)), (stop - start, 1))
+            near = (
+                np.argpartition(d, k - 1, axis=1)[:, :k]
+                if k < len(sources)
+                else np.tile(np.arange(len(sources)), (stop - start, 1))
+            )
             rows = np.repeat(np.arange(start, stop), near.shape[1])
             pairs_r.append(rows)
             pairs_s.append(near.ravel())
             dist.append(np.take_along_axis(d, near, axis=1).ravel())
     s_idx, r_idx, km = np.concatenate(pairs_s), np.concatenate(pairs_r), np.round(np.concatenate(dist), 1)
-    out = pd.DataFrame({"source": sources["source"].to_numpy()[s_idx], "region": regions["region"].to_numpy()[r_idx],
-                        "cost": km, "distance_km": km})
+    out = pd.DataFrame(
+        {
+            "source": sources["source"].to_numpy()[s_idx],
+            "region": regions["region"].to_numpy()[r_idx],
+            "cost": km,
+            "distance_km": km,
+        }
+    )
     return out.sort_values(["source", "region"]).reset_index(drop=True)
 
 
@@ -276,6 +316,11 @@ def write_instance(tables: dict[str, pd.DataFrame], folder: str | Path, note: st
     for name, frame in tables.items():
         frame.to_csv(out / f"{name}.csv", index=False, lineterminator="\n")
     (out / "README.md").write_text(
-        "# Generated instance\n\nMade by `allocator generate`" + (f" ({note})" if note else "") + ".\n\n"
-        + (__doc__ or "").strip() + "\n", encoding="utf-8")
+        "# Generated instance\n\nMade by `allocator generate`"
+        + (f" ({note})" if note else "")
+        + ".\n\n"
+        + (__doc__ or "").strip()
+        + "\n",
+        encoding="utf-8",
+    )
     return out

@@ -40,8 +40,11 @@ def greedy_plan(model: FlowModel) -> np.ndarray:
             arcs_of_hub[int(ship_hub[group[0]])] = group
     serve_of_demand: dict[int, list[int]] = {}
     serve_dem = model.serve["demand_idx"].to_numpy()
-    by_preference = np.argsort(model.serve["preference"].to_numpy(), kind="stable") if "preference" in model.serve \
+    by_preference = (
+        np.argsort(model.serve["preference"].to_numpy(), kind="stable")
+        if "preference" in model.serve
         else np.arange(n_serve)
+    )
     for k in by_preference.tolist():  # the family's own products first, then substitutes in order
         serve_of_demand.setdefault(int(serve_dem[k]), []).append(k)
     for d in np.lexsort((np.arange(len(quantity)), -weight)):
@@ -73,8 +76,10 @@ def pooled_lower_bound(instance: Instance, model: FlowModel) -> float:
     for family, rows in demand.groupby("family"):
         members = products.index[products["family"] == family]
         grades = products.loc[members, "grade"]
-        pool = {"icu": float(stock.reindex(members[grades == "icu"]).fillna(0).sum()),
-                "general": float(stock.reindex(members[grades == "general"]).fillna(0).sum())}
+        pool = {
+            "icu": float(stock.reindex(members[grades == "icu"]).fillna(0).sum()),
+            "general": float(stock.reindex(members[grades == "general"]).fillna(0).sum()),
+        }
         ordered = rows.assign(_i=np.arange(len(rows))).sort_values(["weight", "_i"], ascending=[False, True])
         for _, row in ordered.iterrows():
             need = float(row["quantity"])
@@ -111,9 +116,11 @@ def _pooled_bound_with_substitutes(instance: Instance, model: FlowModel) -> floa
     demand = model.demand
     bound = 0.0
     order = np.lexsort((np.arange(len(demand)), -demand["weight"].to_numpy(float)))
-    for family, quantity, weight in zip(demand["family"].to_numpy(object)[order],
-                                        demand["quantity"].to_numpy(float)[order],
-                                        demand["weight"].to_numpy(float)[order]):
+    for family, quantity, weight in zip(
+        demand["family"].to_numpy(object)[order],
+        demand["quantity"].to_numpy(float)[order],
+        demand["weight"].to_numpy(float)[order],
+    ):
         r = root(family)
         take = min(quantity, pool.get(r, 0.0))
         pool[r] = pool.get(r, 0.0) - take

@@ -69,11 +69,22 @@ from .policy import Policy
 
 __all__ = ["HierResult", "gap_vs_flat", "hierarchy_text", "level1_instance", "solve_hierarchical", "top_regions"]
 
-_DISPATCH_COLUMNS = ["source", "region", "product", "quantity", "cost", "unit_cost", "distance_km", "source_name",
-                     "region_name"]
+_DISPATCH_COLUMNS = [
+    "source",
+    "region",
+    "product",
+    "quantity",
+    "cost",
+    "unit_cost",
+    "distance_km",
+    "source_name",
+    "region_name",
+]
 _ALLOCATION_COLUMNS = ["region", "product", "family", "use", "quantity"]
-_NOTHING_SENT = ("two-level: routes reach this region, but the national level (level 1) sent its province none "
-                 "of the units they carry")
+_NOTHING_SENT = (
+    "two-level: routes reach this region, but the national level (level 1) sent its province none "
+    "of the units they carry"
+)
 
 
 @dataclass
@@ -127,9 +138,16 @@ def top_regions(regions: pd.DataFrame) -> pd.Series:
     cyclic = base[up] != up
     if cyclic.any():
         rows = regions["_row"].to_numpy() if "_row" in regions.columns else np.arange(2, len(ids) + 2)
-        issues = [Issue("regions.csv", int(rows[i]), "parent", f"the chain of parents of region {ids[i]!r} runs "
-                        "in a cycle: expected each chain of parents to end at a region with no parent") for i in
-                  np.flatnonzero(cyclic)]
+        issues = [
+            Issue(
+                "regions.csv",
+                int(rows[i]),
+                "parent",
+                f"the chain of parents of region {ids[i]!r} runs "
+                "in a cycle: expected each chain of parents to end at a region with no parent",
+            )
+            for i in np.flatnonzero(cyclic)
+        ]
         raise InstanceError(issues)
     return pd.Series(name_of_root[up], index=ids, name="top")
 
@@ -166,42 +184,67 @@ def _level1(instance: Instance, weights: np.ndarray | None = None) -> tuple[Inst
     """``level1_instance`` and the flat model's arcs (source, region, product)."""
     if len(substitute_rows(instance)):
         # Level 1's arcs and capacities are per family; a substitute's supply serves several.
-        raise InstanceError([Issue("substitutes.csv", None, None, "the two-level solve (--hierarchy) does not use "
-                                   "substitutes yet: use the flat solve, or leave substitutes.csv out")])
+        raise InstanceError(
+            [
+                Issue(
+                    "substitutes.csv",
+                    None,
+                    None,
+                    "the two-level solve (--hierarchy) does not use "
+                    "substitutes yet: use the flat solve, or leave substitutes.csv out",
+                )
+            ]
+        )
     from .constrained import side_features
 
     side = side_features(instance)
     if side:
         # Level 1 aggregates routes per family and top region; shared rows and yes/no choices do not aggregate.
-        raise InstanceError([Issue("capacity.csv" if instance.capacity is not None else "commitments.csv"
-                                   if instance.commitments is not None else "products.csv", None, None,
-                                   f"the two-level solve (--hierarchy) does not use {', '.join(side)}: use the flat "
-                                   "solve")])
+        raise InstanceError(
+            [
+                Issue(
+                    "capacity.csv"
+                    if instance.capacity is not None
+                    else "commitments.csv"
+                    if instance.commitments is not None
+                    else "products.csv",
+                    None,
+                    None,
+                    f"the two-level solve (--hierarchy) does not use {', '.join(side)}: use the flat solve",
+                )
+            ]
+        )
     top_of = top_regions(instance.regions)
     demand = instance.demand[["region", "family", "use", "quantity"]].copy()
     demand["weight"] = instance.demand_weights().to_numpy(float) if weights is None else weights
     if (demand["region"].map(top_of) == demand["region"]).all():
-        msg = ("no region with demand has a parent: a two-level solve needs a hierarchy (give regions a parent "
-               "province), or use the flat solve")
+        msg = (
+            "no region with demand has a parent: a two-level solve needs a hierarchy (give regions a parent "
+            "province), or use the flat solve"
+        )
         raise InstanceError([Issue("regions.csv", None, "parent", msg)])
     leaves = _leaf_groups(demand, top_of, set(instance.regions["region"]))
     l1_of = leaves.set_index("region")["l1"]
     demand["l1"] = demand["region"].map(l1_of)
     agg = demand.groupby(["l1", "family", "use"], as_index=False, sort=True).agg(
-        quantity=("quantity", "sum"), weight=("weight", "first"))
+        quantity=("quantity", "sum"), weight=("weight", "first")
+    )
     agg = agg.rename(columns={"l1": "region"})
 
     # Arcs of the flat model, each capped by what its leaf can take of the product.
     pairs = eligible_pairs(instance)
     arcs = route_table(instance, pairs)
-    servable = pairs.assign(region=instance.demand["region"].to_numpy()[pairs["demand_idx"].to_numpy()],
-                            quantity=instance.demand["quantity"].to_numpy(float)[pairs["demand_idx"].to_numpy()])
+    servable = pairs.assign(
+        region=instance.demand["region"].to_numpy()[pairs["demand_idx"].to_numpy()],
+        quantity=instance.demand["quantity"].to_numpy(float)[pairs["demand_idx"].to_numpy()],
+    )
     servable = servable.groupby(["region", "product"], as_index=False)["quantity"].sum()
     arcs = arcs.merge(servable, on=["region", "product"], how="left")
     arcs["useful"] = np.minimum(arcs["capacity"].to_numpy(float), arcs["quantity"].fillna(0.0).to_numpy(float))
     arcs["l1"] = arcs["region"].map(l1_of)
     routes = arcs.groupby(["source", "l1", "product"], as_index=False, sort=True).agg(
-        cost=("cost", "min"), distance_km=("distance_km", "min"), capacity=("useful", "sum"))
+        cost=("cost", "min"), distance_km=("distance_km", "min"), capacity=("useful", "sum")
+    )
     routes = routes.rename(columns={"l1": "region"})
     routes["transit_days"] = np.nan
     routes = routes[["source", "region", "product", "cost", "distance_km", "transit_days", "capacity"]]
@@ -211,13 +254,31 @@ def _level1(instance: Instance, weights: np.ndarray | None = None) -> tuple[Inst
     top_name = groups["top"].map(regions["name"]).fillna(groups["top"])
     n_groups = groups.groupby("top")["l1"].transform("size").to_numpy()
     name = np.where(n_groups > 1, top_name + " (" + groups["l1"] + ")", top_name)
-    l1_regions = pd.DataFrame({
-        "region": groups["l1"].to_numpy(), "name": name, "name_zh": groups["top"].map(regions["name_zh"]).fillna(""),
-        "lat": np.nan, "lon": np.nan, "flags": "", "weight": 1.0, "parent": "", "population": np.nan,
-    })
-    l1 = Instance(name=f"{instance.name} (level 1)", products=instance.products, sources=instance.sources,
-                  supply=instance.supply, regions=_numbered(l1_regions), demand=_numbered(agg),
-                  routes=_numbered(routes), policy=instance.policy, path=None, warnings=[])
+    l1_regions = pd.DataFrame(
+        {
+            "region": groups["l1"].to_numpy(),
+            "name": name,
+            "name_zh": groups["top"].map(regions["name_zh"]).fillna(""),
+            "lat": np.nan,
+            "lon": np.nan,
+            "flags": "",
+            "weight": 1.0,
+            "parent": "",
+            "population": np.nan,
+        }
+    )
+    l1 = Instance(
+        name=f"{instance.name} (level 1)",
+        products=instance.products,
+        sources=instance.sources,
+        supply=instance.supply,
+        regions=_numbered(l1_regions),
+        demand=_numbered(agg),
+        routes=_numbered(routes),
+        policy=instance.policy,
+        path=None,
+        warnings=[],
+    )
     return l1, leaves, arcs[["source", "region", "product"]]
 
 
@@ -227,8 +288,9 @@ def _numbered(frame: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
-def _province_instance(instance: Instance, weights: np.ndarray, top: str, rows: dict[str, np.ndarray],
-                       received: pd.DataFrame) -> Instance:
+def _province_instance(
+    instance: Instance, weights: np.ndarray, top: str, rows: dict[str, np.ndarray], received: pd.DataFrame
+) -> Instance:
     """Level 2 for one top region: its leaves, the supply level 1 sent it, the original routes.
 
     ``rows`` holds the positions of the province's rows in ``demand``, ``regions`` and ``routes``.
@@ -246,9 +308,18 @@ def _province_instance(instance: Instance, weights: np.ndarray, top: str, rows: 
         routes = r.loc[r["source"].isin(srcs).to_numpy()].reset_index(drop=True)
     supply = received[["source", "product", "quantity"]].sort_values(["source", "product"])
     supply = _numbered(supply)
-    return Instance(name=f"{instance.name}/{top}", products=instance.products, sources=sources.reset_index(drop=True),
-                    supply=supply, regions=regions.reset_index(drop=True), demand=demand.reset_index(drop=True),
-                    routes=routes, policy=instance.policy, path=None, warnings=[])
+    return Instance(
+        name=f"{instance.name}/{top}",
+        products=instance.products,
+        sources=sources.reset_index(drop=True),
+        supply=supply,
+        regions=regions.reset_index(drop=True),
+        demand=demand.reset_index(drop=True),
+        routes=routes,
+        policy=instance.policy,
+        path=None,
+        warnings=[],
+    )
 
 
 def _solve_province(task: tuple) -> dict:
@@ -260,10 +331,18 @@ def _solve_province(task: tuple) -> dict:
     except SolverError as exc:
         raise SolverError(f"level 2, top region {top!r}: {exc}") from exc
     fill = res.plan.fill[["region", "family", "use", "delivered", "reason"]]
-    return {"top": top, "dispatch": res.plan.dispatch, "allocation": res.plan.allocation, "fill": fill,
-            "weighted_shortfall": float(res.objective["weighted_shortfall"]),
-            "route_cost": float(res.objective["route_cost"]), "status": res.status, "solver": res.solver,
-            "lp_solves": res.lp_solves, "seconds": time.perf_counter() - t}
+    return {
+        "top": top,
+        "dispatch": res.plan.dispatch,
+        "allocation": res.plan.allocation,
+        "fill": fill,
+        "weighted_shortfall": float(res.objective["weighted_shortfall"]),
+        "route_cost": float(res.objective["route_cost"]),
+        "status": res.status,
+        "solver": res.solver,
+        "lp_solves": res.lp_solves,
+        "seconds": time.perf_counter() - t,
+    }
 
 
 def _resolve_policy(instance: Instance, equity, icu_grade_for_general, policy: Policy | None) -> Instance:
@@ -274,9 +353,16 @@ def _resolve_policy(instance: Instance, equity, icu_grade_for_general, policy: P
     return instance if pol is instance.policy else instance.with_policy(pol)
 
 
-def solve_hierarchical(instance: Instance, *, workers: int = 1, gap: bool = False, equity: bool | None = None,
-                       icu_grade_for_general: bool | None = None, policy: Policy | None = None,
-                       **solve_kwargs) -> HierResult:
+def solve_hierarchical(
+    instance: Instance,
+    *,
+    workers: int = 1,
+    gap: bool = False,
+    equity: bool | None = None,
+    icu_grade_for_general: bool | None = None,
+    policy: Policy | None = None,
+    **solve_kwargs,
+) -> HierResult:
     """Two-level solve: level 1 over top regions, then each top region over its leaves.
 
     ``workers`` > 1 solves the provinces in that many processes (same plan as ``workers=1``).
@@ -316,14 +402,29 @@ def solve_hierarchical(instance: Instance, *, workers: int = 1, gap: bool = Fals
     received = sent.groupby(["top", "source", "product"], as_index=False, sort=True)["quantity"].sum()
     received = received[received["quantity"] > 0]
     top_of_leaf = leaves.set_index("region")["top"]
-    rows = {name: pd.Series(np.arange(len(frame))).groupby(frame["region"].map(top_of_leaf).to_numpy()).indices
-            for name, frame in (("demand", instance.demand), ("regions", instance.regions),
-                                ("routes", instance.routes if instance.routes is not None else
-                                 pd.DataFrame({"region": pd.Series([], dtype=object)})))}
+    rows = {
+        name: pd.Series(np.arange(len(frame))).groupby(frame["region"].map(top_of_leaf).to_numpy()).indices
+        for name, frame in (
+            ("demand", instance.demand),
+            ("regions", instance.regions),
+            (
+                "routes",
+                instance.routes
+                if instance.routes is not None
+                else pd.DataFrame({"region": pd.Series([], dtype=object)}),
+            ),
+        )
+    }
     by_top = dict(tuple(received.groupby("top", sort=True)))
     empty = np.zeros(0, dtype=np.int64)
-    tasks = [(top, _province_instance(instance, weights, top, {k: v.get(top, empty) for k, v in rows.items()},
-                                      by_top[top]), sub_kwargs) for top in sorted(by_top)]
+    tasks = [
+        (
+            top,
+            _province_instance(instance, weights, top, {k: v.get(top, empty) for k, v in rows.items()}, by_top[top]),
+            sub_kwargs,
+        )
+        for top in sorted(by_top)
+    ]
     timings["level2_build"] = time.perf_counter() - t
 
     t = time.perf_counter()
@@ -358,25 +459,42 @@ def solve_hierarchical(instance: Instance, *, workers: int = 1, gap: bool = Fals
     objective = {
         "weighted_shortfall": json_number(w_plan),
         "route_cost": json_number(c_plan),
-        "equity": ("max-min fair fill rates within each tier, within each province" if instance.policy.equity
-                   else "off"),
+        "equity": (
+            "max-min fair fill rates within each tier, within each province" if instance.policy.equity else "off"
+        ),
         "level1_weighted_shortfall": json_number(bound),
         "gap_bound": json_number((w_plan - bound) / w_plan if w_plan > 0 else 0.0),
     }
     prov = _province_table(leaves, received, outs, plan.fill)
     result = HierResult(
-        instance=instance, plan=plan, status="two_level" if n_limit == 0 else "two_level_time_limit",
-        objective=objective, fair_fill=np.full(len(instance.demand), np.nan), by_tier=tier_table(plan.fill),
-        by_region=region_table(instance, plan.fill), solver=l1.solver,
-        lp_solves=l1.lp_solves + sum(o["lp_solves"] for o in outs), timings=timings, level1=l1, provinces=prov,
-        workers=workers, seconds=time.perf_counter() - t_all)
+        instance=instance,
+        plan=plan,
+        status="two_level" if n_limit == 0 else "two_level_time_limit",
+        objective=objective,
+        fair_fill=np.full(len(instance.demand), np.nan),
+        by_tier=tier_table(plan.fill),
+        by_region=region_table(instance, plan.fill),
+        solver=l1.solver,
+        lp_solves=l1.lp_solves + sum(o["lp_solves"] for o in outs),
+        timings=timings,
+        level1=l1,
+        provinces=prov,
+        workers=workers,
+        seconds=time.perf_counter() - t_all,
+    )
     if gap:
         gap_vs_flat(instance, result, **solve_kwargs)
     return result
 
 
-def _combine(instance: Instance, weights: np.ndarray, outs: list[dict], received: pd.DataFrame,
-             leaves: pd.DataFrame, arcs: pd.DataFrame) -> Plan:
+def _combine(
+    instance: Instance,
+    weights: np.ndarray,
+    outs: list[dict],
+    received: pd.DataFrame,
+    leaves: pd.DataFrame,
+    arcs: pd.DataFrame,
+) -> Plan:
     """One plan over the original instance from the provinces' plans.
 
     A short row that some source could reach in the flat model, but none of whose reaching
@@ -392,8 +510,7 @@ def _combine(instance: Instance, weights: np.ndarray, outs: list[dict], received
     allocation = allocation.reset_index(drop=True)
     keys = ["region", "family", "use"]
     frames = [o["fill"] for o in outs]
-    sub_fill = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=keys + ["delivered",
-                                                                                                "reason"])
+    sub_fill = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=keys + ["delivered", "reason"])
     got = instance.demand[keys].merge(sub_fill, on=keys, how="left")
     delivered = got["delivered"].fillna(0.0).to_numpy(float)
     fill = fill_table(instance, pd.Series(weights), delivered)
@@ -403,8 +520,9 @@ def _combine(instance: Instance, weights: np.ndarray, outs: list[dict], received
     # level 1 sent to the row's province reaches.
     pairs = eligible_pairs(instance)
     idx = pairs["demand_idx"].to_numpy()
-    wanted = pd.DataFrame({"demand_idx": idx, "region": instance.demand["region"].to_numpy()[idx],
-                           "product": pairs["product"].to_numpy()})
+    wanted = pd.DataFrame(
+        {"demand_idx": idx, "region": instance.demand["region"].to_numpy()[idx], "product": pairs["product"].to_numpy()}
+    )
     reach = wanted.merge(arcs, on=["region", "product"])
     reach["top"] = reach["region"].map(leaves.set_index("region")["top"]).to_numpy()
     fed_idx = reach.merge(received[["top", "source", "product"]], on=["top", "source", "product"])["demand_idx"]
@@ -428,8 +546,13 @@ def _province_table(leaves: pd.DataFrame, received: pd.DataFrame, outs: list[dic
     prov["demand"] = fg["demand"].sum()
     prov["delivered"] = fg["delivered"].sum()
     prov["weighted_shortfall"] = fg["ws"].sum()
-    solved = pd.DataFrame([{"top": o["top"], "route_cost": o["route_cost"], "status": o["status"],
-                            "seconds": o["seconds"]} for o in outs], columns=["top", "route_cost", "status", "seconds"])
+    solved = pd.DataFrame(
+        [
+            {"top": o["top"], "route_cost": o["route_cost"], "status": o["status"], "seconds": o["seconds"]}
+            for o in outs
+        ],
+        columns=["top", "route_cost", "status", "seconds"],
+    )
     prov = prov.join(solved.set_index("top"), how="left")
     prov["route_cost"] = prov["route_cost"].fillna(0.0)
     prov["status"] = prov["status"].fillna("not solved: no supply").astype(object)
@@ -497,11 +620,14 @@ def hierarchy_text(result: HierResult) -> str:
     ]
     g = result.gap
     if g is not None:
+
         def pct(x) -> str:
             return "n/a" if x is None else f"{x:+.4%}"
 
-        lines.append(f"gap vs flat: weighted shortfall {pct(g['weighted_shortfall_gap'])} (flat "
-                     f"{g['flat_weighted_shortfall']:,}), route cost {pct(g['route_cost_gap'])} (flat "
-                     f"{g['flat_route_cost']:,}); flat {g['flat_seconds']:.2f} s, two-level "
-                     f"{g['two_level_seconds']:.2f} s")
+        lines.append(
+            f"gap vs flat: weighted shortfall {pct(g['weighted_shortfall_gap'])} (flat "
+            f"{g['flat_weighted_shortfall']:,}), route cost {pct(g['route_cost_gap'])} (flat "
+            f"{g['flat_route_cost']:,}); flat {g['flat_seconds']:.2f} s, two-level "
+            f"{g['two_level_seconds']:.2f} s"
+        )
     return "\n".join(lines) + "\n\n"

@@ -92,8 +92,9 @@ class State:
     overnight: bool = False
 
     def total(self) -> float:
-        return float(self.source_stock["quantity"].sum() + self.region_stock["quantity"].sum()
-                     + self.arriving["quantity"].sum())
+        return float(
+            self.source_stock["quantity"].sum() + self.region_stock["quantity"].sum() + self.arriving["quantity"].sum()
+        )
 
 
 def initial_state(instance: Instance, calendar: Calendar, start: int) -> State:
@@ -102,26 +103,47 @@ def initial_state(instance: Instance, calendar: Calendar, start: int) -> State:
     empty_stock = pd.DataFrame({"product": pd.Series(dtype=object), "quantity": pd.Series(dtype=float)})
     src = empty_stock.assign(source=pd.Series(dtype=object))[["source", "product", "quantity"]]
     reg = empty_stock.assign(region=pd.Series(dtype=object))[["region", "product", "quantity"]]
-    arriving = pd.DataFrame({"holder": pd.Series(dtype=object), "id": pd.Series(dtype=object),
-                             "product": pd.Series(dtype=object), "day": pd.Series(dtype=np.int64),
-                             "quantity": pd.Series(dtype=float)})
+    arriving = pd.DataFrame(
+        {
+            "holder": pd.Series(dtype=object),
+            "id": pd.Series(dtype=object),
+            "product": pd.Series(dtype=object),
+            "day": pd.Series(dtype=np.int64),
+            "quantity": pd.Series(dtype=float),
+        }
+    )
     stock = instance.stock
     if stock is not None and len(stock):
         stock = stock.loc[stock["quantity"] > 0]
         day = np.array([calendar.ordinal(d) if d else start for d in stock["day"]], dtype=np.int64)
         now = day <= start
         at_source = (stock["source"] != "").to_numpy()
-        src = (stock.loc[now & at_source].groupby(["source", "product"], as_index=False)["quantity"].sum())
-        reg = (stock.loc[now & ~at_source].groupby(["region", "product"], as_index=False)["quantity"].sum())
+        src = stock.loc[now & at_source].groupby(["source", "product"], as_index=False)["quantity"].sum()
+        reg = stock.loc[now & ~at_source].groupby(["region", "product"], as_index=False)["quantity"].sum()
         later = stock.loc[~now]
-        arriving = pd.DataFrame({"holder": np.where(later["source"] != "", "source", "region"),
-                                 "id": np.where(later["source"] != "", later["source"], later["region"]),
-                                 "product": later["product"].to_numpy(), "day": day[~now],
-                                 "quantity": later["quantity"].to_numpy(float)})
-    backlog = pd.DataFrame({"region": pd.Series(dtype=object), "family": pd.Series(dtype=object),
-                            "use": pd.Series(dtype=object), "quantity": pd.Series(dtype=float)})
-    return State(source_stock=src.reset_index(drop=True), region_stock=reg.reset_index(drop=True),
-                 backlog=backlog, arriving=arriving.reset_index(drop=True))
+        arriving = pd.DataFrame(
+            {
+                "holder": np.where(later["source"] != "", "source", "region"),
+                "id": np.where(later["source"] != "", later["source"], later["region"]),
+                "product": later["product"].to_numpy(),
+                "day": day[~now],
+                "quantity": later["quantity"].to_numpy(float),
+            }
+        )
+    backlog = pd.DataFrame(
+        {
+            "region": pd.Series(dtype=object),
+            "family": pd.Series(dtype=object),
+            "use": pd.Series(dtype=object),
+            "quantity": pd.Series(dtype=float),
+        }
+    )
+    return State(
+        source_stock=src.reset_index(drop=True),
+        region_stock=reg.reset_index(drop=True),
+        backlog=backlog,
+        arriving=arriving.reset_index(drop=True),
+    )
 
 
 @dataclass
@@ -210,8 +232,15 @@ class _Matrix:
         self.row_lo[at] += amount
         self.row_hi[at] += amount
 
-    def col(self, entries: list[tuple[int, float]], lo: float, hi: float, countable: bool,
-            weight: float = 0.0, cost: float = 0.0) -> int:
+    def col(
+        self,
+        entries: list[tuple[int, float]],
+        lo: float,
+        hi: float,
+        countable: bool,
+        weight: float = 0.0,
+        cost: float = 0.0,
+    ) -> int:
         self.entries.append(entries)
         self.lo.append(lo)
         self.hi.append(hi)
@@ -228,9 +257,16 @@ class _Matrix:
         return start, index, value
 
 
-def build_horizon(instance: Instance, start: int, horizon: int, state: State | None = None, *,
-                  made_from: int | None = None, forecast: str = "perfect", calendar: Calendar | None = None,
-                  ) -> HorizonModel:
+def build_horizon(
+    instance: Instance,
+    start: int,
+    horizon: int,
+    state: State | None = None,
+    *,
+    made_from: int | None = None,
+    forecast: str = "perfect",
+    calendar: Calendar | None = None,
+) -> HorizonModel:
     """The LP of the ``horizon`` days from day ``start`` (an ordinal of ``Calendar``).
 
     ``state`` is what is on hand and on its way before ``start`` (default: ``stock.csv``).
@@ -246,9 +282,18 @@ def build_horizon(instance: Instance, start: int, horizon: int, state: State | N
         raise ValueError("forecast must be 'perfect' or 'persistence'")
     if len(substitute_rows(instance)):
         # Floors, durable units in service and transfers count a family's own products only.
-        raise InstanceError([Issue("substitutes.csv", None, None, "multi-day plans (allocator plan, replay) do not "
-                                   "use substitutes yet: plan each day with allocator solve, or leave "
-                                   "substitutes.csv out")])
+        raise InstanceError(
+            [
+                Issue(
+                    "substitutes.csv",
+                    None,
+                    None,
+                    "multi-day plans (allocator plan, replay) do not "
+                    "use substitutes yet: plan each day with allocator solve, or leave "
+                    "substitutes.csv out",
+                )
+            ]
+        )
     cal = calendar or Calendar(instance)
     policy = instance.policy
     state = state if state is not None else initial_state(instance, cal, start)
@@ -271,8 +316,9 @@ def build_horizon(instance: Instance, start: int, horizon: int, state: State | N
     sup = instance.supply.loc[instance.supply["quantity"] > 0]
     src_lead = instance.sources.set_index("source")["lead_days"]
     lead = sup["lead_days"].to_numpy(float)
-    default_lead = sup["product"].map(products["lead_days"]).to_numpy(float) + \
-        sup["source"].map(src_lead).to_numpy(float)
+    default_lead = sup["product"].map(products["lead_days"]).to_numpy(float) + sup["source"].map(src_lead).to_numpy(
+        float
+    )
     lead = np.where(np.isnan(lead), default_lead, lead).astype(np.int64)
     ready: dict[tuple[str, str, int], float] = {}
     for s, p, q, d, lag in zip(sup["source"], sup["product"], sup["quantity"].to_numpy(float), sup["day"], lead):
@@ -290,11 +336,14 @@ def build_horizon(instance: Instance, start: int, horizon: int, state: State | N
     key_list = list(map(tuple, keys.to_numpy(dtype=object).tolist()))
     key_weight = dem.groupby(["region", "family", "use"])["w"].first().to_dict()
     by_day: dict[tuple, dict[str, tuple[float, float]]] = {}
-    for r, f, u, d, q, w in zip(dem["region"], dem["family"], dem["use"], dem["day"], dem["quantity"].to_numpy(float),
-                                dem["w"].to_numpy(float)):
+    for r, f, u, d, q, w in zip(
+        dem["region"], dem["family"], dem["use"], dem["day"], dem["quantity"].to_numpy(float), dem["w"].to_numpy(float)
+    ):
         by_day.setdefault((r, f, u), {})[d] = (q, w)
-    backlog0 = {tuple(k): q for *k, q in state.backlog[["region", "family", "use", "quantity"]].itertuples(
-        index=False, name=None)}
+    backlog0 = {
+        tuple(k): q
+        for *k, q in state.backlog[["region", "family", "use", "quantity"]].itertuples(index=False, name=None)
+    }
 
     def demand_of(key: tuple, t: int) -> tuple[float, float]:
         """(quantity, weight) of a demand key on day t: its undated row, or its row of that day
@@ -305,8 +354,14 @@ def build_horizon(instance: Instance, start: int, horizon: int, state: State | N
 
     # --- arcs, hubs ------------------------------------------------------------------------
     src_nodes = {(s, p) for s, p, _ in ready}
-    src_nodes |= set(map(tuple, state.source_stock.loc[state.source_stock["quantity"] > 0,
-                                                       ["source", "product"]].to_numpy(dtype=object).tolist()))
+    src_nodes |= set(
+        map(
+            tuple,
+            state.source_stock.loc[state.source_stock["quantity"] > 0, ["source", "product"]]
+            .to_numpy(dtype=object)
+            .tolist(),
+        )
+    )
     arr = state.arriving
     src_nodes |= {(i, p) for h, i, p in zip(arr["holder"], arr["id"], arr["product"]) if h == "source"}
     floors_src: dict[tuple[str, str], float] = {}
@@ -368,8 +423,13 @@ def build_horizon(instance: Instance, start: int, horizon: int, state: State | N
             if countable and np.isfinite(cap):
                 cap = float(np.floor(cap))
             for t in range(horizon - int(lag)):
-                col = m.col([(row_from(a_id, p, t), -1.0), (hub_row(b_id, p, t + int(lag)), 1.0)], 0.0, cap,
-                            countable, cost=float(cost))
+                col = m.col(
+                    [(row_from(a_id, p, t), -1.0), (hub_row(b_id, p, t + int(lag)), 1.0)],
+                    0.0,
+                    cap,
+                    countable,
+                    cost=float(cost),
+                )
                 records.append((t, a_id, b_id, p, t + int(lag), float(cost), col))
 
     moves(arcs, ["source", "region", "product", "cost", "capacity", "transit_days"], src_row, ship_rec)
@@ -449,8 +509,9 @@ def build_horizon(instance: Instance, start: int, horizon: int, state: State | N
             if carried and prev is not None and prev[1] == t - 1:
                 m.entries[prev[0]].append((d_row, -1.0))
             short_col[key] = (col, t)
-            dem_rec.append((t, days[t], r, f, u, q, b_in, cap, w * pref(t), w, bool(fam_countable[f]), durable,
-                            carried, col))
+            dem_rec.append(
+                (t, days[t], r, f, u, q, b_in, cap, w * pref(t), w, bool(fam_countable[f]), durable, carried, col)
+            )
     # Floors: regions keep their floor of each family (every product of it counts), holders their stock.csv floor.
     for t in range(horizon):
         for (r, f), v in sorted(region_floor.items()):
@@ -474,7 +535,8 @@ def build_horizon(instance: Instance, start: int, horizon: int, state: State | N
     cost = np.asarray(m.cost, dtype=float)
     frame = pd.DataFrame
     model = HorizonModel(
-        days=days, first_day=start,
+        days=days,
+        first_day=start,
         ship=frame(ship_rec, columns=["t", "source", "region", "product", "arrive_t", "cost", "col"]),
         transfer=frame(xfer_rec, columns=["t", "from_region", "to_region", "product", "arrive_t", "cost", "col"]),
         source_stock=frame(sst_rec, columns=["t", "source", "product", "col"]),
@@ -482,22 +544,51 @@ def build_horizon(instance: Instance, start: int, horizon: int, state: State | N
         loss=frame(loss_rec, columns=["t", "region", "product", "col"]),
         serve=frame(serve_rec, columns=["t", "region", "product", "demand_idx", "col"]),
         floor=frame(floor_rec, columns=["t", "holder", "id", "family", "floor", "col"]),
-        demand=frame(dem_rec, columns=["t", "day", "region", "family", "use", "new", "backlog_in", "quantity",
-                                       "weight", "base_weight", "countable", "durable", "carries", "col"]),
-        ready=frame([(t, s, p, q) for (s, p, t), q in sorted(ready.items(), key=lambda kv: (kv[0][2], kv[0][0],
-                                                                                              kv[0][1]))],
-                    columns=["t", "source", "product", "quantity"]),
+        demand=frame(
+            dem_rec,
+            columns=[
+                "t",
+                "day",
+                "region",
+                "family",
+                "use",
+                "new",
+                "backlog_in",
+                "quantity",
+                "weight",
+                "base_weight",
+                "countable",
+                "durable",
+                "carries",
+                "col",
+            ],
+        ),
+        ready=frame(
+            [(t, s, p, q) for (s, p, t), q in sorted(ready.items(), key=lambda kv: (kv[0][2], kv[0][0], kv[0][1]))],
+            columns=["t", "source", "product", "quantity"],
+        ),
         opening=state,
-        col_lower=np.asarray(m.lo, dtype=float), col_upper=np.asarray(m.hi, dtype=float),
-        row_lower=np.asarray(m.row_lo, dtype=float), row_upper=np.asarray(m.row_hi, dtype=float),
-        start=start_, index=index, value=value, countable=np.asarray(m.countable, dtype=bool),
-        short_weight=weight, route_cost=cost, inequality_rows=np.sort(ineq))
+        col_lower=np.asarray(m.lo, dtype=float),
+        col_upper=np.asarray(m.hi, dtype=float),
+        row_lower=np.asarray(m.row_lo, dtype=float),
+        row_upper=np.asarray(m.row_hi, dtype=float),
+        start=start_,
+        index=index,
+        value=value,
+        countable=np.asarray(m.countable, dtype=bool),
+        short_weight=weight,
+        route_cost=cost,
+        inequality_rows=np.sort(ineq),
+    )
     assert len(model.col_lower) == n
     return model
 
 
-def _region_floors(instance: Instance, cal: Calendar, floors_reg: dict[tuple[str, str], float],
-                   ) -> dict[tuple[str, str], float]:
+def _region_floors(
+    instance: Instance,
+    cal: Calendar,
+    floors_reg: dict[tuple[str, str], float],
+) -> dict[tuple[str, str], float]:
     """(region, family) -> the stock to keep at the end of each day: ``floor.days`` of the
     region's mean daily demand of each consumable family (over the instance's days), plus the
     ``floor`` of its ``stock.csv`` rows."""
@@ -527,8 +618,12 @@ def _region_floors(instance: Instance, cal: Calendar, floors_reg: dict[tuple[str
 _XFER_COLS = ["from_region", "to_region", "product", "cost", "capacity", "transit_days"]
 
 
-def _network(instance: Instance, held_at_sources: set, wanted: set, held_at_regions: set,
-             ) -> tuple[pd.DataFrame, pd.DataFrame, set]:
+def _network(
+    instance: Instance,
+    held_at_sources: set,
+    wanted: set,
+    held_at_regions: set,
+) -> tuple[pd.DataFrame, pd.DataFrame, set]:
     """The ship arcs, the transfer arcs and the hubs (region, product) of the window.
 
     A (region, product) is worth reaching when the region wants the product (``wanted``: its
@@ -575,7 +670,7 @@ def _transfer_rows(instance: Instance) -> dict[tuple[str, str, str], tuple[float
         return out
     every = sorted(instance.products["product"])
     for fr, to, p, cost, cap, lag in tr[_XFER_COLS].itertuples(index=False, name=None):
-        for prod in ([p] if p else every):
+        for prod in [p] if p else every:
             key = (fr, to, prod)
             if p or key not in out:
                 out[key] = (float(cost), float(cap) if pd.notna(cap) else np.inf, int(lag) if pd.notna(lag) else 0)

@@ -57,13 +57,26 @@ def solve_horizon(model: HorizonModel, *, equity: bool = True) -> HorizonSolutio
         x[countable] = np.round(x[countable])
         x = np.maximum(x, 0.0)
         w = float(x @ model.cost_vector("shortfall"))
-        return HorizonSolution(x=x, weighted_shortfall=w, route_cost=float(x @ model.cost_vector("cost")),
-                               fair_fill=lex.fair_fill, method="lp", lp_weighted_shortfall=lex.weighted_shortfall,
-                               lp_solves=lex.lp_solves, seconds={"lp": time.perf_counter() - t0})
+        return HorizonSolution(
+            x=x,
+            weighted_shortfall=w,
+            route_cost=float(x @ model.cost_vector("cost")),
+            fair_fill=lex.fair_fill,
+            method="lp",
+            lp_weighted_shortfall=lex.weighted_shortfall,
+            lp_solves=lex.lp_solves,
+            seconds={"lp": time.perf_counter() - t0},
+        )
     t1 = time.perf_counter()
     x, solves = lexicographic_mip(model, lex.fair_fill if equity else None)
     w = float(x @ model.cost_vector("shortfall"))
-    return HorizonSolution(x=x, weighted_shortfall=w, route_cost=float(x @ model.cost_vector("cost")),
-                           fair_fill=lex.fair_fill, method="mip", lp_weighted_shortfall=lex.weighted_shortfall,
-                           lp_solves=lex.lp_solves + solves,
-                           seconds={"lp": t1 - t0, "mip": time.perf_counter() - t1})
+    return HorizonSolution(
+        x=x,
+        weighted_shortfall=w,
+        route_cost=float(x @ model.cost_vector("cost")),
+        fair_fill=lex.fair_fill,
+        method="mip",
+        lp_weighted_shortfall=lex.weighted_shortfall,
+        lp_solves=lex.lp_solves + solves,
+        seconds={"lp": t1 - t0, "mip": time.perf_counter() - t1},
+    )

@@ -31,8 +31,18 @@ import pandas as pd
 
 from . import __version__
 from .errors import AllocatorError
-from .svg import (bar_rows, esc, fill_colour, fmt_compact, fmt_pct, fmt_qty, line_chart, sankey, sparkline_panel,
-                  tier_colour)
+from .svg import (
+    bar_rows,
+    esc,
+    fill_colour,
+    fmt_compact,
+    fmt_pct,
+    fmt_qty,
+    line_chart,
+    sankey,
+    sparkline_panel,
+    tier_colour,
+)
 from .svgmap import MAX_FLOWS, china_map
 
 __all__ = ["ReportError", "PlanFolder", "read_plan", "render_report", "write_report", "KINDS", "MAX_TABLE_ROWS"]
@@ -45,26 +55,63 @@ TOP_SHORTFALLS = 12
 KINDS = {
     "day": ("one day's plan", "allocator solve", ("dispatch.csv", "fill.csv", "summary.json")),
     "plan": ("multi-day plan", "allocator plan", ("shipments.csv", "fill.csv", "by_day.csv", "summary.json")),
-    "replay": ("replay", "allocator replay", ("shipments.csv", "fill.csv", "by_day.csv", "regions.csv",
-                                              "summary.json")),
+    "replay": (
+        "replay",
+        "allocator replay",
+        ("shipments.csv", "fill.csv", "by_day.csv", "regions.csv", "summary.json"),
+    ),
 }
 # Tables shown, in order, with what they hold.
 TABLES = {
-    "day": (("fill.csv", "Demand rows: fill and the reason for every shortfall"),
-            ("dispatch.csv", "Shipments"),
-            ("allocation.csv", "Which product serves which demand"),
-            ("marginal.csv", "What one more unit is worth"),
-            ("sources.csv", "Where each source's output went, and why not elsewhere"),
-            ("stability.csv", "Source-region pairs against the previous plan")),
-    "plan": (("by_day.csv", "Fill by priority tier and day"), ("fill.csv", "Demand rows by day"),
-             ("shipments.csv", "Shipments"), ("transfers.csv", "Transfers between regions"),
-             ("stock.csv", "Stock by holder, product and day")),
+    "day": (
+        ("fill.csv", "Demand rows: fill and the reason for every shortfall"),
+        ("dispatch.csv", "Shipments"),
+        ("allocation.csv", "Which product serves which demand"),
+        ("marginal.csv", "What one more unit is worth"),
+        ("sources.csv", "Where each source's output went, and why not elsewhere"),
+        ("stability.csv", "Source-region pairs against the previous plan"),
+    ),
+    "plan": (
+        ("by_day.csv", "Fill by priority tier and day"),
+        ("fill.csv", "Demand rows by day"),
+        ("shipments.csv", "Shipments"),
+        ("transfers.csv", "Transfers between regions"),
+        ("stock.csv", "Stock by holder, product and day"),
+    ),
 }
 TABLES["replay"] = TABLES["plan"] + (("regions.csv", "Regions by day"),)
-NUMERIC = {"demand", "delivered", "shortfall", "fill_rate", "weight", "tier", "quantity", "cost", "unit_cost",
-           "distance_km", "backlog_in", "carried", "min_fill", "max_fill", "opening", "arrived", "sent", "used", "lost",
-           "closing", "in_service", "floor", "stock", "value", "to_shortfall", "substituted", "rows", "before", "now",
-           "change"}
+NUMERIC = {
+    "demand",
+    "delivered",
+    "shortfall",
+    "fill_rate",
+    "weight",
+    "tier",
+    "quantity",
+    "cost",
+    "unit_cost",
+    "distance_km",
+    "backlog_in",
+    "carried",
+    "min_fill",
+    "max_fill",
+    "opening",
+    "arrived",
+    "sent",
+    "used",
+    "lost",
+    "closing",
+    "in_service",
+    "floor",
+    "stock",
+    "value",
+    "to_shortfall",
+    "substituted",
+    "rows",
+    "before",
+    "now",
+    "change",
+}
 RATES = {"fill_rate", "min_fill", "max_fill"}
 REQUIRED_COLUMNS = {
     "fill.csv": ("region", "family", "use", "demand", "delivered", "shortfall", "weight"),
@@ -95,16 +142,20 @@ def read_plan(folder: str | Path) -> PlanFolder:
     """
     path = Path(folder)
     if not path.is_dir():
-        msg = (f"{path}: {'is a file' if path.exists() else 'no such folder'}; expected a plan folder "
-               "(written by allocator solve, plan or replay with --output)")
+        msg = (
+            f"{path}: {'is a file' if path.exists() else 'no such folder'}; expected a plan folder "
+            "(written by allocator solve, plan or replay with --output)"
+        )
         raise ReportError(msg)
     names = {p.name for p in path.iterdir()}
     kind = next((k for k in ("replay", "plan", "day") if set(KINDS[k][2]) <= names), None)
     if kind is None:
         found = ", ".join(sorted(n for n in names if not n.startswith("."))[:8]) or "nothing"
-        msg = (f"{path}: not a plan folder: expected dispatch.csv, fill.csv and summary.json (allocator solve "
-               "--output) or shipments.csv, fill.csv, by_day.csv and summary.json (allocator plan or replay "
-               f"--output); found {found}")
+        msg = (
+            f"{path}: not a plan folder: expected dispatch.csv, fill.csv and summary.json (allocator solve "
+            "--output) or shipments.csv, fill.csv, by_day.csv and summary.json (allocator plan or replay "
+            f"--output); found {found}"
+        )
         raise ReportError(msg)
     try:
         summary = json.loads((path / "summary.json").read_text(encoding="utf-8"))
@@ -167,11 +218,16 @@ def _places(plan: PlanFolder, instance) -> _Places:
     cols = ["region", "name", "name_zh", "lat", "lon", "flags", "parent"]
     places = plan.tables.get("places.csv")
     if instance is None and places is not None and {"kind", "id", "lat", "lon"} <= set(places.columns):
-        reg = places.loc[places["kind"] == "region"].drop(columns="region", errors="ignore").rename(
-            columns={"id": "region"}).reindex(columns=cols)
+        reg = (
+            places.loc[places["kind"] == "region"]
+            .drop(columns="region", errors="ignore")
+            .rename(columns={"id": "region"})
+            .reindex(columns=cols)
+        )
         src = places.loc[places["kind"] == "source"]
-        sources = pd.DataFrame({"source": src["id"], "name": src.get("name", src["id"]), "lat": src["lat"],
-                                "lon": src["lon"]}).reset_index(drop=True)
+        sources = pd.DataFrame(
+            {"source": src["id"], "name": src.get("name", src["id"]), "lat": src["lat"], "lon": src["lon"]}
+        ).reset_index(drop=True)
         prods = places.loc[places["kind"] == "product"]
         families = dict(zip(prods["id"], prods["family"])) if "family" in places.columns else {}
         return _Places(_clean_regions(reg.reset_index(drop=True)), sources, families, True)
@@ -238,7 +294,8 @@ def _flows(plan: PlanFolder) -> pd.DataFrame:
 
 def _by_tier(plan: PlanFolder, fill: pd.DataFrame) -> pd.DataFrame:
     g = fill.groupby(["tier", "weight"], as_index=False, sort=True).agg(
-        rows=("region", "size"), demand=("demand", "sum"), delivered=("delivered", "sum"))
+        rows=("region", "size"), demand=("demand", "sum"), delivered=("delivered", "sum")
+    )
     g["fill_rate"] = np.where(g["demand"] > 0, g["delivered"] / g["demand"].where(g["demand"] > 0, 1), np.nan)
     return g.sort_values("tier").reset_index(drop=True)
 
@@ -250,11 +307,20 @@ def _tier_triples(plan: PlanFolder, fill: pd.DataFrame, flows: pd.DataFrame, fam
     acc = plan.tables.get("sources.csv")
     if plan.kind == "day" and acc is not None and {"line", "weight"} <= set(acc.columns):
         sent = acc.loc[acc["line"] == "sent"]
-        out = pd.DataFrame({"source": sent["source"], "family": sent["product"].map(lambda p: families.get(p, p)),
-                            "tier": sent["weight"].map(weight_tier), "region": sent["region"],
-                            "quantity": sent["quantity"]})
-        return out.dropna(subset=["tier"]).groupby(["source", "family", "tier", "region"], as_index=False,
-                                                   sort=True)["quantity"].sum()
+        out = pd.DataFrame(
+            {
+                "source": sent["source"],
+                "family": sent["product"].map(lambda p: families.get(p, p)),
+                "tier": sent["weight"].map(weight_tier),
+                "region": sent["region"],
+                "quantity": sent["quantity"],
+            }
+        )
+        return (
+            out.dropna(subset=["tier"])
+            .groupby(["source", "family", "tier", "region"], as_index=False, sort=True)["quantity"]
+            .sum()
+        )
     f = flows.assign(family=flows["product"].map(lambda p: families.get(p, p)))
     f = f.groupby(["source", "family", "region"], as_index=False, sort=True)["quantity"].sum()
     share = fill.groupby(["region", "family", "tier"], as_index=False, sort=True)["delivered"].sum()
@@ -272,8 +338,9 @@ def _tier_triples(plan: PlanFolder, fill: pd.DataFrame, flows: pd.DataFrame, fam
 # Page parts
 
 
-def _table_html(frame: pd.DataFrame, *, tid: str, caption: str = "", limit: int | None = MAX_TABLE_ROWS,
-                note: str = "") -> str:
+def _table_html(
+    frame: pd.DataFrame, *, tid: str, caption: str = "", limit: int | None = MAX_TABLE_ROWS, note: str = ""
+) -> str:
     rows = frame if limit is None else frame.head(limit)
     head = "".join(f'<th scope="col" title="sort by {esc(c)}">{esc(c)}</th>' for c in frame.columns)
     numeric = [c in NUMERIC or pd.api.types.is_numeric_dtype(frame[c]) for c in frame.columns]
@@ -288,38 +355,51 @@ def _table_html(frame: pd.DataFrame, *, tid: str, caption: str = "", limit: int 
             cols.append(["<td>" + esc(v) for v in values])
     body = "".join("<tr>" + "".join(cells) for cells in zip(*cols)) if cols else ""
     right = ",".join(f"#{tid} td:nth-child({i + 1})" for i, is_num in enumerate(numeric) if is_num)
-    style = f"<style>{right}{{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}}</style>" \
-        if right else ""
+    style = (
+        f"<style>{right}{{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}}</style>"
+        if right
+        else ""
+    )
     more = ""
     if limit is not None and len(frame) > limit:
         more = f'<p class="note">The first {limit:,} of {len(frame):,} rows; {esc(note)}</p>'
     cap = f"<caption>{esc(caption)}</caption>" if caption else ""
-    return (f'{style}<div class="tablewrap"><table class="sortable" id="{esc(tid)}">{cap}<thead><tr>{head}</tr>'
-            f"</thead><tbody>{body}</tbody></table></div>{more}")
+    return (
+        f'{style}<div class="tablewrap"><table class="sortable" id="{esc(tid)}">{cap}<thead><tr>{head}</tr>'
+        f"</thead><tbody>{body}</tbody></table></div>{more}"
+    )
 
 
 def _kpis(plan: PlanFolder, fill: pd.DataFrame, flows: pd.DataFrame) -> str:
     s = plan.summary
     demand, delivered = float(fill["demand"].sum()), float(fill["delivered"].sum())
     rate = delivered / demand if demand > 0 else None
-    cards = [("Fill rate", fmt_pct(rate), f"{fmt_qty(round(delivered))} of {fmt_qty(round(demand))} units",
-              "kpi-fill")]
+    cards = [("Fill rate", fmt_pct(rate), f"{fmt_qty(round(delivered))} of {fmt_qty(round(demand))} units", "kpi-fill")]
     if plan.kind == "day":
         tot = s.get("totals", {})
         cards.append(("Supply", fmt_qty(round(tot.get("supply", 0))), "units available today", "kpi-supply"))
-    cards.append(("Shortfall", fmt_qty(round(float(fill["shortfall"].sum()))),
-                  f"{int((fill['shortfall'] > 0).sum()):,} of {len(fill):,} demand rows short", "kpi-short"))
+    cards.append(
+        (
+            "Shortfall",
+            fmt_qty(round(float(fill["shortfall"].sum()))),
+            f"{int((fill['shortfall'] > 0).sum()):,} of {len(fill):,} demand rows short",
+            "kpi-short",
+        )
+    )
     n_ship = len(plan.tables["dispatch.csv" if plan.kind == "day" else "shipments.csv"])
-    cards.append(("Shipments", f"{n_ship:,}", f"{fmt_qty(round(float(flows['quantity'].sum())))} units shipped",
-                  "kpi-ship"))
+    cards.append(
+        ("Shipments", f"{n_ship:,}", f"{fmt_qty(round(float(flows['quantity'].sum())))} units shipped", "kpi-ship")
+    )
     ws = (s.get("objective") or {}).get("weighted_shortfall", s.get("weighted_shortfall"))
     if ws is not None:
         cards.append(("Weighted shortfall", fmt_qty(round(ws)), "what the plan minimises first", "kpi-ws"))
     out = []
     for title, value, sub, cid in cards:
         colour = f' style="border-top-color:{fill_colour(rate)}"' if cid == "kpi-fill" else ""
-        out.append(f'<div class="kpi" id="{cid}"{colour}><div class="kpi-t">{esc(title)}</div>'
-                   f'<div class="kpi-v">{esc(value)}</div><div class="kpi-s">{esc(sub)}</div></div>')
+        out.append(
+            f'<div class="kpi" id="{cid}"{colour}><div class="kpi-t">{esc(title)}</div>'
+            f'<div class="kpi-v">{esc(value)}</div><div class="kpi-s">{esc(sub)}</div></div>'
+        )
     return '<div class="kpis">' + "".join(out) + "</div>"
 
 
@@ -342,62 +422,109 @@ def _map_section(plan: PlanFolder, fill: pd.DataFrame, flows: pd.DataFrame, plac
         keys = ["from_lat", "from_lon", "to_lat", "to_lon", "region"]
         agg = f.groupby(keys, as_index=False, sort=True)["quantity"].sum()
         total_lines = len(agg)
-        agg = agg.sort_values(["quantity", *keys], ascending=[False, True, True, True, True, True],
-                              kind="stable").head(MAX_FLOWS)
+        agg = agg.sort_values(["quantity", *keys], ascending=[False, True, True, True, True, True], kind="stable").head(
+            MAX_FLOWS
+        )
         kept = f.merge(agg[keys], on=keys)
         titles = []
         for rec in agg.itertuples(index=False):
-            g = kept.loc[(kept["from_lat"] == rec.from_lat) & (kept["from_lon"] == rec.from_lon)
-                         & (kept["region"] == rec.region)]
+            g = kept.loc[
+                (kept["from_lat"] == rec.from_lat) & (kept["from_lon"] == rec.from_lon) & (kept["region"] == rec.region)
+            ]
             names = sorted(set(g["source_name"]))
             prods = ", ".join(f"{p} {fmt_qty(q)}" for p, q in g.groupby("product", sort=True)["quantity"].sum().items())
-            who = names[0] if len(names) == 1 else (f"{len(names)} sources ({', '.join(names[:3])}"
-                                                    + (", ...)" if len(names) > 3 else ")"))
+            who = (
+                names[0]
+                if len(names) == 1
+                else (f"{len(names)} sources ({', '.join(names[:3])}" + (", ...)" if len(names) > 3 else ")"))
+            )
             titles.append(f"{who} -> {reg_at.loc[rec.region, 'name']}: {fmt_qty(rec.quantity)} units ({prods})")
-        lines = pd.DataFrame({"from_lat": agg["from_lat"], "from_lon": agg["from_lon"], "to_lat": agg["to_lat"],
-                              "to_lon": agg["to_lon"], "quantity": agg["quantity"].astype(float), "title": titles})
+        lines = pd.DataFrame(
+            {
+                "from_lat": agg["from_lat"],
+                "from_lon": agg["from_lon"],
+                "to_lat": agg["to_lat"],
+                "to_lon": agg["to_lon"],
+                "quantity": agg["quantity"].astype(float),
+                "title": titles,
+            }
+        )
         if total_lines > MAX_FLOWS:
-            note = (f"The {MAX_FLOWS} largest of {total_lines:,} source-to-region flows are drawn; all are in the "
-                    "shipments table.")
+            note = (
+                f"The {MAX_FLOWS} largest of {total_lines:,} source-to-region flows are drawn; all are in the "
+                "shipments table."
+            )
         sent = f.groupby(["from_lat", "from_lon"], sort=True)
-        marks = pd.DataFrame([(a, b, float(g["quantity"].sum()),
-                               "; ".join(sorted(set(g["source_name"]))) + f": shipped {fmt_qty(g['quantity'].sum())}")
-                              for (a, b), g in sent], columns=marks.columns)
+        marks = pd.DataFrame(
+            [
+                (
+                    a,
+                    b,
+                    float(g["quantity"].sum()),
+                    "; ".join(sorted(set(g["source_name"]))) + f": shipped {fmt_qty(g['quantity'].sum())}",
+                )
+                for (a, b), g in sent
+            ],
+            columns=marks.columns,
+        )
     elif not places.from_instance:
-        note = ("Regions at their provincial capitals: this plan folder has no places.csv (written before "
-                "allocator recorded where regions and sources lie); give --instance INSTANCE to draw shipments "
-                "and flags.")
+        note = (
+            "Regions at their provincial capitals: this plan folder has no places.csv (written before "
+            "allocator recorded where regions and sources lie); give --instance INSTANCE to draw shipments "
+            "and flags."
+        )
     svg_map = china_map(reg, lines, marks, title="Fill rate by region and shipments", note=note)
     period = "over the plan's days" if plan.kind != "day" else "today"
-    return (f'<div id="map"><h2>Who got what, and who is short</h2><p class="lede">Each region coloured by '
-            f"the share of its demand delivered {period}; lines run from sources to regions, as wide as the "
-            f'quantity shipped. Hover a region or a line for its figures.</p><div class="panel">{svg_map}</div></div>')
+    return (
+        f'<div id="map"><h2>Who got what, and who is short</h2><p class="lede">Each region coloured by '
+        f"the share of its demand delivered {period}; lines run from sources to regions, as wide as the "
+        f'quantity shipped. Hover a region or a line for its figures.</p><div class="panel">{svg_map}</div></div>'
+    )
 
 
 def _glance_section(plan: PlanFolder, fill: pd.DataFrame) -> str:
     tiers = _by_tier(plan, fill)
-    rows = [{"label": f"Tier {int(t.tier)}",
-             "sub": f"weight {fmt_qty(t.weight)} · {int(t.rows)} row{'' if t.rows == 1 else 's'}",
-             "rate": t.fill_rate, "note": f"{fmt_compact(t.delivered)} of {fmt_compact(t.demand)}",
-             "colour": tier_colour(i)} for i, t in enumerate(tiers.itertuples(index=False))]
-    tier_svg = bar_rows(rows, width=380, label_width=104, note_width=104, row_height=30,
-                        title="Fill rate by priority tier")
+    rows = [
+        {
+            "label": f"Tier {int(t.tier)}",
+            "sub": f"weight {fmt_qty(t.weight)} · {int(t.rows)} row{'' if t.rows == 1 else 's'}",
+            "rate": t.fill_rate,
+            "note": f"{fmt_compact(t.delivered)} of {fmt_compact(t.demand)}",
+            "colour": tier_colour(i),
+        }
+        for i, t in enumerate(tiers.itertuples(index=False))
+    ]
+    tier_svg = bar_rows(
+        rows, width=380, label_width=104, note_width=104, row_height=30, title="Fill rate by priority tier"
+    )
     fam = fill.groupby(["family", "use"], as_index=False, sort=True)[["demand", "delivered"]].sum()
     fam["rate"] = np.where(fam["demand"] > 0, fam["delivered"] / fam["demand"].where(fam["demand"] > 0, 1), np.nan)
-    fam = fam.sort_values(["family", "use"], key=lambda s: s.map({"icu": "0", "general": "1"}).fillna(s)
-                          if s.name == "use" else s)
-    frows = [{"label": _trim(f.family, 17), "sub": "ICU" if f.use == "icu" else f.use, "rate": f.rate,
-              "note": f"{fmt_compact(f.delivered)} of {fmt_compact(f.demand)}"} for f in fam.itertuples(index=False)]
-    fam_svg = bar_rows(frows, width=380, label_width=104, note_width=104, row_height=30,
-                       title="By family and use (ICU vs general)")
-    return (f'<aside id="glance"><h2>The priorities at a glance</h2><div class="panel" id="tiers">{tier_svg}</div>'
-            f'<div class="panel" id="families">{fam_svg}</div></aside>')
+    fam = fam.sort_values(
+        ["family", "use"], key=lambda s: s.map({"icu": "0", "general": "1"}).fillna(s) if s.name == "use" else s
+    )
+    frows = [
+        {
+            "label": _trim(f.family, 17),
+            "sub": "ICU" if f.use == "icu" else f.use,
+            "rate": f.rate,
+            "note": f"{fmt_compact(f.delivered)} of {fmt_compact(f.demand)}",
+        }
+        for f in fam.itertuples(index=False)
+    ]
+    fam_svg = bar_rows(
+        frows, width=380, label_width=104, note_width=104, row_height=30, title="By family and use (ICU vs general)"
+    )
+    return (
+        f'<aside id="glance"><h2>The priorities at a glance</h2><div class="panel" id="tiers">{tier_svg}</div>'
+        f'<div class="panel" id="families">{fam_svg}</div></aside>'
+    )
 
 
 def _shortfalls(plan: PlanFolder, fill: pd.DataFrame) -> str:
     if plan.kind == "day":
-        f = fill.loc[fill["shortfall"] > 0].sort_values(["shortfall", "tier", "region", "family", "use"],
-                                                         ascending=[False, True, True, True, True])
+        f = fill.loc[fill["shortfall"] > 0].sort_values(
+            ["shortfall", "tier", "region", "family", "use"], ascending=[False, True, True, True, True]
+        )
         total = len(f)
         rows = f.head(TOP_SHORTFALLS)
         cols = ["region", "family", "use", "tier", "weight", "demand", "delivered", "shortfall", "fill_rate"]
@@ -406,26 +533,36 @@ def _shortfalls(plan: PlanFolder, fill: pd.DataFrame) -> str:
         table = rows[cols]
     else:
         g = fill.groupby(["region", "family", "use", "tier", "weight"], as_index=False, sort=True).agg(
-            demand=("demand", "sum"), delivered=("delivered", "sum"), shortfall=("shortfall", "sum"),
-            days_short=("shortfall", lambda s: int((s > 0).sum())), days=("shortfall", "size"))
+            demand=("demand", "sum"),
+            delivered=("delivered", "sum"),
+            shortfall=("shortfall", "sum"),
+            days_short=("shortfall", lambda s: int((s > 0).sum())),
+            days=("shortfall", "size"),
+        )
         g = g.loc[g["shortfall"] > 0]
         total = len(g)
         g["fill_rate"] = np.where(g["demand"] > 0, g["delivered"] / g["demand"].where(g["demand"] > 0, 1), np.nan)
         g["reason"] = [f"short on {a} of {b} days" for a, b in zip(g["days_short"], g["days"])]
         table = g.sort_values(["shortfall", "tier", "region"], ascending=[False, True, True]).head(TOP_SHORTFALLS)[
-            ["region", "family", "use", "tier", "weight", "demand", "delivered", "shortfall", "fill_rate", "reason"]]
+            ["region", "family", "use", "tier", "weight", "demand", "delivered", "shortfall", "fill_rate", "reason"]
+        ]
     if not total:
         return '<p class="note">No demand row is short.</p>'
-    lead = f'<p class="note">The {min(TOP_SHORTFALLS, total)} largest of {total:,} short demand rows' + (
-        "" if plan.kind == "day" else " (summed over the days)") + "; all are in the tables below.</p>"
+    lead = (
+        f'<p class="note">The {min(TOP_SHORTFALLS, total)} largest of {total:,} short demand rows'
+        + ("" if plan.kind == "day" else " (summed over the days)")
+        + "; all are in the tables below.</p>"
+    )
     return lead + _table_html(table.reset_index(drop=True), tid="shortfalls", limit=None)
 
 
 def _sankey_section(plan: PlanFolder, fill: pd.DataFrame, flows: pd.DataFrame, places: _Places) -> str:
     triples = _tier_triples(plan, fill, flows, places.families)
     if not len(triples):
-        return ('<section id="flows"><h2>Where each family\'s supply went</h2><p class="note">Nothing was '
-                "shipped.</p></section>")
+        return (
+            '<section id="flows"><h2>Where each family\'s supply went</h2><p class="note">Nothing was '
+            "shipped.</p></section>"
+        )
     src_names = dict(zip(places.sources["source"], places.sources["name"])) if len(places.sources) else {}
     for name in ("dispatch.csv",):
         t = plan.tables.get(name)
@@ -447,50 +584,92 @@ def _sankey_section(plan: PlanFolder, fill: pd.DataFrame, flows: pd.DataFrame, p
         keep_reg = sorted(by_reg.index, key=lambda r: (-by_reg[r], r))[:MAX_SANKEY_REGIONS]
         other_src = len(by_src) - len(keep_src)
         other_reg = len(by_reg) - len(keep_reg)
-        t = t.assign(s=np.where(t["source"].isin(keep_src), "s:" + t["source"], "s:~other"),
-                     r=np.where(t["region"].isin(keep_reg), "r:" + t["region"], "r:~other"))
+        t = t.assign(
+            s=np.where(t["source"].isin(keep_src), "s:" + t["source"], "s:~other"),
+            r=np.where(t["region"].isin(keep_reg), "r:" + t["region"], "r:~other"),
+        )
         col_s = [{"id": f"s:{s}", "label": _trim(src_names.get(s, s), 30), "colour": "#13294b"} for s in keep_src]
         if other_src:
             col_s.append({"id": "s:~other", "label": f"{other_src} other sources", "colour": "#8a96a8"})
         used_tiers = sorted(set(t["tier"]))
-        col_t = [{"id": f"t:{tr}", "label": f"tier {int(tr)} (w {fmt_qty(tier_weight.get(tr, 0))})" if tr else
-                  "not yet delivered", "colour": tier_colour(tier_index.get(tr, len(tiers)))} for tr in used_tiers]
+        col_t = [
+            {
+                "id": f"t:{tr}",
+                "label": f"tier {int(tr)} (w {fmt_qty(tier_weight.get(tr, 0))})" if tr else "not yet delivered",
+                "colour": tier_colour(tier_index.get(tr, len(tiers))),
+            }
+            for tr in used_tiers
+        ]
         col_r = []
         for r in keep_reg:
             d = fam_rate.loc[(fam, r)] if (fam, r) in fam_rate.index else None
             rate = d["delivered"] / d["demand"] if d is not None and d["demand"] > 0 else None
-            col_r.append({"id": f"r:{r}", "label": f"{reg_names.get(r, r)} ({fmt_pct(rate)} filled)",
-                          "colour": fill_colour(rate)})
+            col_r.append(
+                {
+                    "id": f"r:{r}",
+                    "label": f"{reg_names.get(r, r)} ({fmt_pct(rate)} filled)",
+                    "colour": fill_colour(rate),
+                }
+            )
         if other_reg:
             col_r.append({"id": "r:~other", "label": f"{other_reg} other regions", "colour": "#bbbbbb"})
         links = []
         for (s, tr), q in t.groupby(["s", "tier"], sort=True)["quantity"].sum().items():
-            links.append({"source": s, "target": f"t:{tr}", "value": float(q),
-                          "colour": tier_colour(tier_index.get(tr, len(tiers))),
-                          "title": f"{s[2:]} -> tier {int(tr)}: {fmt_qty(q)}"})
+            links.append(
+                {
+                    "source": s,
+                    "target": f"t:{tr}",
+                    "value": float(q),
+                    "colour": tier_colour(tier_index.get(tr, len(tiers))),
+                    "title": f"{s[2:]} -> tier {int(tr)}: {fmt_qty(q)}",
+                }
+            )
         for (tr, r), q in t.groupby(["tier", "r"], sort=True)["quantity"].sum().items():
-            links.append({"source": f"t:{tr}", "target": r, "value": float(q),
-                          "colour": tier_colour(tier_index.get(tr, len(tiers))),
-                          "title": f"tier {int(tr)} -> {r[2:]}: {fmt_qty(q)}"})
+            links.append(
+                {
+                    "source": f"t:{tr}",
+                    "target": r,
+                    "value": float(q),
+                    "colour": tier_colour(tier_index.get(tr, len(tiers))),
+                    "title": f"tier {int(tr)} -> {r[2:]}: {fmt_qty(q)}",
+                }
+            )
         height = max(150, 26 * max(len(col_s), len(col_r)) + 40)
-        parts.append(f'<div class="panel sankey" data-family="{esc(fam)}">' + sankey(
-            [col_s, col_t, col_r], links, width=1100, height=height,
-            title=f"{fam}: {fmt_qty(t['quantity'].sum())} units, source -> priority tier -> region") + "</div>")
+        parts.append(
+            f'<div class="panel sankey" data-family="{esc(fam)}">'
+            + sankey(
+                [col_s, col_t, col_r],
+                links,
+                width=1100,
+                height=height,
+                title=f"{fam}: {fmt_qty(t['quantity'].sum())} units, source -> priority tier -> region",
+            )
+            + "</div>"
+        )
     more = ""
     if len(families) > MAX_SANKEY_FAMILIES:
-        more = (f'<p class="note">The first {MAX_SANKEY_FAMILIES} of {len(families)} families by name; the rest are '
-                "in the shipments table.</p>")
-    how = ("the sources' accounts (sources.csv)" if plan.kind == "day" and "sources.csv" in plan.tables
-           else "each region's deliveries split across its tiers pro rata")
-    return (f'<section id="flows"><h2>Where each family\'s supply went</h2><p class="lede">Units from each source '
-            f"to the priority tier they served and on to the region; the {MAX_SANKEY_SOURCES} largest sources and "
-            f"{MAX_SANKEY_REGIONS} largest regions of each family, the rest together. Tiers from {how}.</p>"
-            + "".join(parts) + more + "</section>")
+        more = (
+            f'<p class="note">The first {MAX_SANKEY_FAMILIES} of {len(families)} families by name; the rest are '
+            "in the shipments table.</p>"
+        )
+    how = (
+        "the sources' accounts (sources.csv)"
+        if plan.kind == "day" and "sources.csv" in plan.tables
+        else "each region's deliveries split across its tiers pro rata"
+    )
+    return (
+        f'<section id="flows"><h2>Where each family\'s supply went</h2><p class="lede">Units from each source '
+        f"to the priority tier they served and on to the region; the {MAX_SANKEY_SOURCES} largest sources and "
+        f"{MAX_SANKEY_REGIONS} largest regions of each family, the rest together. Tiers from {how}.</p>"
+        + "".join(parts)
+        + more
+        + "</section>"
+    )
 
 
 def _trim(s: str, width: int = 38) -> str:
     s = str(s)
-    return s if len(s) <= width else s[:width - 1] + "…"
+    return s if len(s) <= width else s[: width - 1] + "…"
 
 
 def _time_section(plan: PlanFolder, fill: pd.DataFrame, places: _Places) -> str:
@@ -503,17 +682,33 @@ def _time_section(plan: PlanFolder, fill: pd.DataFrame, places: _Places) -> str:
     for i, tr in enumerate(tiers):
         t = by_day.loc[by_day["tier"] == tr].set_index("day")
         w = t["weight"].iloc[0]
-        series.append({"name": f"tier {int(tr)} (w {fmt_qty(w)})", "colour": tier_colour(i),
-                       "values": [float(t.loc[d, "fill_rate"]) if d in t.index else None for d in days]})
-    tier_svg = line_chart(days, series, width=560, title="Fill rate by priority tier, each day", percent=True,
-                          y_label="delivered / due")
+        series.append(
+            {
+                "name": f"tier {int(tr)} (w {fmt_qty(w)})",
+                "colour": tier_colour(i),
+                "values": [float(t.loc[d, "fill_rate"]) if d in t.index else None for d in days],
+            }
+        )
+    tier_svg = line_chart(
+        days, series, width=560, title="Fill rate by priority tier, each day", percent=True, y_label="delivered / due"
+    )
     nat = fill.groupby("day")[["demand", "backlog_in", "delivered", "shortfall"]].sum().reindex(days)
-    vol_svg = line_chart(days, [
-        {"name": "due (demand + backlog)", "colour": "#555", "values": list(nat["demand"] + nat["backlog_in"]),
-         "dash": "4 3"},
-        {"name": "delivered", "colour": "#2b8cbe", "values": list(nat["delivered"])},
-        {"name": "short", "colour": "#d7301f", "values": list(nat["shortfall"])}],
-        width=560, title="Due, delivered and short, all regions", y_label="units")
+    vol_svg = line_chart(
+        days,
+        [
+            {
+                "name": "due (demand + backlog)",
+                "colour": "#555",
+                "values": list(nat["demand"] + nat["backlog_in"]),
+                "dash": "4 3",
+            },
+            {"name": "delivered", "colour": "#2b8cbe", "values": list(nat["delivered"])},
+            {"name": "short", "colour": "#d7301f", "values": list(nat["shortfall"])},
+        ],
+        width=560,
+        title="Due, delivered and short, all regions",
+        y_label="units",
+    )
     stock = plan.tables.get("stock.csv")
     stock_svg = ""
     region_stock = pd.DataFrame()
@@ -523,8 +718,7 @@ def _time_section(plan: PlanFolder, fill: pd.DataFrame, places: _Places) -> str:
         for holder, colour in (("source", "#3182bd"), ("region", "#e6550d")):
             if holder in by_holder.index.get_level_values(0):
                 h = by_holder.loc[holder]
-                ss.append({"name": f"at {holder}s", "colour": colour,
-                           "values": [float(h.get(d, 0.0)) for d in days]})
+                ss.append({"name": f"at {holder}s", "colour": colour, "values": [float(h.get(d, 0.0)) for d in days]})
         stock_svg = line_chart(days, ss, width=560, title="Stock at the end of each day", y_label="units")
         rs = stock.loc[stock["holder"] == "region"]
         region_stock = rs.groupby(["id", "day"])["closing"].sum()
@@ -537,22 +731,35 @@ def _time_section(plan: PlanFolder, fill: pd.DataFrame, places: _Places) -> str:
         p = per.loc[r]
         due = p["demand"] + p["backlog_in"]
         rate = [float(p.loc[d, "delivered"] / due[d]) if d in p.index and due[d] > 0 else None for d in days]
-        st = [float(region_stock.loc[(r, d)]) if (r, d) in region_stock.index else 0.0 for d in days] \
-            if len(region_stock) else None
+        st = (
+            [float(region_stock.loc[(r, d)]) if (r, d) in region_stock.index else 0.0 for d in days]
+            if len(region_stock)
+            else None
+        )
         tot = totals.loc[r]
-        note = f"{fmt_pct(tot['delivered'] / tot['demand'] if tot['demand'] > 0 else None)} of " \
-               f"{fmt_qty(tot['demand'])}" + (f" · stock max {fmt_qty(max(st))}" if st and max(st) > 0 else "")
-        panels.append(f'<div class="sp" data-region="{esc(r)}">' + sparkline_panel(
-            _trim(reg_names.get(r, r), 26), days, rate, st, note=note) + "</div>")
+        note = (
+            f"{fmt_pct(tot['delivered'] / tot['demand'] if tot['demand'] > 0 else None)} of "
+            f"{fmt_qty(tot['demand'])}" + (f" · stock max {fmt_qty(max(st))}" if st and max(st) > 0 else "")
+        )
+        panels.append(
+            f'<div class="sp" data-region="{esc(r)}">'
+            + sparkline_panel(_trim(reg_names.get(r, r), 26), days, rate, st, note=note)
+            + "</div>"
+        )
     more = ""
     if len(order) > MAX_PANELS:
-        more = (f'<p class="note">The {MAX_PANELS} regions with the most demand of {len(order):,}; every region is in '
-                "the tables below.</p>")
-    return (f'<section id="time"><h2>Over time: {esc(days[0])} to {esc(days[-1])} ({len(days)} days)</h2>'
-            f'<div class="two"><div class="panel">{tier_svg}</div><div class="panel">{vol_svg}</div>'
-            + (f'<div class="panel">{stock_svg}</div>' if stock_svg else "") + "</div>"
-            "<h3>Each region: fill rate (blue area, 0 to 100%) and its stock (orange line, own scale)</h3>"
-            f'<div class="panels">{"".join(panels)}</div>{more}</section>')
+        more = (
+            f'<p class="note">The {MAX_PANELS} regions with the most demand of {len(order):,}; every region is in '
+            "the tables below.</p>"
+        )
+    return (
+        f'<section id="time"><h2>Over time: {esc(days[0])} to {esc(days[-1])} ({len(days)} days)</h2>'
+        f'<div class="two"><div class="panel">{tier_svg}</div><div class="panel">{vol_svg}</div>'
+        + (f'<div class="panel">{stock_svg}</div>' if stock_svg else "")
+        + "</div>"
+        "<h3>Each region: fill rate (blue area, 0 to 100%) and its stock (orange line, own scale)</h3>"
+        f'<div class="panels">{"".join(panels)}</div>{more}</section>'
+    )
 
 
 def _flatten(data, prefix: str = ""):
@@ -579,8 +786,11 @@ def _date(plan: PlanFolder, instance) -> str:
 def _provenance_section(plan: PlanFolder, instance) -> str:
     s = plan.summary
     label, command, _ = KINDS[plan.kind]
-    rows = [("instance", s.get("instance", "")), ("plan", f"{label} ({command} --output)"),
-            ("date", _date(plan, instance))]
+    rows = [
+        ("instance", s.get("instance", "")),
+        ("plan", f"{label} ({command} --output)"),
+        ("date", _date(plan, instance)),
+    ]
     for key in ("status", "solver", "lp_solves", "horizon", "forecast"):
         if key in s:
             rows.append((key, s[key]))
@@ -595,12 +805,19 @@ def _provenance_section(plan: PlanFolder, instance) -> str:
         rows.append((key, value))
     for key, value in _flatten(s.get("policy", {}), "policy."):
         rows.append((key, value))
-    rows.append(("places", "regions and sources from the instance" if instance is not None else
-                 "regions and sources from places.csv in the plan folder" if "places.csv" in plan.tables else
-                 "regions at provincial capitals (allocator/data/provinces.csv); no instance given"))
+    rows.append(
+        (
+            "places",
+            "regions and sources from the instance"
+            if instance is not None
+            else "regions and sources from places.csv in the plan folder"
+            if "places.csv" in plan.tables
+            else "regions at provincial capitals (allocator/data/provinces.csv); no instance given",
+        )
+    )
     rows.append(("map outlines", "DCW-GMT 2.1.1, simplified; LGPL-3.0-or-later (allocator/data/README.md)"))
     rows.append(("made by", f"allocator {__version__}"))
-    body = "".join(f"<tr><th scope=\"row\">{esc(k)}</th><td>{esc(_value(v))}</td></tr>" for k, v in rows)
+    body = "".join(f'<tr><th scope="row">{esc(k)}</th><td>{esc(_value(v))}</td></tr>' for k, v in rows)
     return f'<section id="provenance"><h2>Provenance</h2><table class="kv">{body}</table></section>'
 
 
@@ -621,10 +838,14 @@ def _tables_section(plan: PlanFolder) -> str:
         if frame is None:
             continue
         tid = "table-" + name.removesuffix(".csv").replace("_", "-")
-        parts.append(f'<h3 id="h-{esc(tid)}">{esc(caption)} <span class="file">{esc(name)}, {len(frame):,} rows'
-                     f"</span></h3>" + _table_html(frame, tid=tid, note=f"all of them are in {name}."))
-    return ('<section id="tables"><h2>The tables</h2><p class="lede">Click a column\'s header to sort by it; '
-            "again to reverse.</p>" + "".join(parts) + "</section>")
+        parts.append(
+            f'<h3 id="h-{esc(tid)}">{esc(caption)} <span class="file">{esc(name)}, {len(frame):,} rows'
+            f"</span></h3>" + _table_html(frame, tid=tid, note=f"all of them are in {name}.")
+        )
+    return (
+        '<section id="tables"><h2>The tables</h2><p class="lede">Click a column\'s header to sort by it; '
+        "again to reverse.</p>" + "".join(parts) + "</section>"
+    )
 
 
 CSS = """
@@ -712,22 +933,33 @@ def render_report(plan: PlanFolder, instance=None) -> str:
     date = _date(plan, instance)
     status = f" · status {s['status']}" if "status" in s else ""
     solver = f" · solver {s['solver']}" if "solver" in s else ""
-    top = (f'<section id="overview"><div class="overview">{_map_section(plan, fill, flows, places)}'
-           f'{_glance_section(plan, fill)}</div><h3 id="shortfalls-h">Largest shortfalls and why</h3>'
-           f"{_shortfalls(plan, fill)}</section>")
-    sections = [top, _sankey_section(plan, fill, flows, places), _time_section(plan, fill, places),
-                _tables_section(plan), _provenance_section(plan, instance)]
+    top = (
+        f'<section id="overview"><div class="overview">{_map_section(plan, fill, flows, places)}'
+        f'{_glance_section(plan, fill)}</div><h3 id="shortfalls-h">Largest shortfalls and why</h3>'
+        f"{_shortfalls(plan, fill)}</section>"
+    )
+    sections = [
+        top,
+        _sankey_section(plan, fill, flows, places),
+        _time_section(plan, fill, places),
+        _tables_section(plan),
+        _provenance_section(plan, instance),
+    ]
     nav_items = [("map", "Map"), ("glance", "Priorities"), ("flows", "Flows")]
     if plan.kind != "day":
         nav_items.append(("time", "Over time"))
     nav_items += [("tables", "Tables"), ("provenance", "Provenance")]
     nav = "<nav>" + "".join(f'<a href="#{a}">{esc(t)}</a>' for a, t in nav_items) + "</nav>"
-    head = (f'<header><h1>Supply allocation: {esc(name)}</h1><div class="sub">{esc(label)} · {esc(date)}'
-            f"{esc(status)}{esc(solver)}</div>{nav}</header>")
-    return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-            "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
-            f"<title>{esc(name)}: allocation report</title><style>{CSS}</style></head><body><main>"
-            f"{head}{_kpis(plan, fill, flows)}{''.join(sections)}</main><script>{SORT_JS}</script></body></html>\n")
+    head = (
+        f'<header><h1>Supply allocation: {esc(name)}</h1><div class="sub">{esc(label)} · {esc(date)}'
+        f"{esc(status)}{esc(solver)}</div>{nav}</header>"
+    )
+    return (
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{esc(name)}: allocation report</title><style>{CSS}</style></head><body><main>"
+        f"{head}{_kpis(plan, fill, flows)}{''.join(sections)}</main><script>{SORT_JS}</script></body></html>\n"
+    )
 
 
 def write_report(folder: str | Path, out: str | Path, *, instance=None) -> Path:

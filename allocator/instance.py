@@ -61,10 +61,22 @@ class Instance:
         from .io import frames_to_raw
         from .validate import check
 
-        raw = frames_to_raw(name, {"products": products, "sources": sources, "supply": supply,
-                                   "regions": regions, "demand": demand, "routes": routes, "stock": stock,
-                                   "transfers": transfers, "capacity": capacity, "commitments": commitments,
-                                   "substitutes": substitutes})
+        raw = frames_to_raw(
+            name,
+            {
+                "products": products,
+                "sources": sources,
+                "supply": supply,
+                "regions": regions,
+                "demand": demand,
+                "routes": routes,
+                "stock": stock,
+                "transfers": transfers,
+                "capacity": capacity,
+                "commitments": commitments,
+                "substitutes": substitutes,
+            },
+        )
         return check(raw, policy=policy)
 
     @property
@@ -97,8 +109,9 @@ class Instance:
         w = self.policy.weights
         regions = self.regions
         codes, distinct = pd.factorize(regions["flags"].to_numpy(dtype=object))  # few distinct flag sets
-        by_flags = np.array([max((w[f] for f in flags.split(";") if f in w), default=w["default"])
-                             for flags in distinct], dtype=float)
+        by_flags = np.array(
+            [max((w[f] for f in flags.split(";") if f in w), default=w["default"]) for flags in distinct], dtype=float
+        )
         own_weight = regions["weight"].to_numpy(float)
         if self.policy.region_weights:  # the policy's [region_weight] replaces regions.csv's weight
             override = regions["region"].map(self.policy.region_weights).to_numpy(float)

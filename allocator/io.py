@@ -127,12 +127,17 @@ def decode_text(data: bytes, file: str) -> tuple[str | None, Issue | None]:
         text = data.decode("gb18030")
     except UnicodeDecodeError:
         line = data[:first_bad].count(b"\n") + 1
-        return None, Issue(file, line, None, "is neither UTF-8 nor GB18030/GBK text: save it as 'CSV UTF-8' "
-                           f"(byte {first_bad} cannot be decoded)")
+        return None, Issue(
+            file,
+            line,
+            None,
+            f"is neither UTF-8 nor GB18030/GBK text: save it as 'CSV UTF-8' (byte {first_bad} cannot be decoded)",
+        )
     if text.startswith("\ufeff"):
         text = text[1:]
-    return text, Issue(file, None, None, "is not UTF-8; read as GB18030/GBK (Excel's CSV in Chinese locales)",
-                       "warning")
+    return text, Issue(
+        file, None, None, "is not UTF-8; read as GB18030/GBK (Excel's CSV in Chinese locales)", "warning"
+    )
 
 
 def read_workbook(path: Path) -> RawInstance:
@@ -147,8 +152,15 @@ def read_workbook(path: Path) -> RawInstance:
     try:
         book = openpyxl.load_workbook(path, read_only=True, data_only=True)
     except Exception as exc:  # openpyxl raises many kinds for a damaged file
-        issues.append(Issue(path.name, None, None, f"cannot be opened as an Excel workbook ({type(exc).__name__}: "
-                            f"{exc}); expected an .xlsx file saved by Excel or LibreOffice"))
+        issues.append(
+            Issue(
+                path.name,
+                None,
+                None,
+                f"cannot be opened as an Excel workbook ({type(exc).__name__}: "
+                f"{exc}); expected an .xlsx file saved by Excel or LibreOffice",
+            )
+        )
         return RawInstance(path.stem, path, {}, {}, None, issues)
     sheets = {name.strip().lower().removesuffix(".csv"): name for name in book.sheetnames}
     for table in TABLES.values():
@@ -157,8 +169,15 @@ def read_workbook(path: Path) -> RawInstance:
         if name is None:
             tables[table.name] = None
             if table.required:
-                issues.append(Issue(path.name, None, None, f"has no sheet '{table.name}': every instance needs it "
-                                    f"(sheets found: {', '.join(book.sheetnames)})"))
+                issues.append(
+                    Issue(
+                        path.name,
+                        None,
+                        None,
+                        f"has no sheet '{table.name}': every instance needs it "
+                        f"(sheets found: {', '.join(book.sheetnames)})",
+                    )
+                )
             continue
         frame, numbers, problems = _read_sheet(book[name], label)
         tables[table.name] = frame
@@ -213,10 +232,16 @@ def _read_sheet(sheet, label: str) -> tuple[pd.DataFrame | None, list[int], list
                 if not name:
                     issues.append(Issue(label, number, None, f"column {i + 1} of the header has no name"))
             continue
-        extra = [c for c in cells[len(header):] if c]
+        extra = [c for c in cells[len(header) :] if c]
         if extra:
-            issues.append(Issue(label, number, None, f"has {len(header) + len(extra)} or more cells where the "
-                                f"header has {len(header)}"))
+            issues.append(
+                Issue(
+                    label,
+                    number,
+                    None,
+                    f"has {len(header) + len(extra)} or more cells where the header has {len(header)}",
+                )
+            )
             continue
         cells = (cells + [""] * len(header))[: len(header)]
         records.append(cells)
@@ -229,8 +254,11 @@ def _read_sheet(sheet, label: str) -> tuple[pd.DataFrame | None, list[int], list
         issues.append(Issue(label, 1, name, "column appears more than once in the header"))
     if dupes:
         return None, [], issues
-    frame = pd.DataFrame(records, columns=header, dtype=object) if records else pd.DataFrame(
-        {h: pd.Series([], dtype=object) for h in header})
+    frame = (
+        pd.DataFrame(records, columns=header, dtype=object)
+        if records
+        else pd.DataFrame({h: pd.Series([], dtype=object) for h in header})
+    )
     return frame, numbers, issues
 
 
@@ -273,8 +301,14 @@ def _read_csv(data: bytes, file: str) -> tuple[pd.DataFrame | None, list[int], l
                 while len(cells) > len(header) and cells[-1] == "":
                     cells.pop()
                 if len(cells) != len(header):
-                    issues.append(Issue(file, line, None, f"has {len(cells)} fields where the header "
-                                        f"(row {header_line}) has {len(header)}"))
+                    issues.append(
+                        Issue(
+                            file,
+                            line,
+                            None,
+                            f"has {len(cells)} fields where the header (row {header_line}) has {len(header)}",
+                        )
+                    )
                     continue
             records.append(cells)
             numbers.append(line)
@@ -284,8 +318,11 @@ def _read_csv(data: bytes, file: str) -> tuple[pd.DataFrame | None, list[int], l
     if header is None:
         issues.append(Issue(file, None, None, "file is empty: expected a header row and data rows"))
         return None, [], issues
-    frame = pd.DataFrame(records, columns=header, dtype=object) if records else pd.DataFrame(
-        {h: pd.Series([], dtype=object) for h in dict.fromkeys(header)})
+    frame = (
+        pd.DataFrame(records, columns=header, dtype=object)
+        if records
+        else pd.DataFrame({h: pd.Series([], dtype=object) for h in dict.fromkeys(header)})
+    )
     if any(header.count(h) > 1 for h in header):
         return None, [], issues
     return frame, numbers, issues
@@ -313,15 +350,28 @@ def _read_plain_csv(text: str) -> tuple[pd.DataFrame, list[int]] | None:
     try:
         with warnings.catch_warnings():  # a row wider than the header: the other reader reports it
             warnings.simplefilter("error", pd.errors.ParserWarning)
-            frame = pd.read_csv(_io.StringIO(body), header=None, skiprows=1, names=list(range(len(header))),
-                                dtype=str, na_filter=False, skip_blank_lines=False, index_col=False, engine="c")
+            frame = pd.read_csv(
+                _io.StringIO(body),
+                header=None,
+                skiprows=1,
+                names=list(range(len(header))),
+                dtype=str,
+                na_filter=False,
+                skip_blank_lines=False,
+                index_col=False,
+                engine="c",
+            )
     except (pd.errors.ParserError, pd.errors.ParserWarning, ValueError):
         return None
     if len(frame) != n_lines - 1:
         return None
     frame.columns = header
-    spaced = any(p in body for p in (" ,", ", ", " \n", "\n ")) or body[:1] == " " or body[-1:] == " " or (
-        any(c in body for c in "\t\x0b\x0c\x1c\x1d\x1e\x1f") if body.isascii() else _OTHER_SPACE.search(body))
+    spaced = (
+        any(p in body for p in (" ,", ", ", " \n", "\n "))
+        or body[:1] == " "
+        or body[-1:] == " "
+        or (any(c in body for c in "\t\x0b\x0c\x1c\x1d\x1e\x1f") if body.isascii() else _OTHER_SPACE.search(body))
+    )
     if spaced:
         for col in header:
             frame[col] = frame[col].str.strip()

@@ -58,9 +58,16 @@ class _OutOfTime(Exception):
     pass
 
 
-def solve_lexicographic(model: FlowModel, *, equity: bool = True, solver: str = "highs",
-                        time_limit: float | None = None, instance=None, whole: bool = True,
-                        fallback: bool = True) -> LexSolution:
+def solve_lexicographic(
+    model: FlowModel,
+    *,
+    equity: bool = True,
+    solver: str = "highs",
+    time_limit: float | None = None,
+    instance=None,
+    whole: bool = True,
+    fallback: bool = True,
+) -> LexSolution:
     """Run the three stages on ``model`` and return the integral optimum.
 
     ``model`` is a ``FlowModel`` or any model with the same interface (the multi-day
@@ -81,8 +88,16 @@ def solve_lexicographic(model: FlowModel, *, equity: bool = True, solver: str = 
     deadline = None if time_limit is None else t0 + max(float(time_limit), 0.0)
     seconds: dict[str, float] = {}
     n = model.n_cols
-    lp = make_lp(solver, col_lower=model.col_lower, col_upper=model.col_upper, row_lower=model.row_lower,
-                 row_upper=model.row_upper, start=model.start, index=model.index, value=model.value)
+    lp = make_lp(
+        solver,
+        col_lower=model.col_lower,
+        col_upper=model.col_upper,
+        row_lower=model.row_lower,
+        row_upper=model.row_upper,
+        start=model.start,
+        index=model.index,
+        value=model.value,
+    )
     lower, upper = model.col_lower.copy(), model.col_upper.copy()
     counter = [0]
 
@@ -141,10 +156,24 @@ def solve_lexicographic(model: FlowModel, *, equity: bool = True, solver: str = 
     route_cost = float(x @ model.cost_vector("cost"))
     box = (None, None)
     if equity:
-        box = fair_box(fair, model.demand["quantity"].to_numpy(float), model.demand["countable"].to_numpy(bool),
-                       model.demand["weight"].to_numpy(float))
-    return LexSolution(x=x, weighted_shortfall=w_star, route_cost=route_cost, fair_fill=fair, lp_solves=counter[0],
-                       seconds=seconds, solver=solver, shortfall_bound=w_star, fair_lo=box[0], fair_hi=box[1])
+        box = fair_box(
+            fair,
+            model.demand["quantity"].to_numpy(float),
+            model.demand["countable"].to_numpy(bool),
+            model.demand["weight"].to_numpy(float),
+        )
+    return LexSolution(
+        x=x,
+        weighted_shortfall=w_star,
+        route_cost=route_cost,
+        fair_fill=fair,
+        lp_solves=counter[0],
+        seconds=seconds,
+        solver=solver,
+        shortfall_bound=w_star,
+        fair_lo=box[0],
+        fair_hi=box[1],
+    )
 
 
 def _whole(model: FlowModel, x: np.ndarray) -> np.ndarray:
@@ -166,8 +195,9 @@ def stopped_before_stage_one(model: FlowModel, solver: str, instance) -> LexSolu
     return _stopped(model, "shortfall", None, 0, {}, solver, instance)
 
 
-def _stopped(model: FlowModel, stage: str, x1, solves: int, seconds: dict, solver: str, instance,
-             w_star: float | None = None) -> LexSolution:
+def _stopped(
+    model: FlowModel, stage: str, x1, solves: int, seconds: dict, solver: str, instance, w_star: float | None = None
+) -> LexSolution:
     from .heuristic import greedy_plan, pooled_lower_bound
 
     x = None
@@ -180,16 +210,24 @@ def _stopped(model: FlowModel, stage: str, x1, solves: int, seconds: dict, solve
         x = greedy_plan(model)
         bound = pooled_lower_bound(instance, model) if instance is not None else 0.0
     weights = model.demand["weight"].to_numpy(float)
-    w = float(weights @ x[model.n_ship + model.n_serve:])
+    w = float(weights @ x[model.n_ship + model.n_serve :])
     cost = float(x[: model.n_ship] @ model.ship["cost"].to_numpy(float))
     fair = np.full(len(model.demand), np.nan)
-    return LexSolution(x=x, weighted_shortfall=w, route_cost=cost, fair_fill=fair, lp_solves=solves,
-                       seconds=seconds, solver=solver, status="time_limit", stopped_in=stage,
-                       shortfall_bound=bound)
+    return LexSolution(
+        x=x,
+        weighted_shortfall=w,
+        route_cost=cost,
+        fair_fill=fair,
+        lp_solves=solves,
+        seconds=seconds,
+        solver=solver,
+        status="time_limit",
+        stopped_in=stage,
+        shortfall_bound=bound,
+    )
 
 
-def _fix_optimal_face(lp, model: FlowModel, r: LPResult, lower: np.ndarray, upper: np.ndarray,
-                      scale: float) -> None:
+def _fix_optimal_face(lp, model: FlowModel, r: LPResult, lower: np.ndarray, upper: np.ndarray, scale: float) -> None:
     """Restrict the LP to the optimal face of the last stage (complementary slackness)."""
     n = model.n_cols
     tol = _REL_TOL * scale
@@ -219,8 +257,7 @@ def weight_classes(weights: np.ndarray, active: np.ndarray) -> list[np.ndarray]:
     return classes
 
 
-def _progressive_filling(lp, model: FlowModel, lower: np.ndarray, upper: np.ndarray, fair: np.ndarray,
-                         run) -> None:
+def _progressive_filling(lp, model: FlowModel, lower: np.ndarray, upper: np.ndarray, fair: np.ndarray, run) -> None:
     """Water-fill each weight class; write each demand row's fair fill rate into ``fair``."""
     quantity = model.demand["quantity"].to_numpy(float)
     weights = model.demand["weight"].to_numpy(float)
@@ -288,14 +325,15 @@ def reachable_on_face(model: FlowModel, upper: np.ndarray) -> np.ndarray:
     ship_open = upper[: model.n_ship] > 0
     hub_key = pd.MultiIndex.from_frame(model.ship.loc[ship_open, ["region", "product"]])
     serve_hub = pd.MultiIndex.from_frame(model.serve[["region", "product"]])
-    serve_open = (upper[model.n_ship: model.n_ship + model.n_serve] > 0) & serve_hub.isin(hub_key)
+    serve_open = (upper[model.n_ship : model.n_ship + model.n_serve] > 0) & serve_hub.isin(hub_key)
     reachable = np.zeros(len(model.demand), dtype=bool)
     reachable[model.serve["demand_idx"].to_numpy()[serve_open]] = True
     return reachable
 
 
-def fair_box(fair: np.ndarray, quantity: np.ndarray, countable: np.ndarray,
-             weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def fair_box(
+    fair: np.ndarray, quantity: np.ndarray, countable: np.ndarray, weights: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """The deliveries that count as fair: whole units around each row's fair share.
 
     The LP knows a fair share to about one part in 1e9 of the largest demand of the row's

@@ -39,8 +39,9 @@ def count_arcs(instance: Instance) -> int:
         if subs is not None and len(subs):  # a substitute also goes where the families it serves are wanted
             extra = subs.drop_duplicates(["product", "family"])
             extra = extra.loc[extra["family"] != extra["product"].map(family)]
-            regions = regions.add(extra["family"].map(regions_per_family).fillna(0).groupby(extra["product"]).sum(),
-                                  fill_value=0).reindex(per_product.index)
+            regions = regions.add(
+                extra["family"].map(regions_per_family).fillna(0).groupby(extra["product"]).sum(), fill_value=0
+            ).reindex(per_product.index)
         return int((per_product * regions.to_numpy()).sum())
     routes = instance.routes
     specific = int((routes["product"] != "").sum())
@@ -84,8 +85,10 @@ def check_size(instance: Instance, memory_limit: float | None = None) -> int:
     need = BASE_BYTES + SAFETY * BYTES_PER_ARC * arcs
     have = memory_limit if memory_limit is not None else available_memory()
     if have is not None and need > have:
-        msg = (f"the instance is too large for this machine: {arcs:,} route-product arcs need about "
-               f"{need / 2**30:.1f} GiB and {have / 2**30:.1f} GiB is available. Restrict the routes (each "
-               "source to its nearest regions), solve families separately, or use a machine with more memory")
+        msg = (
+            f"the instance is too large for this machine: {arcs:,} route-product arcs need about "
+            f"{need / 2**30:.1f} GiB and {have / 2**30:.1f} GiB is available. Restrict the routes (each "
+            "source to its nearest regions), solve families separately, or use a machine with more memory"
+        )
         raise InstanceTooLarge(msg)
     return arcs

@@ -32,8 +32,16 @@ def lexicographic_mip(model, fair: np.ndarray | None, time_limit: float | None =
     held while the next is solved (slack: ``hold``).
     """
     n = model.n_cols
-    lp = make_lp("highs", col_lower=model.col_lower, col_upper=model.col_upper, row_lower=model.row_lower,
-                 row_upper=model.row_upper, start=model.start, index=model.index, value=model.value)
+    lp = make_lp(
+        "highs",
+        col_lower=model.col_lower,
+        col_upper=model.col_upper,
+        row_lower=model.row_lower,
+        row_upper=model.row_upper,
+        start=model.start,
+        index=model.index,
+        value=model.value,
+    )
     countable = model.countable_cols()
     lp.set_integer(np.flatnonzero(countable))
     integer = np.asarray(countable, dtype=bool)
@@ -79,8 +87,12 @@ def lexicographic_mip(model, fair: np.ndarray | None, time_limit: float | None =
     hold(c1, x)
     if fair is not None and len(model.demand):
         quantity = model.demand["quantity"].to_numpy(float)
-        lo, _ = fair_box(np.nan_to_num(fair, nan=0.0), quantity, model.demand["countable"].to_numpy(bool),
-                         model.demand["weight"].to_numpy(float))
+        lo, _ = fair_box(
+            np.nan_to_num(fair, nan=0.0),
+            quantity,
+            model.demand["countable"].to_numpy(bool),
+            model.demand["weight"].to_numpy(float),
+        )
         short = model.short_cols
         # below_k >= short_k - (quantity_k - lo_k): the units row k falls short of its fair box.
         below = np.array([lp.add_col(0.0, 0.0, np.inf) for _ in range(len(short))], dtype=np.int64)

@@ -26,8 +26,16 @@ import pandas as pd
 from .geo import great_circle_km
 from .instance import Instance
 
-__all__ = ["FlowModel", "build", "demand_reach", "eligible_pairs", "family_components", "partition", "route_table",
-           "substitute_rows"]
+__all__ = [
+    "FlowModel",
+    "build",
+    "demand_reach",
+    "eligible_pairs",
+    "family_components",
+    "partition",
+    "route_table",
+    "substitute_rows",
+]
 
 
 def eligible_pairs(instance: Instance) -> pd.DataFrame:
@@ -50,7 +58,8 @@ def eligible_pairs(instance: Instance) -> pd.DataFrame:
         extra["grade"] = extra["product"].map(grade).to_numpy(object)
         pairs = pd.concat([pairs, extra], ignore_index=True)
     ok = (pairs["grade"] == pairs["use"]) | (
-        (pairs["grade"] == "icu") & (pairs["use"] == "general") & instance.policy.icu_grade_for_general)
+        (pairs["grade"] == "icu") & (pairs["use"] == "general") & instance.policy.icu_grade_for_general
+    )
     pairs = pairs.loc[ok, ["demand_idx", "product", "preference"]]
     if len(subs):  # a product listed for its own family keeps preference 0
         pairs = pairs.sort_values(["demand_idx", "product", "preference"]).drop_duplicates(["demand_idx", "product"])
@@ -63,8 +72,14 @@ def substitute_rows(instance: Instance) -> pd.DataFrame:
     ``preference`` as an integer (none: an empty table)."""
     subs = instance.substitutes
     if subs is None or not len(subs):
-        return pd.DataFrame({"product": pd.Series(dtype=object), "family": pd.Series(dtype=object),
-                             "use": pd.Series(dtype=object), "preference": pd.Series(dtype=np.int64)})
+        return pd.DataFrame(
+            {
+                "product": pd.Series(dtype=object),
+                "family": pd.Series(dtype=object),
+                "use": pd.Series(dtype=object),
+                "preference": pd.Series(dtype=np.int64),
+            }
+        )
     own = subs["product"].map(instance.products.set_index("product")["family"])
     subs = subs.loc[(subs["family"] != own).to_numpy()]
     out = subs[["product", "family", "use"]].copy()
@@ -181,10 +196,12 @@ def demand_reach(instance: Instance) -> tuple[np.ndarray, np.ndarray]:
     if stock is not None and len(stock):
         stock = stock.loc[stock["quantity"] > 0]
         at_source = (stock["source"] != "").to_numpy()
-        has[ids.source.get_indexer(stock["source"][at_source]), ids.product.get_indexer(stock["product"][at_source])] \
-            = True
-        stocked[ids.region.get_indexer(stock["region"][~at_source]),
-                ids.product.get_indexer(stock["product"][~at_source])] = True
+        has[
+            ids.source.get_indexer(stock["source"][at_source]), ids.product.get_indexer(stock["product"][at_source])
+        ] = True
+        stocked[
+            ids.region.get_indexer(stock["region"][~at_source]), ids.product.get_indexer(stock["product"][~at_source])
+        ] = True
     dem = pairs["demand_idx"].to_numpy()
     prod = ids.product.get_indexer(pairs["product"])
     has_supply = np.zeros(len(instance.demand), dtype=bool)
@@ -228,15 +245,17 @@ def demand_reach(instance: Instance) -> tuple[np.ndarray, np.ndarray]:
 
 def _route_frame(instance: Instance, ids: _Ids, arcs: dict[str, np.ndarray]) -> pd.DataFrame:
     s, r, p = arcs["s"], arcs["r"], arcs["p"]
-    out = pd.DataFrame({"source": ids.source.to_numpy()[s], "region": ids.region.to_numpy()[r],
-                        "product": ids.product.to_numpy()[p]})
+    out = pd.DataFrame(
+        {"source": ids.source.to_numpy()[s], "region": ids.region.to_numpy()[r], "product": ids.product.to_numpy()[p]}
+    )
     if instance.routes is None:
         src = instance.sources.set_index("source").reindex(ids.source)
         reg = instance.regions.set_index("region").reindex(ids.region)
         s_lat = src["lat"].fillna(src["region"].map(reg["lat"])).to_numpy(float)
         s_lon = src["lon"].fillna(src["region"].map(reg["lon"])).to_numpy(float)
-        km = np.round(great_circle_km(s_lat[s], s_lon[s], reg["lat"].to_numpy(float)[r],
-                                      reg["lon"].to_numpy(float)[r]), 1)
+        km = np.round(
+            great_circle_km(s_lat[s], s_lon[s], reg["lat"].to_numpy(float)[r], reg["lon"].to_numpy(float)[r]), 1
+        )
         out["cost"] = km * instance.policy.cost_per_km
         out["capacity"] = np.inf
         out["distance_km"] = km
@@ -286,7 +305,7 @@ class FlowModel:
         """The hub (0-based, in ``hubs``) of each ``ship`` arc (its second row) or ``serve`` arc
         (its first row), read off the matrix: no strings per arc."""
         first = {"ship": (1, 2 * self.n_ship), "serve": (2 * self.n_ship, 2 * (self.n_ship + self.n_serve))}[arcs]
-        return self.index[first[0]: first[1]: 2] - len(self.supply)
+        return self.index[first[0] : first[1] : 2] - len(self.supply)
 
     @property
     def short_cols(self) -> np.ndarray:
@@ -318,7 +337,7 @@ class FlowModel:
         elif stage in ("cost", "plan"):
             c[: self.n_ship] = self.ship_costs(stage)
             if stage == "plan":
-                c[self.n_ship: self.n_ship + self.n_serve] = self.serve_charges()
+                c[self.n_ship : self.n_ship + self.n_serve] = self.serve_charges()
         else:
             raise ValueError(stage)
         return c
@@ -338,8 +357,13 @@ class FlowModel:
         return cost
 
     def countable_cols(self) -> np.ndarray:
-        return np.concatenate([self.ship["countable"].to_numpy(bool), self.serve["countable"].to_numpy(bool),
-                               self.demand["countable"].to_numpy(bool)])
+        return np.concatenate(
+            [
+                self.ship["countable"].to_numpy(bool),
+                self.serve["countable"].to_numpy(bool),
+                self.demand["countable"].to_numpy(bool),
+            ]
+        )
 
 
 def build(instance: Instance) -> FlowModel:
@@ -358,28 +382,39 @@ def build(instance: Instance) -> FlowModel:
     product_countable = np.array([bool(countable[x]) for x in ids.product], dtype=bool)
     ship["countable"] = product_countable[arcs["p"]]
     supply = instance.supply.loc[instance.supply["quantity"] > 0, ["source", "product", "quantity"]]
-    sup_key = ids.source.get_indexer(supply["source"]).astype(np.int64) * ids.n_product + \
-        ids.product.get_indexer(supply["product"])
+    sup_key = ids.source.get_indexer(supply["source"]).astype(np.int64) * ids.n_product + ids.product.get_indexer(
+        supply["product"]
+    )
     order = np.argsort(sup_key, kind="stable")
     supply, sup_key = supply.iloc[order].reset_index(drop=True), sup_key[order]
     hub_key, ship_hub = np.unique(ids.hub_key(arcs["r"], arcs["p"]), return_inverse=True)
-    hubs = pd.DataFrame({"region": ids.region.to_numpy()[hub_key // ids.n_product],
-                         "product": ids.product.to_numpy()[hub_key % ids.n_product]})
+    hubs = pd.DataFrame(
+        {
+            "region": ids.region.to_numpy()[hub_key // ids.n_product],
+            "product": ids.product.to_numpy()[hub_key % ids.n_product],
+        }
+    )
 
     # Serve arcs: (region, product) hubs some arc reaches, to the demand rows the product may serve.
     pair_dem = pairs["demand_idx"].to_numpy()
-    pair_key = ids.hub_key(ids.region.get_indexer(demand["region"])[pair_dem],
-                           ids.product.get_indexer(pairs["product"]))
+    pair_key = ids.hub_key(
+        ids.region.get_indexer(demand["region"])[pair_dem], ids.product.get_indexer(pairs["product"])
+    )
     at = np.minimum(np.searchsorted(hub_key, pair_key), max(len(hub_key) - 1, 0))
     reached = np.flatnonzero(hub_key[at] == pair_key) if len(hub_key) else np.zeros(0, dtype=np.int64)
     order = reached[np.lexsort((pair_dem[reached], pair_key[reached]))]
     serve_hub_pos = at[order]
-    serve = pd.DataFrame({"region": hubs["region"].to_numpy()[serve_hub_pos],
-                          "product": hubs["product"].to_numpy()[serve_hub_pos],
-                          "demand_idx": pair_dem[order],
-                          "use": demand["use"].to_numpy()[pair_dem[order]]})
-    serve["countable"] = product_countable[hub_key[serve_hub_pos] % ids.n_product] if len(serve) else \
-        np.zeros(0, dtype=bool)
+    serve = pd.DataFrame(
+        {
+            "region": hubs["region"].to_numpy()[serve_hub_pos],
+            "product": hubs["product"].to_numpy()[serve_hub_pos],
+            "demand_idx": pair_dem[order],
+            "use": demand["use"].to_numpy()[pair_dem[order]],
+        }
+    )
+    serve["countable"] = (
+        product_countable[hub_key[serve_hub_pos] % ids.n_product] if len(serve) else np.zeros(0, dtype=bool)
+    )
     preference = pairs["preference"].to_numpy(np.int64)[order]
     serve["preference"] = preference.astype(np.int32)  # counts up to 1e9
     if (preference > 0).any():  # substitutes: the cost stage charges their units
@@ -399,15 +434,15 @@ def build(instance: Instance) -> FlowModel:
     n_cols, nnz_total = n_ship + n_serve + n_dem, 2 * (n_ship + n_serve) + n_dem
     small = np.int32 if max(nnz_total, n_supply + n_hub + n_dem) < 2**31 else np.int64
     index = np.empty(nnz_total, dtype=small)
-    index[0: 2 * n_ship: 2], index[1: 2 * n_ship: 2] = ship_sup, ship_hub
-    index[2 * n_ship: 2 * (n_ship + n_serve): 2] = serve_hub
-    index[2 * n_ship + 1: 2 * (n_ship + n_serve): 2] = serve_dem
-    index[2 * (n_ship + n_serve):] = short_dem
+    index[0 : 2 * n_ship : 2], index[1 : 2 * n_ship : 2] = ship_sup, ship_hub
+    index[2 * n_ship : 2 * (n_ship + n_serve) : 2] = serve_hub
+    index[2 * n_ship + 1 : 2 * (n_ship + n_serve) : 2] = serve_dem
+    index[2 * (n_ship + n_serve) :] = short_dem
     value = np.ones(nnz_total, dtype=np.int8)
-    value[2 * n_ship: 2 * (n_ship + n_serve): 2] = -1
+    value[2 * n_ship : 2 * (n_ship + n_serve) : 2] = -1
     start = np.empty(n_cols + 1, dtype=small)
     start[: n_ship + n_serve + 1] = 2 * np.arange(n_ship + n_serve + 1)
-    start[n_ship + n_serve + 1:] = 2 * (n_ship + n_serve) + np.arange(1, n_dem + 1)
+    start[n_ship + n_serve + 1 :] = 2 * (n_ship + n_serve) + np.arange(1, n_dem + 1)
 
     cap = ship["capacity"].to_numpy(float).copy()
     cap = np.where(ship["countable"].to_numpy(bool) & np.isfinite(cap), np.floor(cap), cap)
@@ -416,9 +451,20 @@ def build(instance: Instance) -> FlowModel:
     col_upper = np.concatenate([cap, np.full(n_serve, np.inf), quantity])
     row_lower = np.concatenate([np.full(n_supply, -np.inf), np.zeros(n_hub), quantity])
     row_upper = np.concatenate([supply["quantity"].to_numpy(float), np.zeros(n_hub), quantity])
-    return FlowModel(ship=ship, serve=serve, demand=demand, supply=supply, hubs=hubs,
-                     col_lower=col_lower, col_upper=col_upper, row_lower=row_lower, row_upper=row_upper,
-                     start=start, index=index, value=value)
+    return FlowModel(
+        ship=ship,
+        serve=serve,
+        demand=demand,
+        supply=supply,
+        hubs=hubs,
+        col_lower=col_lower,
+        col_upper=col_upper,
+        row_lower=row_lower,
+        row_upper=row_upper,
+        start=start,
+        index=index,
+        value=value,
+    )
 
 
 def family_components(model: FlowModel) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -492,25 +538,29 @@ def partition(model: FlowModel, groups: list[list]) -> Iterator[tuple[FlowModel,
     nnz_all = np.diff(model.start)
     short0 = model.n_ship + model.n_serve
     for g in range(n_groups):
-        cols = col_order[col_first[g]: col_first[g + 1]]  # ascending: ship, serve, short
-        rows = row_order[row_first[g]: row_first[g + 1]]
+        cols = col_order[col_first[g] : col_first[g + 1]]  # ascending: ship, serve, short
+        rows = row_order[row_first[g] : row_first[g + 1]]
         nnz = nnz_all[cols]
-        take = np.repeat(model.start[cols], nnz) + (
-            np.arange(int(nnz.sum())) - np.repeat(np.cumsum(nnz) - nnz, nnz))
+        take = np.repeat(model.start[cols], nnz) + (np.arange(int(nnz.sum())) - np.repeat(np.cumsum(nnz) - nnz, nnz))
         ship_cols = cols[cols < model.n_ship]
         serve_cols = cols[(cols >= model.n_ship) & (cols < short0)] - model.n_ship
         dem = cols[cols >= short0] - short0
         serve = model.serve.iloc[serve_cols].reset_index(drop=True)
         serve["demand_idx"] = dem_rank[serve["demand_idx"].to_numpy()]
         part = FlowModel(
-            ship=model.ship.iloc[ship_cols].reset_index(drop=True), serve=serve,
+            ship=model.ship.iloc[ship_cols].reset_index(drop=True),
+            serve=serve,
             demand=model.demand.iloc[dem].reset_index(drop=True),
             supply=model.supply.iloc[rows[rows < ns]].reset_index(drop=True),
             hubs=model.hubs.iloc[rows[(rows >= ns) & (rows < ns + nh)] - ns].reset_index(drop=True),
-            col_lower=model.col_lower[cols], col_upper=model.col_upper[cols],
-            row_lower=model.row_lower[rows], row_upper=model.row_upper[rows],
+            col_lower=model.col_lower[cols],
+            col_upper=model.col_upper[cols],
+            row_lower=model.row_lower[rows],
+            row_upper=model.row_upper[rows],
             start=np.concatenate([[0], np.cumsum(nnz)]).astype(model.start.dtype),
-            index=new_row[model.index[take]].astype(model.index.dtype), value=model.value[take])
+            index=new_row[model.index[take]].astype(model.index.dtype),
+            value=model.value[take],
+        )
         yield part, cols
 
 

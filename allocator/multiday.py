@@ -49,12 +49,18 @@ class HorizonResult:
             "days": self.model.days,
             "policy": self.instance.policy.to_dict(),
             "method": sol.method,
-            "objective": {"weighted_shortfall": _num(sol.weighted_shortfall),
-                          "lp_bound": _num(sol.lp_weighted_shortfall),
-                          "cost": _num(sol.route_cost)},
-            "totals": {"demand": _num(fill["demand"].sum()), "delivered": _num(fill["delivered"].sum()),
-                       "fill_rate": round(float(fill["delivered"].sum()) / due, 6) if due > 0 else 1.0,
-                       "shipments": len(self.plan.shipments), "transfers": len(self.plan.transfers)},
+            "objective": {
+                "weighted_shortfall": _num(sol.weighted_shortfall),
+                "lp_bound": _num(sol.lp_weighted_shortfall),
+                "cost": _num(sol.route_cost),
+            },
+            "totals": {
+                "demand": _num(fill["demand"].sum()),
+                "delivered": _num(fill["delivered"].sum()),
+                "fill_rate": round(float(fill["delivered"].sum()) / due, 6) if due > 0 else 1.0,
+                "shipments": len(self.plan.shipments),
+                "transfers": len(self.plan.transfers),
+            },
             "lp_solves": sol.lp_solves,
             "timings_s": {k: round(v, 4) for k, v in self.timings.items()},
         }
@@ -65,8 +71,15 @@ def _num(v: float):
     return int(round(v)) if abs(v - round(v)) < 1e-9 else round(v, 6)
 
 
-def plan(instance: Instance, *, horizon: int | None = None, start: str | None = None, forecast: str = "perfect",
-         equity: bool | None = None, check: bool = True) -> HorizonResult:
+def plan(
+    instance: Instance,
+    *,
+    horizon: int | None = None,
+    start: str | None = None,
+    forecast: str = "perfect",
+    equity: bool | None = None,
+    check: bool = True,
+) -> HorizonResult:
     """Plan ``horizon`` days from ``start`` (default: the instance's first day, and every
     day to its last) and return the plan day by day."""
     t0 = time.perf_counter()
@@ -79,8 +92,14 @@ def plan(instance: Instance, *, horizon: int | None = None, start: str | None = 
     sol = solve_horizon(model, equity=instance.policy.equity if equity is None else equity)
     t2 = time.perf_counter()
     dp = day_plan(model, sol.x)
-    result = HorizonResult(instance=instance, model=model, solution=sol, plan=dp, by_day=day_tier_table(dp.fill),
-                           timings={"build": t1 - t0, "solve": t2 - t1})
+    result = HorizonResult(
+        instance=instance,
+        model=model,
+        solution=sol,
+        plan=dp,
+        by_day=day_tier_table(dp.fill),
+        timings={"build": t1 - t0, "solve": t2 - t1},
+    )
     if check:
         problems = check_days(instance, result)
         if problems:
@@ -92,12 +111,22 @@ def plan(instance: Instance, *, horizon: int | None = None, start: str | None = 
 
 def day_tier_table(fill: pd.DataFrame) -> pd.DataFrame:
     """Per day and priority tier: demand, backlog in, delivered, shortfall and fill rate."""
-    f = fill.assign(tier=tier_labels(fill["weight"]) if len(fill) else pd.Series(dtype=np.int64),
-                    due=fill["demand"] + fill["backlog_in"])
+    f = fill.assign(
+        tier=tier_labels(fill["weight"]) if len(fill) else pd.Series(dtype=np.int64),
+        due=fill["demand"] + fill["backlog_in"],
+    )
     g = f.groupby(["day", "tier"])
-    out = pd.DataFrame({"weight": g["weight"].max(), "demand": g["demand"].sum(), "backlog_in": g["backlog_in"].sum(),
-                        "delivered": g["delivered"].sum(), "shortfall": g["shortfall"].sum(),
-                        "due": g["due"].sum(), "min_fill": g["fill_rate"].min()}).reset_index()
+    out = pd.DataFrame(
+        {
+            "weight": g["weight"].max(),
+            "demand": g["demand"].sum(),
+            "backlog_in": g["backlog_in"].sum(),
+            "delivered": g["delivered"].sum(),
+            "shortfall": g["shortfall"].sum(),
+            "due": g["due"].sum(),
+            "min_fill": g["fill_rate"].min(),
+        }
+    ).reset_index()
     out["fill_rate"] = np.where(out["due"] > 0, out["delivered"] / out["due"].where(out["due"] > 0, 1.0), 1.0)
     return out[["day", "tier", "weight", "demand", "backlog_in", "delivered", "shortfall", "fill_rate", "min_fill"]]
 
@@ -120,8 +149,10 @@ def check_days(instance: Instance, result: HorizonResult, tol: float = 1e-6) -> 
     bal = st["opening"] + st["arrived"] - st["sent"] - st["used"] - st["lost"] - st["closing"]
     for pos in np.flatnonzero(np.abs(bal.to_numpy(float)) > tol * np.maximum(1.0, st["opening"].abs() + st["arrived"])):
         r = st.iloc[pos]
-        problems.append(f"stock of {r['product']} at {r['holder']} {r['id']} on {r['day']} does not balance "
-                        f"(off by {bal.iloc[pos]:g})")
+        problems.append(
+            f"stock of {r['product']} at {r['holder']} {r['id']} on {r['day']} does not balance "
+            f"(off by {bal.iloc[pos]:g})"
+        )
     nums = ["opening", "arrived", "sent", "used", "lost", "closing", "in_service"]
     if (st[nums] < -tol).any().any():
         problems.append("a stock quantity is negative")
@@ -147,11 +178,18 @@ def check_days(instance: Instance, result: HorizonResult, tol: float = 1e-6) -> 
     dem = model.demand.reset_index(drop=True)
     keys = dem[["region", "family", "use"]].drop_duplicates().reset_index(drop=True)
     ok_pairs = eligible_pairs(_keys_instance(instance, keys))
-    ok = set(zip(keys.loc[ok_pairs["demand_idx"], "family"].to_numpy(object),
-                 keys.loc[ok_pairs["demand_idx"], "use"].to_numpy(object), ok_pairs["product"].to_numpy(object)))
-    for fam, use, prod in zip(dem["family"].to_numpy(object)[served["demand_idx"].to_numpy(np.int64)],
-                              dem["use"].to_numpy(object)[served["demand_idx"].to_numpy(np.int64)],
-                              served["product"].to_numpy(object)):
+    ok = set(
+        zip(
+            keys.loc[ok_pairs["demand_idx"], "family"].to_numpy(object),
+            keys.loc[ok_pairs["demand_idx"], "use"].to_numpy(object),
+            ok_pairs["product"].to_numpy(object),
+        )
+    )
+    for fam, use, prod in zip(
+        dem["family"].to_numpy(object)[served["demand_idx"].to_numpy(np.int64)],
+        dem["use"].to_numpy(object)[served["demand_idx"].to_numpy(np.int64)],
+        served["product"].to_numpy(object),
+    ):
         if (fam, use, prod) not in ok:
             problems.append(f"{prod} served {use} demand of {fam}, which the policy does not allow")
             break

@@ -94,31 +94,47 @@ class _Graph:
         # A supply row no arc leaves (a product nobody here demands) carries nothing: it must not
         # set the unit (1.5 t of gel in a model of face shields would plan shields in tenths).
         shipped_from = np.zeros(ns, dtype=bool)
-        shipped_from[model.index[0: 2 * n_ship: 2]] = True
+        shipped_from[model.index[0 : 2 * n_ship : 2]] = True
         supply[~shipped_from] = 0.0
         # One unit for every quantity: whole units for countable goods; for divisible goods
         # a thousandth (a kilogram of a tonne), or finer if the data has more decimals.
         divisible = not model.demand["countable"].to_numpy(bool).all()
-        units, self.unit_scale = decimal_scale(np.concatenate([supply, demand, ship_cap[finite]]), "quantities",
-                                                least=DIVISIBLE_DECIMALS if divisible else 0)
-        self.s, self.q = units[:ns], units[ns: ns + nd]
+        units, self.unit_scale = decimal_scale(
+            np.concatenate([supply, demand, ship_cap[finite]]),
+            "quantities",
+            least=DIVISIBLE_DECIMALS if divisible else 0,
+        )
+        self.s, self.q = units[:ns], units[ns : ns + nd]
         self.big = int(self.s.sum())  # no arc ever carries more than all the supply
         cap = np.full(n_ship, self.big, dtype=np.int64)
-        cap[finite] = np.minimum(units[ns + nd:], self.big)
+        cap[finite] = np.minimum(units[ns + nd :], self.big)
         self.ship_cap = cap
         self.tier = tier
-        self.tail = np.concatenate([
-            idx[0: 2 * n_ship: 2], idx[2 * n_ship: 2 * (n_ship + n_serve): 2],
-            dem0 + np.arange(nd), self.sink0 + np.arange(n_tiers), np.arange(ns)]).astype(np.int64)
-        self.head = np.concatenate([
-            idx[1: 2 * n_ship: 2], idx[2 * n_ship + 1: 2 * (n_ship + n_serve): 2],
-            self.sink0 + tier, np.full(n_tiers, self.t), np.full(ns, self.t)]).astype(np.int64)
+        self.tail = np.concatenate(
+            [
+                idx[0 : 2 * n_ship : 2],
+                idx[2 * n_ship : 2 * (n_ship + n_serve) : 2],
+                dem0 + np.arange(nd),
+                self.sink0 + np.arange(n_tiers),
+                np.arange(ns),
+            ]
+        ).astype(np.int64)
+        self.head = np.concatenate(
+            [
+                idx[1 : 2 * n_ship : 2],
+                idx[2 * n_ship + 1 : 2 * (n_ship + n_serve) : 2],
+                self.sink0 + tier,
+                np.full(n_tiers, self.t),
+                np.full(ns, self.t),
+            ]
+        ).astype(np.int64)
         # A hub that serves a single demand row, served by no other hub, is one node with that
         # row: ship arcs go straight to the row and the serve arc is closed (its flow is what
         # arrives at the hub). Every hub at the village scale is such a pair: a third fewer nodes.
-        serve_hub, serve_row = self.tail[n_ship: n_ship + n_serve], self.head[n_ship: n_ship + n_serve]
+        serve_hub, serve_row = self.tail[n_ship : n_ship + n_serve], self.head[n_ship : n_ship + n_serve]
         self.merged = (np.bincount(serve_hub - ns, minlength=nh)[serve_hub - ns] == 1) & (
-            np.bincount(serve_row - dem0, minlength=nd)[serve_row - dem0] == 1)
+            np.bincount(serve_row - dem0, minlength=nd)[serve_row - dem0] == 1
+        )
         self.ship_hub = self.head[:n_ship].copy()
         into = np.arange(self.n)
         into[serve_hub[self.merged]] = serve_row[self.merged]
@@ -133,7 +149,7 @@ class _Graph:
         family = family.reshape(-1)
         self.n_families = len(families)
         self.node_family = np.full(self.n + 1, -1, dtype=np.int64)
-        self.node_family[dem0: dem0 + nd] = family
+        self.node_family[dem0 : dem0 + nd] = family
         self.node_family[serve_hub] = family[serve_row - dem0]
         self.node_family[self.tail[:n_ship]] = self.node_family[self.ship_hub]
         self.a_serve = n_ship
@@ -148,8 +164,8 @@ class _Graph:
         """Capacity, cost and supply arrays with the network part filled in, scaled."""
         cap = np.zeros(self.n_arcs, dtype=np.int64)
         cap[: self.a_serve] = self.ship_cap * scale
-        cap[self.a_serve: self.a_row] = self.serve_cap * scale
-        cap[self.a_unused:] = self.s * scale
+        cap[self.a_serve : self.a_row] = self.serve_cap * scale
+        cap[self.a_unused :] = self.s * scale
         supply = np.zeros(self.n, dtype=np.int64)
         supply[: self.ns] = self.s * scale
         return cap, np.zeros(self.n_arcs, dtype=np.int64), supply
@@ -175,9 +191,9 @@ class _Graph:
     def serve_costs(self, cost: np.ndarray, serve_cost: np.ndarray) -> None:
         """Put a cost on the serve arcs; a merged serve arc's (closed: its units go straight from
         the ship arcs to the row) goes on the ship arcs into its hub instead."""
-        cost[self.a_serve: self.a_row] = np.where(self.merged, 0, serve_cost)
+        cost[self.a_serve : self.a_row] = np.where(self.merged, 0, serve_cost)
         on_hub = np.zeros(self.n, dtype=np.int64)
-        on_hub[self.tail[self.a_serve: self.a_row][self.merged]] = serve_cost[self.merged]
+        on_hub[self.tail[self.a_serve : self.a_row][self.merged]] = serve_cost[self.merged]
         cost[: self.a_serve] += on_hub[self.ship_hub]
 
     def serve_flows(self, flow: np.ndarray) -> np.ndarray:
@@ -185,8 +201,8 @@ class _Graph:
         out = flow[: self.a_row].copy()
         arrived = np.zeros(self.n, dtype=np.int64)
         np.add.at(arrived, self.ship_hub, flow[: self.a_serve])
-        serve = out[self.a_serve:]
-        serve[self.merged] = arrived[self.tail[self.a_serve: self.a_row][self.merged]]
+        serve = out[self.a_serve :]
+        serve[self.merged] = arrived[self.tail[self.a_serve : self.a_row][self.merged]]
         return out
 
     def max_flow_to(self, rows: np.ndarray, caps: np.ndarray, scale: int = 1, base=None, row_flows: bool = False):
@@ -206,7 +222,7 @@ class _Graph:
         cap = np.concatenate([cap * scale, caps, [0]]).astype(np.int64)
         value, flow, side = max_flow(self.n + 1, tail, head, cap, s_node, self.t, flows=row_flows)
         self.solves += 1
-        return value, flow[len(flow) - len(rows) - 1: -1] if row_flows else side
+        return value, flow[len(flow) - len(rows) - 1 : -1] if row_flows else side
 
     def _residual(self, base, families: np.ndarray):
         """The arcs from the super source through the network (without the row arcs), open ones
@@ -253,8 +269,9 @@ class _Graph:
         sinks = self.sink0 + np.arange(k)
         need = totals[:k] - np.bincount(self.tier[rows], weights=lo[rows], minlength=k).astype(np.int64)
         all_tail = np.concatenate([np.full(self.ns, s_node), tail, dem, dem, sinks])
-        all_head = np.concatenate([np.arange(self.ns), head, self.sink0 + self.tier[rows],
-                                   np.full(len(rows), self.t), np.full(k, self.t)])
+        all_head = np.concatenate(
+            [np.arange(self.ns), head, self.sink0 + self.tier[rows], np.full(len(rows), self.t), np.full(k, self.t)]
+        )
         all_cap = np.concatenate([self.s, cap, hi[rows] - lo[rows], lo[rows], need])
         all_tail, all_head = np.append(all_tail, s_node), np.append(all_head, self.t)
         all_cap = np.append(all_cap, 0)
@@ -263,14 +280,15 @@ class _Graph:
         if value != int(totals[:k].sum()):
             raise ArithmeticError("the higher tiers' fair boxes cannot be met (inconsistent tier totals)")
         n0 = self.ns
-        arc_flow = flow[n0: n0 + self.a_row]
-        row_flow = flow[n0 + self.a_row: n0 + self.a_row + len(rows)]
+        arc_flow = flow[n0 : n0 + self.a_row]
+        row_flow = flow[n0 + self.a_row : n0 + self.a_row + len(rows)]
         unused = self.s - flow[:n0]
         return arc_flow, rows, row_flow, hi[rows] - lo[rows], unused
 
 
-def solve_network(model: FlowModel, *, equity: bool = True, time_limit: float | None = None,
-                  instance=None) -> LexSolution:
+def solve_network(
+    model: FlowModel, *, equity: bool = True, time_limit: float | None = None, instance=None
+) -> LexSolution:
     """Run the three stages with flows; raise ``Unsuitable`` for data it cannot take exactly.
 
     ``time_limit`` is checked before each flow (a flow, once started, runs to its end):
@@ -293,9 +311,10 @@ def solve_network(model: FlowModel, *, equity: bool = True, time_limit: float | 
     charges = model.serve_charges()
     plan_costs, serve_costs = costs, None
     if "change_cost" in model.ship or charges.any():
-        both = decimal_scale(np.concatenate([model.ship_costs("plan"), charges]),
-                             "route costs with the change and substitution costs")[0]
-        plan_costs, serve_costs = both[: model.n_ship], both[model.n_ship:]
+        both = decimal_scale(
+            np.concatenate([model.ship_costs("plan"), charges]), "route costs with the change and substitution costs"
+        )[0]
+        plan_costs, serve_costs = both[: model.n_ship], both[model.n_ship :]
     seconds: dict[str, float] = {}
     try:
         _check_time(deadline)
@@ -305,7 +324,7 @@ def solve_network(model: FlowModel, *, equity: bool = True, time_limit: float | 
         # Stage 1: tier totals F_k = f(tiers <= k) - f(tiers < k), f the max flow into them.
         # Families share no arc, so f is the sum of each family's own f: the flow into each
         # family's rows gives each family's tier totals too (equity starts from them).
-        family = g.node_family[g.ns + g.nh: g.ns + g.nh + g.nd]
+        family = g.node_family[g.ns + g.nh : g.ns + g.nh + g.nd]
         totals = np.zeros(n_tiers, dtype=np.int64)
         family_totals = np.zeros((n_tiers, g.n_families), dtype=np.int64)
         reached = np.zeros(g.n_families, dtype=np.int64)
@@ -352,15 +371,25 @@ def solve_network(model: FlowModel, *, equity: bool = True, time_limit: float | 
     except FlowRangeError as exc:
         raise Unsuitable(str(exc)) from None
     seconds["cost"] = time.perf_counter() - t2
-    served = flow[g.a_row: g.a_tier] + lo
+    served = flow[g.a_row : g.a_tier] + lo
     unit = g.unit_scale
     x = np.concatenate([g.serve_flows(flow), g.q - served]) / unit
     route_cost = _exact_dot(flow[: g.a_serve], costs) / cost_scale / unit
     boxed = equity and status == "optimal"
-    return LexSolution(x=x, weighted_shortfall=w_star, route_cost=route_cost, fair_fill=fair, lp_solves=g.solves,
-                       seconds=seconds, solver="network", status=status, stopped_in=stopped_in,
-                       shortfall_bound=w_star, fair_lo=lo / unit if boxed else None,
-                       fair_hi=hi / unit if boxed else None)
+    return LexSolution(
+        x=x,
+        weighted_shortfall=w_star,
+        route_cost=route_cost,
+        fair_fill=fair,
+        lp_solves=g.solves,
+        seconds=seconds,
+        solver="network",
+        status=status,
+        stopped_in=stopped_in,
+        shortfall_bound=w_star,
+        fair_lo=lo / unit if boxed else None,
+        fair_hi=hi / unit if boxed else None,
+    )
 
 
 def _exact_dot(a: np.ndarray, b: np.ndarray) -> float:
@@ -376,8 +405,16 @@ def _check_time(deadline) -> None:
         raise _OutOfTime
 
 
-def _fair_tier(g: _Graph, k: int, totals: np.ndarray, family_totals: np.ndarray, lo: np.ndarray, hi: np.ndarray,
-               fair: np.ndarray, deadline) -> None:
+def _fair_tier(
+    g: _Graph,
+    k: int,
+    totals: np.ndarray,
+    family_totals: np.ndarray,
+    lo: np.ndarray,
+    hi: np.ndarray,
+    fair: np.ndarray,
+    deadline,
+) -> None:
     """Fujishige's decomposition for tier ``k``; writes the rows' fair levels and boxes.
 
     Each family's rows of the tier are a task of their own, with the family's tier total:
@@ -422,8 +459,9 @@ def _fair_tier(g: _Graph, k: int, totals: np.ndarray, family_totals: np.ndarray,
         stack.append((a, c, f_c, f_ac))
 
 
-def _set_level(rows: np.ndarray, num: int, den: int, q: np.ndarray, lo: np.ndarray, hi: np.ndarray,
-               fair: np.ndarray) -> None:
+def _set_level(
+    rows: np.ndarray, num: int, den: int, q: np.ndarray, lo: np.ndarray, hi: np.ndarray, fair: np.ndarray
+) -> None:
     share = [(int(x) * num, den) for x in q[rows]]  # exact: Python integers
     lo[rows] = [a // b for a, b in share]
     hi[rows] = [-((-a) // b) for a, b in share]

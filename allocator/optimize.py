@@ -12,10 +12,10 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from .engine import solve_model
 from .errors import ConflictError, InstanceError, Issue, SolverError
 from .explain import shortfall_reasons
 from .instance import Instance
-from .engine import solve_model
 from .limits import check_size
 from .model import build, substitute_rows
 from .plan import Plan, plan_from_solution
@@ -67,19 +67,32 @@ class Result:
                 "delivered": json_number(fill["delivered"].sum()),
                 "shortfall": json_number(fill["shortfall"].sum()),
                 "fill_rate": round(float(fill["delivered"].sum() / fill["demand"].sum()), 6)
-                if fill["demand"].sum() > 0 else 1.0,
+                if fill["demand"].sum() > 0
+                else 1.0,
                 "shipments": len(self.plan.dispatch),
             },
-            "by_tier": [{k: json_number(v) if isinstance(v, (float, np.floating, np.integer)) else v
-                         for k, v in rec.items()} for rec in self.by_tier.to_dict("records")],
+            "by_tier": [
+                {k: json_number(v) if isinstance(v, (float, np.floating, np.integer)) else v for k, v in rec.items()}
+                for rec in self.by_tier.to_dict("records")
+            ],
             "timings_s": {k: round(v, 4) for k, v in self.timings.items()},
         }
 
 
-def solve(instance: Instance, *, equity: bool | None = None, icu_grade_for_general: bool | None = None,
-          policy: Policy | None = None, solver: str = "auto", time_limit: float | None = None,
-          memory_limit: float | None = None, check: bool = True, previous=None, explain: bool = True,
-          whole: str = "auto") -> Result:
+def solve(
+    instance: Instance,
+    *,
+    equity: bool | None = None,
+    icu_grade_for_general: bool | None = None,
+    policy: Policy | None = None,
+    solver: str = "auto",
+    time_limit: float | None = None,
+    memory_limit: float | None = None,
+    check: bool = True,
+    previous=None,
+    explain: bool = True,
+    whole: str = "auto",
+) -> Result:
     """Solve one day's instance to the lexicographic optimum.
 
     Parameters
@@ -116,15 +129,17 @@ def solve(instance: Instance, *, equity: bool | None = None, icu_grade_for_gener
     if not instance.one_day():
         days = instance.days
         span = f"{len(days)} days ({days[0]} to {days[-1]})" if days else "stock or transfers"
-        msg = (f"the instance has {span}: `solve` plans one day without stock; plan it with `allocator plan` "
-               "(allocator.multiday.plan) or `allocator replay`")
+        msg = (
+            f"the instance has {span}: `solve` plans one day without stock; plan it with `allocator plan` "
+            "(allocator.multiday.plan) or `allocator replay`"
+        )
         raise InstanceError([Issue("supply.csv" if days else "stock.csv", None, "day" if days else None, msg)])
     timings: dict[str, float] = {}
     pol = policy or instance.policy
     if equity is not None or icu_grade_for_general is not None:
-        pol = pol.with_overrides({k: v for k, v in (("equity", equity),
-                                                    ("icu_grade_for_general", icu_grade_for_general))
-                                  if v is not None})
+        pol = pol.with_overrides(
+            {k: v for k, v in (("equity", equity), ("icu_grade_for_general", icu_grade_for_general)) if v is not None}
+        )
     if pol is not instance.policy:
         instance = instance.with_policy(pol)
     check_size(instance, memory_limit)
@@ -165,15 +180,16 @@ def solve(instance: Instance, *, equity: bool | None = None, icu_grade_for_gener
         objective["integrality_gap"] = json_number(sol.weighted_shortfall - float(sol.shortfall_bound))
     if "preference" in model.serve and len(substitute_rows(instance)):
         # Units served by substitutes, and what the cost stage charged for them (not in route cost).
-        serve_q = sol.x[model.n_ship: model.n_ship + model.n_serve]
+        serve_q = sol.x[model.n_ship : model.n_ship + model.n_serve]
         objective["substituted"] = json_number(serve_q[model.serve["preference"].to_numpy() > 0].sum())
         objective["substitution_charge"] = json_number(serve_q @ model.serve_charges())
     if sol.status != "optimal":
         bound = float(sol.shortfall_bound or 0.0)
         objective["stopped_in"] = sol.stopped_in
         objective["weighted_shortfall_bound"] = json_number(bound)
-        objective["weighted_shortfall_gap"] = json_number((sol.weighted_shortfall - bound) / sol.weighted_shortfall
-                                                   if sol.weighted_shortfall > 0 else 0.0)
+        objective["weighted_shortfall_gap"] = json_number(
+            (sol.weighted_shortfall - bound) / sol.weighted_shortfall if sol.weighted_shortfall > 0 else 0.0
+        )
         if sol.stopped_in != "shortfall":
             objective["equity"] = "not reached (time limit)" if pol.equity else "off"
     stability = None
@@ -183,24 +199,35 @@ def solve(instance: Instance, *, equity: bool | None = None, icu_grade_for_gener
         stability = pair_changes(previous, plan.dispatch)
         objective["pairs_changed"] = int((stability["change"] != "kept").sum())
         objective["change_cost"] = json_number(pol.change_cost)
-    result = Result(instance=instance, plan=plan, status=sol.status, objective=objective, fair_fill=fair,
-                    stability=stability,
-                    fair_box=None if sol.fair_lo is None else (sol.fair_lo, sol.fair_hi),
-                    by_tier=tier_table(plan.fill), by_region=region_table(instance, plan.fill), solver=sol.solver,
-                    lp_solves=sol.lp_solves, timings=timings)
+    result = Result(
+        instance=instance,
+        plan=plan,
+        status=sol.status,
+        objective=objective,
+        fair_fill=fair,
+        stability=stability,
+        fair_box=None if sol.fair_lo is None else (sol.fair_lo, sol.fair_hi),
+        by_tier=tier_table(plan.fill),
+        by_region=region_table(instance, plan.fill),
+        solver=sol.solver,
+        lp_solves=sol.lp_solves,
+        timings=timings,
+    )
     if explain and side is not None:
         from .side_why import side_why_tables  # the same tables, each figure from a re-solve with the side rows
 
         t = time.perf_counter()
         result.marginal, result.accounts, objective["explanations"] = side_why_tables(
-            instance, side, sol.x, whole=objective["method"] == "mip")
+            instance, side, sol.x, whole=objective["method"] == "mip"
+        )
         timings["explain"] = time.perf_counter() - t
     if explain and side is None and (sol.status == "optimal" or sol.stopped_in in ("equity", "cost")):
         from .why import why_tables  # issue 7: marginal values; each source's account, the reasons stage by stage
 
         t = time.perf_counter()
-        result.marginal, result.accounts = why_tables(instance, model, sol.x, fair_box=(sol.fair_lo, sol.fair_hi),
-                                                      stages=3 if sol.status == "optimal" else 1)
+        result.marginal, result.accounts = why_tables(
+            instance, model, sol.x, fair_box=(sol.fair_lo, sol.fair_hi), stages=3 if sol.status == "optimal" else 1
+        )
         timings["explain"] = time.perf_counter() - t
     if check:
         t = time.perf_counter()
@@ -225,8 +252,9 @@ def _side_model(instance: Instance, model):
     side = build_side(instance, model)
     conflict = find_conflicts(instance, side)
     if conflict is not None:
-        issues = [Issue(f, int(line), col, f"conflicts: {what}") for f, line, col, what in
-                  conflict.itertuples(index=False)]
+        issues = [
+            Issue(f, int(line), col, f"conflicts: {what}") for f, line, col, what in conflict.itertuples(index=False)
+        ]
         raise ConflictError(issues, conflict)
     return side
 
@@ -261,15 +289,17 @@ def check_plan(instance: Instance, plan: Plan, what: str):
 
 def tier_table(fill: pd.DataFrame) -> pd.DataFrame:
     g = fill.groupby("tier")
-    out = pd.DataFrame({
-        "weight": g["weight"].max(),
-        "rows": g.size(),
-        "demand": g["demand"].sum(),
-        "delivered": g["delivered"].sum(),
-        "shortfall": g["shortfall"].sum(),
-        "min_fill": g["fill_rate"].min(),
-        "max_fill": g["fill_rate"].max(),
-    }).reset_index()
+    out = pd.DataFrame(
+        {
+            "weight": g["weight"].max(),
+            "rows": g.size(),
+            "demand": g["demand"].sum(),
+            "delivered": g["delivered"].sum(),
+            "shortfall": g["shortfall"].sum(),
+            "min_fill": g["fill_rate"].min(),
+            "max_fill": g["fill_rate"].max(),
+        }
+    ).reset_index()
     out["fill_rate"] = out["delivered"] / out["demand"].where(out["demand"] > 0, 1.0)
     out.loc[out["demand"] <= 0, "fill_rate"] = 1.0
     return out[["tier", "weight", "rows", "demand", "delivered", "shortfall", "fill_rate", "min_fill", "max_fill"]]
@@ -277,12 +307,14 @@ def tier_table(fill: pd.DataFrame) -> pd.DataFrame:
 
 def region_table(instance: Instance, fill: pd.DataFrame) -> pd.DataFrame:
     g = fill.groupby("region")
-    out = pd.DataFrame({
-        "demand": g["demand"].sum(),
-        "delivered": g["delivered"].sum(),
-        "shortfall": g["shortfall"].sum(),
-        "top_tier": g["tier"].min(),
-    }).reset_index()
+    out = pd.DataFrame(
+        {
+            "demand": g["demand"].sum(),
+            "delivered": g["delivered"].sum(),
+            "shortfall": g["shortfall"].sum(),
+            "top_tier": g["tier"].min(),
+        }
+    ).reset_index()
     out["fill_rate"] = out["delivered"] / out["demand"].where(out["demand"] > 0, 1.0)
     out.loc[out["demand"] <= 0, "fill_rate"] = 1.0
     regions = instance.regions.set_index("region")

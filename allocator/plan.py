@@ -61,9 +61,23 @@ def plan_from_solution(instance: Instance, model: FlowModel, x: np.ndarray) -> P
     names_r = instance.regions.set_index("region")["name"]
     dispatch["source_name"] = dispatch["source"].map(names_s)
     dispatch["region_name"] = dispatch["region"].map(names_r)
-    dispatch = _sorted(dispatch[["source", "region", "product", "quantity", "cost", "unit_cost", "distance_km",
-                                 "source_name", "region_name"]], ["source", "region", "product"])
-    serve_q = x[model.n_ship: model.n_ship + model.n_serve]
+    dispatch = _sorted(
+        dispatch[
+            [
+                "source",
+                "region",
+                "product",
+                "quantity",
+                "cost",
+                "unit_cost",
+                "distance_km",
+                "source_name",
+                "region_name",
+            ]
+        ],
+        ["source", "region", "product"],
+    )
+    serve_q = x[model.n_ship : model.n_ship + model.n_serve]
     keep = serve_q > 0
     allocation = model.serve.loc[keep, ["region", "product", "use"]].copy()
     serve_dem = model.serve["demand_idx"].to_numpy()
@@ -75,34 +89,38 @@ def plan_from_solution(instance: Instance, model: FlowModel, x: np.ndarray) -> P
         substitute = model.serve["preference"].to_numpy() > 0
         allocation["substitute"] = substitute[keep]
         keys.append("substitute")
-        substituted = np.bincount(serve_dem[keep & substitute], weights=serve_q[keep & substitute],
-                                  minlength=len(model.demand))
+        substituted = np.bincount(
+            serve_dem[keep & substitute], weights=serve_q[keep & substitute], minlength=len(model.demand)
+        )
     allocation = allocation[keys[:4] + ["quantity"] + keys[4:]]
     if not _in_order(allocation, keys):  # else: one row per group already
         allocation = allocation.groupby(keys, as_index=False)["quantity"].sum()[keys[:4] + ["quantity"] + keys[4:]]
-    delivered = instance.demand["quantity"].to_numpy(float) - x[model.n_ship + model.n_serve:]
+    delivered = instance.demand["quantity"].to_numpy(float) - x[model.n_ship + model.n_serve :]
     fill = fill_table(instance, model.demand["weight"], delivered, substituted)
     return Plan(dispatch=dispatch.reset_index(drop=True), allocation=allocation.reset_index(drop=True), fill=fill)
 
 
-def fill_table(instance: Instance, weights: pd.Series, delivered: np.ndarray,
-               substituted: np.ndarray | None = None) -> pd.DataFrame:
+def fill_table(
+    instance: Instance, weights: pd.Series, delivered: np.ndarray, substituted: np.ndarray | None = None
+) -> pd.DataFrame:
     """One row per demand row (see ``Plan.fill``); ``substituted``: units of each row's delivery
     that substitutes served (a column after ``delivered``), or ``None`` for no such column."""
     demand = instance.demand
     quantity = demand["quantity"].to_numpy(float)
     delivered = np.clip(np.asarray(delivered, float), 0.0, quantity)
     delivered = np.where(np.abs(delivered) < 1e-9, 0.0, delivered)
-    fill = pd.DataFrame({
-        "region": demand["region"].to_numpy(),
-        "family": demand["family"].to_numpy(),
-        "use": demand["use"].to_numpy(),
-        "demand": quantity,
-        "delivered": delivered,
-        "shortfall": quantity - delivered,
-        "fill_rate": np.where(quantity > 0, delivered / np.where(quantity > 0, quantity, 1.0), 1.0),
-        "weight": weights.to_numpy(float),
-    })
+    fill = pd.DataFrame(
+        {
+            "region": demand["region"].to_numpy(),
+            "family": demand["family"].to_numpy(),
+            "use": demand["use"].to_numpy(),
+            "demand": quantity,
+            "delivered": delivered,
+            "shortfall": quantity - delivered,
+            "fill_rate": np.where(quantity > 0, delivered / np.where(quantity > 0, quantity, 1.0), 1.0),
+            "weight": weights.to_numpy(float),
+        }
+    )
     if substituted is not None:
         sub = np.clip(np.asarray(substituted, float), 0.0, delivered)
         fill.insert(5, "substituted", np.where(sub < 1e-9, 0.0, sub))
@@ -175,7 +193,7 @@ def rows_sorted(codes: np.ndarray, *keys: np.ndarray) -> bool:
     keys = keys or (codes,)
     changes = np.flatnonzero(codes[1:] != codes[:-1])
     for start in range(0, len(changes), 1 << 16):  # a block at a time: most unsorted tables stop early
-        at = changes[start: start + (1 << 16)]
+        at = changes[start : start + (1 << 16)]
         try:
             for key in keys:  # compare by the next key where the tuples are equal so far
                 a, b = key[at], key[at + 1]

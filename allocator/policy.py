@@ -30,8 +30,18 @@ DEFAULT_WEIGHTS: dict[str, float] = {
     "export": 0.01,
 }
 
-_TOP_KEYS = {"equity", "icu_grade_for_general", "weights", "routes", "unmet", "horizon", "floor", "region_weight",
-             "stability", "substitution"}
+_TOP_KEYS = {
+    "equity",
+    "icu_grade_for_general",
+    "weights",
+    "routes",
+    "unmet",
+    "horizon",
+    "floor",
+    "region_weight",
+    "stability",
+    "substitution",
+}
 _ROUTE_KEYS = {"cost_per_km"}
 _HORIZON_KEYS = {"time_preference"}
 _FLOOR_KEYS = {"days", "weight"}
@@ -126,14 +136,23 @@ class Policy:
             parts = key.strip().split(".")
             if len(parts) == 1 and parts[0] in ("equity", "icu_grade_for_general", "unmet"):
                 data[parts[0]] = value
-            elif len(parts) == 2 and parts[0] in ("weights", "routes", "horizon", "floor", "region_weight",
-                                                  "stability", "substitution"):
+            elif len(parts) == 2 and parts[0] in (
+                "weights",
+                "routes",
+                "horizon",
+                "floor",
+                "region_weight",
+                "stability",
+                "substitution",
+            ):
                 data[parts[0]][parts[1]] = value
             else:
-                msg = (f"unknown policy key '{key}': expected equity, icu_grade_for_general, unmet, "
-                       "weights.<flag|icu|default>, region_weight.<region>, routes.cost_per_km, "
-                       "horizon.time_preference, floor.days, floor.weight, stability.change_cost or "
-                       "substitution.cost")
+                msg = (
+                    f"unknown policy key '{key}': expected equity, icu_grade_for_general, unmet, "
+                    "weights.<flag|icu|default>, region_weight.<region>, routes.cost_per_km, "
+                    "horizon.time_preference, floor.days, floor.weight, stability.change_cost or "
+                    "substitution.cost"
+                )
                 raise PolicyError(msg)
         return _from_dict(data, "policy override")
 
@@ -174,8 +193,9 @@ def _from_dict(data: dict, where: str) -> Policy:
         raise PolicyError(msg)
     base = Policy()
     equity = _parse_switch(data.get("equity", "on"), f"{where}: equity", ("on", "off"))
-    icu_general = _parse_switch(data.get("icu_grade_for_general", False), f"{where}: icu_grade_for_general",
-                                ("true", "false"))
+    icu_general = _parse_switch(
+        data.get("icu_grade_for_general", False), f"{where}: icu_grade_for_general", ("true", "false")
+    )
     weights = dict(base.weights)
     raw_weights = data.get("weights", {})
     if not isinstance(raw_weights, dict):
@@ -191,37 +211,53 @@ def _from_dict(data: dict, where: str) -> Policy:
     if unknown:
         msg = f"{where}: unknown key(s) routes.{', routes.'.join(unknown)}; expected routes.cost_per_km"
         raise PolicyError(msg)
-    cost_per_km = _positive(raw_routes.get("cost_per_km", base.cost_per_km), f"{where}: routes.cost_per_km",
-                            allow_zero=True)
+    cost_per_km = _positive(
+        raw_routes.get("cost_per_km", base.cost_per_km), f"{where}: routes.cost_per_km", allow_zero=True
+    )
     unmet = str(data.get("unmet", base.unmet)).strip().lower()
     if unmet not in UNMET:
         msg = f"{where}: unmet must be 'lost' or 'backlog', not {data.get('unmet')!r}"
         raise PolicyError(msg)
     horizon = _subtable(data, "horizon", _HORIZON_KEYS, where)
-    time_preference = _positive(horizon.get("time_preference", base.time_preference),
-                                f"{where}: horizon.time_preference", allow_zero=True)
+    time_preference = _positive(
+        horizon.get("time_preference", base.time_preference), f"{where}: horizon.time_preference", allow_zero=True
+    )
     if time_preference > 0.01:
-        msg = (f"{where}: horizon.time_preference must be at most 0.01 (it breaks ties between days; "
-               f"it must not outrank a weight), not {time_preference!r}")
+        msg = (
+            f"{where}: horizon.time_preference must be at most 0.01 (it breaks ties between days; "
+            f"it must not outrank a weight), not {time_preference!r}"
+        )
         raise PolicyError(msg)
     floor = _subtable(data, "floor", _FLOOR_KEYS, where)
     floor_days = _positive(floor.get("days", base.floor_days), f"{where}: floor.days", allow_zero=True)
     floor_weight = _positive(floor.get("weight", base.floor_weight), f"{where}: floor.weight")
     stability = _subtable(data, "stability", _STABILITY_KEYS, where)
-    change_cost = _positive(stability.get("change_cost", base.change_cost), f"{where}: stability.change_cost",
-                            allow_zero=True)
+    change_cost = _positive(
+        stability.get("change_cost", base.change_cost), f"{where}: stability.change_cost", allow_zero=True
+    )
     substitution = _subtable(data, "substitution", _SUBSTITUTION_KEYS, where)
-    substitution_cost = _positive(substitution.get("cost", base.substitution_cost), f"{where}: substitution.cost",
-                                  allow_zero=True)
+    substitution_cost = _positive(
+        substitution.get("cost", base.substitution_cost), f"{where}: substitution.cost", allow_zero=True
+    )
     raw_regions = data.get("region_weight", {})
     if not isinstance(raw_regions, dict):
         msg = f"{where}: [region_weight] must be a table of region = number"
         raise PolicyError(msg)
     region_weights = {str(k): _positive(v, f"{where}: region_weight.{k}") for k, v in raw_regions.items()}
-    return replace(base, equity=equity, icu_grade_for_general=icu_general, weights=weights, cost_per_km=cost_per_km,
-                   region_weights=region_weights, unmet=unmet, time_preference=time_preference,
-                   floor_days=floor_days, floor_weight=floor_weight, change_cost=change_cost,
-                   substitution_cost=substitution_cost)
+    return replace(
+        base,
+        equity=equity,
+        icu_grade_for_general=icu_general,
+        weights=weights,
+        cost_per_km=cost_per_km,
+        region_weights=region_weights,
+        unmet=unmet,
+        time_preference=time_preference,
+        floor_days=floor_days,
+        floor_weight=floor_weight,
+        change_cost=change_cost,
+        substitution_cost=substitution_cost,
+    )
 
 
 def _subtable(data: dict, name: str, keys: set[str], where: str) -> dict:
@@ -231,8 +267,10 @@ def _subtable(data: dict, name: str, keys: set[str], where: str) -> dict:
         raise PolicyError(msg)
     unknown = sorted(set(table) - keys)
     if unknown:
-        msg = (f"{where}: unknown key(s) {name}.{(', ' + name + '.').join(unknown)}; expected "
-               f"{', '.join(name + '.' + k for k in sorted(keys))}")
+        msg = (
+            f"{where}: unknown key(s) {name}.{(', ' + name + '.').join(unknown)}; expected "
+            f"{', '.join(name + '.' + k for k in sorted(keys))}"
+        )
         raise PolicyError(msg)
     return table
 

@@ -25,8 +25,9 @@ from .validate import load
 __all__ = ["bench_policies", "render_policy_bench"]
 
 
-def bench_policies(instances: list[str], scenarios: list[Scenario], *, horizon: int | None = None,
-                   forecast: str = "perfect") -> pd.DataFrame:
+def bench_policies(
+    instances: list[str], scenarios: list[Scenario], *, horizon: int | None = None, forecast: str = "perfect"
+) -> pd.DataFrame:
     rows = []
     for path in instances:
         base = load(path)
@@ -41,20 +42,30 @@ def bench_policies(instances: list[str], scenarios: list[Scenario], *, horizon: 
             key = pd.MultiIndex.from_frame(f[["region", "family", "use"]])
             f["weight"] = yard.reindex(key).to_numpy(float)
             due = f["demand"] + f["backlog_in"]
-            row = {"instance": inst.name, "scenario": sc.name, "days": f["day"].nunique(), "horizon": rp.horizon,
-                   "weighted_shortfall": float((f["weight"] * f["shortfall"]).sum()),
-                   "fill_rate": float(f["delivered"].sum() / due.sum()) if due.sum() > 0 else 1.0}
+            row = {
+                "instance": inst.name,
+                "scenario": sc.name,
+                "days": f["day"].nunique(),
+                "horizon": rp.horizon,
+                "weighted_shortfall": float((f["weight"] * f["shortfall"]).sum()),
+                "fill_rate": float(f["delivered"].sum() / due.sum()) if due.sum() > 0 else 1.0,
+            }
             for k, w in enumerate(tiers, start=1):
                 m = np.isclose(f["weight"].to_numpy(float), w)
                 d = float(due[m].sum())
                 row[f"fill_tier{k}"] = float(f.loc[m, "delivered"].sum() / d) if d > 0 else 1.0
-            row.update({"equity": equity_measure(f), "cost": rp.cost, "seconds": seconds,
-                        "mip_days": rp.methods.get("mip", 0)})
+            row.update(
+                {"equity": equity_measure(f), "cost": rp.cost, "seconds": seconds, "mip_days": rp.methods.get("mip", 0)}
+            )
             rows.append(row)
     out = pd.DataFrame(rows)
     tier_cols = sorted((c for c in out.columns if c.startswith("fill_tier")), key=lambda c: int(c[9:]))
-    rest = [c for c in out.columns if c not in tier_cols and c not in ("instance", "scenario", "days", "horizon",
-                                                                        "weighted_shortfall", "fill_rate")]
+    rest = [
+        c
+        for c in out.columns
+        if c not in tier_cols
+        and c not in ("instance", "scenario", "days", "horizon", "weighted_shortfall", "fill_rate")
+    ]
     out = out[["instance", "scenario", "days", "horizon", "weighted_shortfall", "fill_rate", *tier_cols, *rest]]
     for inst_name, grp in out.groupby("instance", sort=False):
         first = grp.index[0]
@@ -66,15 +77,28 @@ def bench_policies(instances: list[str], scenarios: list[Scenario], *, horizon: 
 
 def render_policy_bench(table: pd.DataFrame, *, horizon: int | None, forecast: str) -> str:
     m = machine_info()
-    days = (f"horizon {horizon} day(s)" if horizon is not None else
-            "horizon 1 + the longest transit time (column horizon)")
-    head = (f"# allocator bench --replay | {date.today().isoformat()} | {m['platform']} | {m['cpu_count']} cores | "
-            f"Python {m['python']}\n# {days}, forecast {forecast}; every scenario scored at the "
-            "instance's own weights and tiers; ratios against the first scenario, same run\n")
+    days = (
+        f"horizon {horizon} day(s)" if horizon is not None else "horizon 1 + the longest transit time (column horizon)"
+    )
+    head = (
+        f"# allocator bench --replay | {date.today().isoformat()} | {m['platform']} | {m['cpu_count']} cores | "
+        f"Python {m['python']}\n# {days}, forecast {forecast}; every scenario scored at the "
+        "instance's own weights and tiers; ratios against the first scenario, same run\n"
+    )
     fmt = {c: "pct" for c in table.columns if c.startswith("fill")}
-    fmt.update({"weighted_shortfall": "int", "cost": "int", "equity": "num4", "seconds": "num",
-                "weighted_shortfall_vs_base": "num", "seconds_vs_base": "num", "days": "int", "horizon": "int",
-                "mip_days": "int"})
+    fmt.update(
+        {
+            "weighted_shortfall": "int",
+            "cost": "int",
+            "equity": "num4",
+            "seconds": "num",
+            "weighted_shortfall_vs_base": "num",
+            "seconds_vs_base": "num",
+            "days": "int",
+            "horizon": "int",
+            "mip_days": "int",
+        }
+    )
     shown = table.copy()
     for c in shown.columns:
         if c.startswith("fill_tier"):  # an instance without that tier

@@ -52,22 +52,36 @@ class ReplayResult:
     def region_series(self) -> pd.DataFrame:
         """Per day and region: demand, delivered, shortfall, fill rate, stock at the end of the day."""
         f = self.fill.assign(due=self.fill["demand"] + self.fill["backlog_in"])
-        g = f.groupby(["day", "region"], as_index=False)[["demand", "backlog_in", "due", "delivered",
-                                                           "shortfall"]].sum()
+        g = f.groupby(["day", "region"], as_index=False)[
+            ["demand", "backlog_in", "due", "delivered", "shortfall"]
+        ].sum()
         g["fill_rate"] = np.where(g["due"] > 0, g["delivered"] / g["due"].where(g["due"] > 0, 1.0), 1.0)
-        st = self.stock.loc[self.stock["holder"] == "region"].groupby(["day", "id"], as_index=False)[
-            ["closing", "in_service"]].sum().rename(columns={"id": "region", "closing": "stock"})
+        st = (
+            self.stock.loc[self.stock["holder"] == "region"]
+            .groupby(["day", "id"], as_index=False)[["closing", "in_service"]]
+            .sum()
+            .rename(columns={"id": "region", "closing": "stock"})
+        )
         out = g.merge(st, on=["day", "region"], how="left").fillna({"stock": 0.0, "in_service": 0.0})
-        return out[["day", "region", "demand", "backlog_in", "delivered", "shortfall", "fill_rate", "stock",
-                    "in_service"]]
+        return out[
+            ["day", "region", "demand", "backlog_in", "delivered", "shortfall", "fill_rate", "stock", "in_service"]
+        ]
 
     def summary(self) -> dict:
         f = self.fill
         due = float((f["demand"] + f["backlog_in"]).sum())
-        tiers = self.by_day.groupby("tier").agg(weight=("weight", "max"), delivered=("delivered", "sum"),
-                                                demand=("demand", "sum"), backlog_in=("backlog_in", "sum"))
-        by_tier = {int(t): round(float(r["delivered"] / (r["demand"] + r["backlog_in"])), 6)
-                   if r["demand"] + r["backlog_in"] > 0 else 1.0 for t, r in tiers.iterrows()}
+        tiers = self.by_day.groupby("tier").agg(
+            weight=("weight", "max"),
+            delivered=("delivered", "sum"),
+            demand=("demand", "sum"),
+            backlog_in=("backlog_in", "sum"),
+        )
+        by_tier = {
+            int(t): round(float(r["delivered"] / (r["demand"] + r["backlog_in"])), 6)
+            if r["demand"] + r["backlog_in"] > 0
+            else 1.0
+            for t, r in tiers.iterrows()
+        }
         return {
             "instance": self.instance.name,
             "days": [str(self.fill["day"].min()), str(self.fill["day"].max())] if len(f) else [],
@@ -99,7 +113,7 @@ def equity_measure(fill: pd.DataFrame) -> float:
     total, acc = 0.0, 0.0
     for _, grp in per.groupby("weight"):
         r = grp["rate"].to_numpy(float)
-        jain = 1.0 if not r.any() else float(r.sum() ** 2 / (len(r) * (r ** 2).sum()))
+        jain = 1.0 if not r.any() else float(r.sum() ** 2 / (len(r) * (r**2).sum()))
         w = float(grp["due"].sum())
         acc += w * jain
         total += w
@@ -123,15 +137,28 @@ def horizon_warning(instance: Instance, horizon: int) -> str | None:
     if horizon >= need:
         return None
     routes = instance.routes
-    slow = 0 if routes is None else int((pd.to_numeric(routes["transit_days"], errors="coerce").fillna(0)
-                                         >= horizon).sum())
-    return (f"horizon {horizon} day(s): {slow:,} route(s) in routes.csv (and any transfer) taking {horizon} day(s) "
-            f"or more arrive after the last day planned each morning, so nothing is ever sent on them, and a "
-            f"region only they reach gets nothing; a horizon of {need} days sees every shipment arrive")
+    slow = (
+        0
+        if routes is None
+        else int((pd.to_numeric(routes["transit_days"], errors="coerce").fillna(0) >= horizon).sum())
+    )
+    return (
+        f"horizon {horizon} day(s): {slow:,} route(s) in routes.csv (and any transfer) taking {horizon} day(s) "
+        f"or more arrive after the last day planned each morning, so nothing is ever sent on them, and a "
+        f"region only they reach gets nothing; a horizon of {need} days sees every shipment arrive"
+    )
 
 
-def replay(instance: Instance, *, horizon: int | None = None, start: str | None = None, end: str | None = None,
-           forecast: str = "perfect", equity: bool | None = None, progress=None) -> ReplayResult:
+def replay(
+    instance: Instance,
+    *,
+    horizon: int | None = None,
+    start: str | None = None,
+    end: str | None = None,
+    forecast: str = "perfect",
+    equity: bool | None = None,
+    progress=None,
+) -> ReplayResult:
     """Roll a ``horizon``-day plan over the instance's days, committing one day at a time.
     ``horizon``: days planned each morning (default ``shortest_horizon(instance)``)."""
     t0 = time.perf_counter()
@@ -174,7 +201,17 @@ def replay(instance: Instance, *, horizon: int | None = None, start: str | None 
             progress(today, sol)
     fill = pd.concat(fills, ignore_index=True)
     return ReplayResult(
-        instance=instance, horizon=horizon, forecast=forecast, fill=fill,
-        shipments=pd.concat(ships, ignore_index=True), transfers=pd.concat(trs, ignore_index=True),
-        stock=pd.concat(stocks, ignore_index=True), by_day=day_tier_table(fill), weighted_shortfall=weighted,
-        cost=cost, methods=methods, seconds=time.perf_counter() - t0, warnings=[warning] if warning else [])
+        instance=instance,
+        horizon=horizon,
+        forecast=forecast,
+        fill=fill,
+        shipments=pd.concat(ships, ignore_index=True),
+        transfers=pd.concat(trs, ignore_index=True),
+        stock=pd.concat(stocks, ignore_index=True),
+        by_day=day_tier_table(fill),
+        weighted_shortfall=weighted,
+        cost=cost,
+        methods=methods,
+        seconds=time.perf_counter() - t0,
+        warnings=[warning] if warning else [],
+    )

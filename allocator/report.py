@@ -11,8 +11,21 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-__all__ = ["render_text", "render_json", "write_outputs", "table_text", "csv_text", "neutralise", "unneutralise",
-           "OutputError", "PLAN_FILES", "PLACES_COLUMNS", "check_folder", "places_table", "write_folder"]
+__all__ = [
+    "render_text",
+    "render_json",
+    "write_outputs",
+    "table_text",
+    "csv_text",
+    "neutralise",
+    "unneutralise",
+    "OutputError",
+    "PLAN_FILES",
+    "PLACES_COLUMNS",
+    "check_folder",
+    "places_table",
+    "write_folder",
+]
 
 
 def _fmt_num(v) -> str:
@@ -32,8 +45,17 @@ def _fmt_num(v) -> str:
 
 # A cell a spreadsheet would run as a formula (OWASP "CSV injection").
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-PLAN_FILES = ("dispatch.csv", "fill.csv", "allocation.csv", "summary.json", "plan.xlsx", "stability.csv",
-              "marginal.csv", "sources.csv", "places.csv")
+PLAN_FILES = (
+    "dispatch.csv",
+    "fill.csv",
+    "allocation.csv",
+    "summary.json",
+    "plan.xlsx",
+    "stability.csv",
+    "marginal.csv",
+    "sources.csv",
+    "places.csv",
+)
 PLACES_COLUMNS = ["kind", "id", "name", "name_zh", "lat", "lon", "flags", "parent", "region", "family"]
 
 
@@ -44,20 +66,50 @@ def places_table(instance) -> pd.DataFrame:
     (kind ``product``) with its family, for the report's flows by family."""
     reg = instance.regions
     at = reg.set_index("region")
-    regions = pd.DataFrame({"kind": "region", "id": reg["region"], "name": reg.get("name", reg["region"]),
-                            "name_zh": reg.get("name_zh", ""), "lat": reg["lat"], "lon": reg["lon"],
-                            "flags": reg.get("flags", ""), "parent": reg.get("parent", ""), "region": ""})
+    regions = pd.DataFrame(
+        {
+            "kind": "region",
+            "id": reg["region"],
+            "name": reg.get("name", reg["region"]),
+            "name_zh": reg.get("name_zh", ""),
+            "lat": reg["lat"],
+            "lon": reg["lon"],
+            "flags": reg.get("flags", ""),
+            "parent": reg.get("parent", ""),
+            "region": "",
+        }
+    )
     src = instance.sources
     lat = src["lat"] if "lat" in src else pd.Series(np.nan, index=src.index)
     lon = src["lon"] if "lon" in src else pd.Series(np.nan, index=src.index)
-    sources = pd.DataFrame({"kind": "source", "id": src["source"], "name": src.get("name", src["source"]),
-                            "name_zh": "", "lat": lat.where(lat.notna(), src["region"].map(at["lat"])),
-                            "lon": lon.where(lon.notna(), src["region"].map(at["lon"])), "flags": "", "parent": "",
-                            "region": src["region"]})
+    sources = pd.DataFrame(
+        {
+            "kind": "source",
+            "id": src["source"],
+            "name": src.get("name", src["source"]),
+            "name_zh": "",
+            "lat": lat.where(lat.notna(), src["region"].map(at["lat"])),
+            "lon": lon.where(lon.notna(), src["region"].map(at["lon"])),
+            "flags": "",
+            "parent": "",
+            "region": src["region"],
+        }
+    )
     prod = instance.products
-    products = pd.DataFrame({"kind": "product", "id": prod["product"], "name": prod.get("name", prod["product"]),
-                             "name_zh": "", "lat": np.nan, "lon": np.nan, "flags": "", "parent": "", "region": "",
-                             "family": prod["family"]})
+    products = pd.DataFrame(
+        {
+            "kind": "product",
+            "id": prod["product"],
+            "name": prod.get("name", prod["product"]),
+            "name_zh": "",
+            "lat": np.nan,
+            "lon": np.nan,
+            "flags": "",
+            "parent": "",
+            "region": "",
+            "family": prod["family"],
+        }
+    )
     regions["family"] = ""
     sources["family"] = ""
     out = pd.concat([regions, sources, products], ignore_index=True)[PLACES_COLUMNS]
@@ -108,8 +160,9 @@ def _column_text(col: pd.Series) -> list[str]:
         return out.tolist()
     # Text: few distinct values in many rows (names, products, reasons); each formatted once.
     codes, distinct = pd.factorize(np.asarray(values, dtype=object), use_na_sentinel=True)
-    cells = [("'" + v if v[:1] in _FORMULA_SET else v) if isinstance(v, str) else _fmt_num(v)
-             for v in distinct.tolist()]
+    cells = [
+        ("'" + v if v[:1] in _FORMULA_SET else v) if isinstance(v, str) else _fmt_num(v) for v in distinct.tolist()
+    ]
     return np.asarray(_quoted(cells) + [""], dtype=object)[codes].tolist()  # code -1 (missing): ""
 
 
@@ -121,8 +174,7 @@ def _quoted(cells: list[str]) -> list[str]:
     joined = "".join(cells)
     if not ("," in joined or '"' in joined or "\n" in joined or "\r" in joined):
         return cells
-    return ['"' + c.replace('"', '""') + '"' if ("," in c or '"' in c or "\n" in c or "\r" in c) else c
-            for c in cells]
+    return ['"' + c.replace('"', '""') + '"' if ("," in c or '"' in c or "\n" in c or "\r" in c) else c for c in cells]
 
 
 def xlsx_bytes(result) -> bytes:
@@ -136,8 +188,11 @@ def xlsx_bytes(result) -> bytes:
     book = openpyxl.Workbook()
     book.remove(book.active)
     sheets = {
-        "dispatch": result.plan.dispatch, "fill": result.plan.fill, "allocation": result.plan.allocation,
-        "by_tier": result.by_tier, "by_region": result.by_region,
+        "dispatch": result.plan.dispatch,
+        "fill": result.plan.fill,
+        "allocation": result.plan.allocation,
+        "by_tier": result.by_tier,
+        "by_region": result.by_region,
         "summary": pd.DataFrame(list(_flatten(result.summary())), columns=["key", "value"]),
     }
     for name, frame in sheets.items():
@@ -218,8 +273,10 @@ def check_folder(folder: str | Path, allowed: tuple[str, ...]) -> Path:
     if out.is_dir():
         foreign = sorted(p.name for p in out.iterdir() if p.name not in allowed)
         if foreign:
-            msg = (f"--output {out}: holds files that are not a plan's ({', '.join(foreign[:5])}); expected an "
-                   "empty folder or an earlier plan folder, which is replaced whole")
+            msg = (
+                f"--output {out}: holds files that are not a plan's ({', '.join(foreign[:5])}); expected an "
+                "empty folder or an earlier plan folder, which is replaced whole"
+            )
             raise OutputError(msg)
     return out
 
@@ -276,8 +333,11 @@ def table_text(frame: pd.DataFrame, formats: dict[str, str] | None = None, max_w
             elif f == "int":
                 s = f"{float(v):,.0f}"
             elif f == "num":
-                s = f"{float(v):,.2f}".rstrip("0").rstrip(".") if abs(float(v) - round(float(v))) > 1e-9 else \
-                    f"{float(v):,.0f}"
+                s = (
+                    f"{float(v):,.2f}".rstrip("0").rstrip(".")
+                    if abs(float(v) - round(float(v))) > 1e-9
+                    else f"{float(v):,.0f}"
+                )
             else:
                 s = "" if v is None or (isinstance(v, float) and np.isnan(v)) else str(v)
             if len(s) > max_width:
@@ -311,52 +371,89 @@ def render_text(result, top: int = 10, shipments: int = 20, regions: int = 40) -
         f"{result.objective['route_cost']:,}",
     ]
     if "substituted" in result.objective:  # substitutes.csv: units served by substitutes (fill.csv, allocation.csv)
-        out[-1] += (f" | substituted {result.objective['substituted']:,} units (charge "
-                    f"{result.objective['substitution_charge']:,}, not in route cost)")
+        out[-1] += (
+            f" | substituted {result.objective['substituted']:,} units (charge "
+            f"{result.objective['substitution_charge']:,}, not in route cost)"
+        )
     if "side_constraints" in result.objective:  # capacity.csv, commitments.csv, lots, destination limits
         o = result.objective
         bound = f"LP bound {o['lp_weighted_shortfall']:,}, integrality gap {o['integrality_gap']:,}"
-        how = {"lp": "an LP whose optimum is whole (gap 0)",
-               "mip": f"a MIP over whole units, proven optimal; {bound}",
-               "rounded": f"a MIP over whole units near the LP optimum (rounded, not proven optimal: --whole); "
-                          f"{bound}"}[o["method"]]
+        how = {
+            "lp": "an LP whose optimum is whole (gap 0)",
+            "mip": f"a MIP over whole units, proven optimal; {bound}",
+            "rounded": f"a MIP over whole units near the LP optimum (rounded, not proven optimal: --whole); {bound}",
+        }[o["method"]]
         out.append(f"side constraints: {', '.join(o['side_constraints'])}; solved as {how}")
     if result.status == "time_limit":
         o = result.objective
-        stage = {"shortfall": "stage 1 (weighted shortfall): this is a greedy plan",
-                 "equity": "stage 2 (equity): the plan has the least weighted shortfall, fill rates not yet evened",
-                 "cost": "stage 3 (route cost): the plan has the least weighted shortfall, route cost not yet least"}
-        out.insert(1, f"TIME LIMIT reached in {stage[o['stopped_in']]}; weighted shortfall "
-                      f"{o['weighted_shortfall']:,} against a proven lower bound of {o['weighted_shortfall_bound']:,} "
-                      f"(gap at most {o['weighted_shortfall_gap']:.1%})")
+        stage = {
+            "shortfall": "stage 1 (weighted shortfall): this is a greedy plan",
+            "equity": "stage 2 (equity): the plan has the least weighted shortfall, fill rates not yet evened",
+            "cost": "stage 3 (route cost): the plan has the least weighted shortfall, route cost not yet least",
+        }
+        out.insert(
+            1,
+            f"TIME LIMIT reached in {stage[o['stopped_in']]}; weighted shortfall "
+            f"{o['weighted_shortfall']:,} against a proven lower bound of {o['weighted_shortfall_bound']:,} "
+            f"(gap at most {o['weighted_shortfall_gap']:.1%})",
+        )
     if inst.warnings:
         out.append(f"{len(inst.warnings)} warning(s) in the data; first: {inst.warnings[0]}")
-    out += ["", "Fill rate by priority tier (tier 1 = highest weight)",
-            table_text(result.by_tier, {"weight": "num", "demand": "int", "delivered": "int", "shortfall": "int",
-                                        "fill_rate": "pct", "min_fill": "pct", "max_fill": "pct"})]
+    out += [
+        "",
+        "Fill rate by priority tier (tier 1 = highest weight)",
+        table_text(
+            result.by_tier,
+            {
+                "weight": "num",
+                "demand": "int",
+                "delivered": "int",
+                "shortfall": "int",
+                "fill_rate": "pct",
+                "min_fill": "pct",
+                "max_fill": "pct",
+            },
+        ),
+    ]
     by_region = result.by_region
     title = "Fill rate by region"
     if len(by_region) > regions:  # worst filled first within each tier (a county plan has 2,850 regions)
         title += f" ({regions} of {len(by_region):,} shown, by tier and lowest fill; all in fill.csv with --output)"
         by_region = by_region.head(regions)
-    out += ["", title,
-            table_text(by_region.drop(columns=["flags"]).rename(columns={"top_tier": "tier"}),
-                       {"demand": "int", "delivered": "int", "shortfall": "int", "fill_rate": "pct"})]
+    out += [
+        "",
+        title,
+        table_text(
+            by_region.drop(columns=["flags"]).rename(columns={"top_tier": "tier"}),
+            {"demand": "int", "delivered": "int", "shortfall": "int", "fill_rate": "pct"},
+        ),
+    ]
     fill = result.plan.fill
     short = fill[fill["shortfall"] > 0].sort_values(["shortfall", "region"], ascending=[False, True]).head(top)
     if len(short):
-        out += ["", f"Largest shortfalls and why (top {len(short)} of {int((fill['shortfall'] > 0).sum())})",
-                table_text(short[["region", "family", "use", "tier", "shortfall", "fill_rate", "reason"]],
-                           {"shortfall": "int", "fill_rate": "pct"}, max_width=110)]
+        out += [
+            "",
+            f"Largest shortfalls and why (top {len(short)} of {int((fill['shortfall'] > 0).sum())})",
+            table_text(
+                short[["region", "family", "use", "tier", "shortfall", "fill_rate", "reason"]],
+                {"shortfall": "int", "fill_rate": "pct"},
+                max_width=110,
+            ),
+        ]
     else:
         out += ["", "No shortfalls: every demand row is fully served."]
     if getattr(result, "marginal", None) is not None:
         out += _explanations_text(result, top)
     disp = result.plan.dispatch.sort_values(["quantity", "source", "region"], ascending=[False, True, True])
     shown = disp.head(shipments)
-    out += ["", f"Shipments ({len(disp)}; largest {len(shown)} shown; all in dispatch.csv with --output)",
-            table_text(shown[["source", "region", "product", "quantity", "unit_cost", "cost"]],
-                       {"quantity": "int", "unit_cost": "num", "cost": "num"})]
+    out += [
+        "",
+        f"Shipments ({len(disp)}; largest {len(shown)} shown; all in dispatch.csv with --output)",
+        table_text(
+            shown[["source", "region", "product", "quantity", "unit_cost", "cost"]],
+            {"quantity": "int", "unit_cost": "num", "cost": "num"},
+        ),
+    ]
     return "\n".join(out) + "\n"
 
 
@@ -367,10 +464,16 @@ def _explanations_text(result, top: int) -> list[str]:
     marginal, accounts = result.marginal, result.accounts
     sources = marginal[marginal["kind"] == "source"]
     best = sources.sort_values(["value", "source", "product"], ascending=[False, True, True]).head(min(top, 5))
-    out = ["", f"One more unit at a source: weighted shortfall saved (top {len(best)} of {len(sources)}; every "
-               "region and source in marginal.csv with --output)",
-           table_text(best[["source", "product", "value", "detail"]].rename(columns={"value": "saves"}),
-                      {"saves": "num"}, max_width=90)]
+    out = [
+        "",
+        f"One more unit at a source: weighted shortfall saved (top {len(best)} of {len(sources)}; every "
+        "region and source in marginal.csv with --output)",
+        table_text(
+            best[["source", "product", "value", "detail"]].rename(columns={"value": "saves"}),
+            {"saves": "num"},
+            max_width=90,
+        ),
+    ]
     not_sent = accounts[accounts["line"] == "not_sent"]
     if len(not_sent):
         g = not_sent.groupby("why", sort=False)
@@ -379,8 +482,9 @@ def _explanations_text(result, top: int) -> list[str]:
         from .side_why import SIDE_WHY_CODES  # the codes of plans with side constraints
 
         why["meaning"] = why["why"].map({**WHY_CODES, **SIDE_WHY_CODES})
-        out += ["", "Routes to short regions that got no (more) units, by reason (each in sources.csv with --output)",
-                table_text(why[["why", "routes", "sources", "meaning"]], {"routes": "int", "sources": "int"},
-                           max_width=90)]
+        out += [
+            "",
+            "Routes to short regions that got no (more) units, by reason (each in sources.csv with --output)",
+            table_text(why[["why", "routes", "sources", "meaning"]], {"routes": "int", "sources": "int"}, max_width=90),
+        ]
     return out
-

@@ -57,8 +57,9 @@ class NoRoundedPlan(SolverError):
     """The LP optimum's neighbourhood holds no whole-unit plan."""
 
 
-def solve_rounded(model: SideModel, lex: LexSolution, *, equity: bool, time_limit: float | None
-                  ) -> tuple[np.ndarray, int, dict[str, float]]:
+def solve_rounded(
+    model: SideModel, lex: LexSolution, *, equity: bool, time_limit: float | None
+) -> tuple[np.ndarray, int, dict[str, float]]:
     """A whole-unit plan of ``model`` (all its columns) near its LP optimum ``lex``.
 
     Returns ``(x, solves, seconds)``; raises ``NoRoundedPlan`` when the neighbourhood holds
@@ -134,7 +135,7 @@ def fix_destinations(model: SideModel, x: np.ndarray, rank: str = "share") -> Si
     links = model.big_m.loc[model.big_m["col"].isin(dest["col"])]
     arc = links["arc"].to_numpy(np.int64)
     if rank == "share":
-        supply_row = flow.index[0: 2 * flow.n_ship: 2].astype(np.int64)
+        supply_row = flow.index[0 : 2 * flow.n_ship : 2].astype(np.int64)
         supply = flow.row_upper[supply_row[arc]]
         value = np.where(supply > 0, x[arc] / np.where(supply > 0, supply, 1.0), 0.0)
     elif rank == "saved":
@@ -146,8 +147,9 @@ def fix_destinations(model: SideModel, x: np.ndarray, rank: str = "share") -> Si
     frame = dest[["source", "region", "col", "limit"]].copy()
     frame["value"] = pair_value.reindex(frame["col"]).fillna(0.0).to_numpy()
     frame["needed"] = [(s, r) in needed for s, r in zip(frame["source"], frame["region"])]
-    frame = frame.sort_values(["source", "needed", "value", "region"], ascending=[True, False, False, True],
-                              kind="mergesort")
+    frame = frame.sort_values(
+        ["source", "needed", "value", "region"], ascending=[True, False, False, True], kind="mergesort"
+    )
     position = frame.groupby("source").cumcount().to_numpy()
     keep = (position < frame["limit"].to_numpy()) & ((frame["value"].to_numpy() > _TOL) | frame["needed"].to_numpy())
     col_lower, col_upper = model.col_lower.copy(), model.col_upper.copy()
@@ -161,7 +163,7 @@ def fix_destinations(model: SideModel, x: np.ndarray, rank: str = "share") -> Si
 def _saved(flow, x: np.ndarray, arc: np.ndarray) -> np.ndarray:
     """Per route in ``arc``: its LP units times the mean weight of the demand its region's hub serves."""
     n_ship, n_serve = flow.n_ship, flow.n_serve
-    serve_x = x[n_ship: n_ship + n_serve]
+    serve_x = x[n_ship : n_ship + n_serve]
     serve_w = flow.demand["weight"].to_numpy(float)[flow.serve["demand_idx"].to_numpy(np.int64)]
     hub = flow.hub_of("serve")
     out = np.bincount(hub, weights=serve_x, minlength=len(flow.hubs))

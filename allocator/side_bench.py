@@ -75,17 +75,36 @@ import pandas as pd
 from .benchmark import machine_header
 from .benchmark import render_json as render_side_json  # the same figures as the text, unrounded
 
-__all__ = ["SIDE_PATHS", "SIDE_SCALES", "SideBenchError", "bench_side_scale", "render_side_json",
-           "render_side_text", "run_side_bench", "shrink", "side_tables", "stage1_arrays", "stage1_pulp"]
+__all__ = [
+    "SIDE_PATHS",
+    "SIDE_SCALES",
+    "SideBenchError",
+    "bench_side_scale",
+    "render_side_json",
+    "render_side_text",
+    "run_side_bench",
+    "shrink",
+    "side_tables",
+    "stage1_arrays",
+    "stage1_pulp",
+]
 
 SIDE_SCALES = ("province", "prefecture")
 REFUSED = {
     "county": "refused: at prefecture scale (312,517 columns) the side model's LP equity stage alone ran "
-              "over 40 minutes, and the conflict check has no time limit; county is 5 times larger",
+    "over 40 minutes, and the conflict check has no time limit; county is 5 times larger",
     "village": "refused: the village scale has one product and nothing for side tables to bind",
 }
-SIDE_PATHS = ("base", "capacity", "commitments", "lots", "destinations", "capacity-proven", "highs-arrays",
-              "pulp-highs")
+SIDE_PATHS = (
+    "base",
+    "capacity",
+    "commitments",
+    "lots",
+    "destinations",
+    "capacity-proven",
+    "highs-arrays",
+    "pulp-highs",
+)
 CUMULATIVE = ("capacity", "commitments", "lots", "destinations")  # each adds its table to the one before
 STAGE1_TOL = 1e-7  # relative: two LP solves of one model
 
@@ -98,8 +117,9 @@ class SideBenchError(ValueError):
 # The side tables.
 
 
-def side_tables(tables: dict[str, pd.DataFrame], dispatch: pd.DataFrame, seed: int, scale: str
-                ) -> dict[str, dict[str, pd.DataFrame]]:
+def side_tables(
+    tables: dict[str, pd.DataFrame], dispatch: pd.DataFrame, seed: int, scale: str
+) -> dict[str, dict[str, pd.DataFrame]]:
     """The tables of each side path (``CUMULATIVE``), from the generated ``tables``, the base
     plan's ``dispatch`` (source, region, product, quantity) and ``seed``."""
     from allocator.generate import PRODUCTS, SCALES
@@ -124,36 +144,56 @@ def side_tables(tables: dict[str, pd.DataFrame], dispatch: pd.DataFrame, seed: i
     d = dispatch[["source", "region", "product", "quantity"]].copy()
     d = d.loc[d["quantity"] > 0].reset_index(drop=True)
     d["pallets"] = d["quantity"] / d["product"].map(dict(zip(products["product"], per_pallet)))
-    province_of = dict(zip(regions["region"], np.where(regions["parent"].eq(""), regions["region"],
-                                                       regions["parent"])))
+    province_of = dict(zip(regions["region"], np.where(regions["parent"].eq(""), regions["region"], regions["parent"])))
     d["province"] = d["region"].map(province_of)
 
     # A pallet capacity on each of the largest sources (pallets shipped in the base plan).
     by_source = d.groupby("source")["pallets"].sum().sort_values(ascending=False, kind="stable")
     capped = list(by_source.index[: max(3, math.ceil(0.05 * len(sources)))])
     share = rng.uniform(0.5, 0.8, len(capped))
-    cap_rows = [{"source": s, "region": "", "corridor": "", "measure": "pallets",
-                 "capacity": math.floor(by_source[s] * f * 10) / 10} for s, f in zip(capped, share)]
+    cap_rows = [
+        {
+            "source": s,
+            "region": "",
+            "corridor": "",
+            "measure": "pallets",
+            "capacity": math.floor(by_source[s] * f * 10) / 10,
+        }
+        for s, f in zip(capped, share)
+    ]
     # A corridor: every route into the province receiving the most units.
     units = d.groupby("province")["quantity"].sum().sort_values(ascending=False, kind="stable")
     name = f"into_{units.index[0]}"
     routes["corridor"] = np.where(routes["region"].map(province_of).eq(units.index[0]), name, "")
     on_corridor = d["province"].eq(units.index[0])
-    cap_rows.append({"source": "", "region": "", "corridor": name, "measure": "units",
-                     "capacity": float(math.floor(0.7 * d.loc[on_corridor, "quantity"].sum()))})
+    cap_rows.append(
+        {
+            "source": "",
+            "region": "",
+            "corridor": name,
+            "measure": "units",
+            "capacity": float(math.floor(0.7 * d.loc[on_corridor, "quantity"].sum())),
+        }
+    )
     capacity = pd.DataFrame(cap_rows, columns=["source", "region", "corridor", "measure", "capacity"])
 
     # Contract minimums on other sources' shipments, off the corridor, each at least two lots.
     lot_of = dict(zip(products["product"], lot))
     countable_of = dict(zip(products["product"], countable))
-    eligible = d.loc[~d["source"].isin(capped) & ~on_corridor & d["product"].map(countable_of).astype(bool)
-                     & (d["quantity"] >= np.maximum(10.0, 2 * d["product"].map(lot_of)))]
+    eligible = d.loc[
+        ~d["source"].isin(capped)
+        & ~on_corridor
+        & d["product"].map(countable_of).astype(bool)
+        & (d["quantity"] >= np.maximum(10.0, 2 * d["product"].map(lot_of)))
+    ]
     eligible = eligible.sort_values(["source", "region", "product"]).reset_index(drop=True)
     n_con = min(len(eligible), 5 if scale == "province" else 20)
     pick = eligible.iloc[np.sort(rng.choice(len(eligible), n_con, replace=False))] if n_con else eligible.iloc[:0]
     minimum = np.floor(pick["quantity"].to_numpy(float) * rng.uniform(0.3, 0.7, len(pick)))
-    com_rows = [{"source": s, "region": r, "product": p, "minimum": float(m), "kind": "contract"}
-                for s, r, p, m in zip(pick["source"], pick["region"], pick["product"], minimum)]
+    com_rows = [
+        {"source": s, "region": r, "product": p, "minimum": float(m), "kind": "contract"}
+        for s, r, p, m in zip(pick["source"], pick["region"], pick["product"], minimum)
+    ]
     # Two designated sources, each for one product, to the regions that get most of it from them.
     bound = set(capped) | set(pick["source"])
     spread_out = d.loc[~d["source"].isin(bound)].groupby(["source", "product"])["region"].nunique()
@@ -165,9 +205,12 @@ def side_tables(tables: dict[str, pd.DataFrame], dispatch: pd.DataFrame, seed: i
             continue
         designated.append(s)
         part = d.loc[(d["source"] == s) & (d["product"] == p)].sort_values(
-            ["quantity", "region"], ascending=[False, True], kind="stable")
-        com_rows += [{"source": s, "region": r, "product": p, "minimum": 0.0, "kind": "designated"}
-                     for r in part["region"].iloc[: max(1, int(spread_out.iloc[k]) // 2)]]
+            ["quantity", "region"], ascending=[False, True], kind="stable"
+        )
+        com_rows += [
+            {"source": s, "region": r, "product": p, "minimum": 0.0, "kind": "designated"}
+            for r in part["region"].iloc[: max(1, int(spread_out.iloc[k]) // 2)]
+        ]
     commitments = pd.DataFrame(com_rows, columns=["source", "region", "product", "minimum", "kind"])
 
     # Destination limits on the sources serving the most regions (no contract or designated one).
@@ -215,8 +258,13 @@ def run_side_bench(scales: list[str], *, seed: int = 1, time_limit: float = 600.
     for scale in scales:
         if scale in REFUSED:
             raise SideBenchError(f"--side --scale {scale}: {REFUSED[scale]}; expected {' or '.join(SIDE_SCALES)}")
-    report = {"date": datetime.date.today().isoformat(), "machine": machine_info(), "seed": seed,
-              "time_limit_s": time_limit, "scales": []}
+    report = {
+        "date": datetime.date.today().isoformat(),
+        "machine": machine_info(),
+        "seed": seed,
+        "time_limit_s": time_limit,
+        "scales": [],
+    }
     for scale in scales:
         report["scales"].append(bench_side_scale(scale, seed, time_limit))
     return report
@@ -237,8 +285,15 @@ def bench_side_scale(scale: str, seed: int, time_limit: float, cut: tuple[int, i
     prepared_s = time.perf_counter() - t
     base, base_row = _timed_solve("base", base_instance, time_limit)
     rows = [base_row]
-    block = {"scale": scale, "seed": seed, "cut": cut, "prepared_s": prepared_s, "load_average": load_average,
-             "paths": rows, "sides": None}
+    block = {
+        "scale": scale,
+        "seed": seed,
+        "cut": cut,
+        "prepared_s": prepared_s,
+        "load_average": load_average,
+        "paths": rows,
+        "sides": None,
+    }
     if base is None:
         return block
     t = time.perf_counter()
@@ -258,17 +313,28 @@ def bench_side_scale(scale: str, seed: int, time_limit: float, cut: tuple[int, i
 
 def _describe(frames: dict[str, pd.DataFrame], seconds: float) -> dict:
     com = frames["commitments"]
-    return {"pallet_capacities": int(frames["capacity"]["measure"].eq("pallets").sum()),
-            "corridors": int(frames["capacity"]["corridor"].ne("").sum()),
-            "contracts": int(com["kind"].eq("contract").sum()),
-            "designated_sources": int(com.loc[com["kind"].eq("designated"), "source"].nunique()),
-            "lot_products": int((frames["products"]["min_lot"] > 0).sum()),
-            "limited_sources": int(frames["sources"]["max_destinations"].notna().sum()),
-            "prepared_s": seconds}
+    return {
+        "pallet_capacities": int(frames["capacity"]["measure"].eq("pallets").sum()),
+        "corridors": int(frames["capacity"]["corridor"].ne("").sum()),
+        "contracts": int(com["kind"].eq("contract").sum()),
+        "designated_sources": int(com.loc[com["kind"].eq("designated"), "source"].nunique()),
+        "lot_products": int((frames["products"]["min_lot"] > 0).sum()),
+        "limited_sources": int(frames["sources"]["max_destinations"].notna().sum()),
+        "prepared_s": seconds,
+    }
 
 
-_MEASURES = ("method", "build_s", "solve_s", "total_s", "weighted_shortfall", "lp_weighted_shortfall",
-             "integrality_gap", "route_cost", "detail")
+_MEASURES = (
+    "method",
+    "build_s",
+    "solve_s",
+    "total_s",
+    "weighted_shortfall",
+    "lp_weighted_shortfall",
+    "integrality_gap",
+    "route_cost",
+    "detail",
+)
 
 
 def _row(path: str, status: str, **fields) -> dict:
@@ -292,15 +358,22 @@ def _timed_solve(path: str, instance, time_limit: float, whole: str = "auto"):
     total = time.perf_counter() - t
     obj = result.objective
     side = "method" in obj
-    return result, _row(path, "ok" if result.status == "optimal" else result.status,
-                        method=obj["method"] if side else "network", build_s=result.timings["build"],
-                        solve_s=result.timings["solve"], total_s=total,
-                        weighted_shortfall=float(obj["weighted_shortfall"]),
-                        lp_weighted_shortfall=float(obj["lp_weighted_shortfall"]) if side else None,
-                        integrality_gap=float(obj["integrality_gap"]) if side else None,
-                        route_cost=float(obj["route_cost"]), solver=result.solver,
-                        equity=obj["equity"] != "off", lp_solves=result.lp_solves,
-                        timings={k: v for k, v in result.timings.items()})
+    return result, _row(
+        path,
+        "ok" if result.status == "optimal" else result.status,
+        method=obj["method"] if side else "network",
+        build_s=result.timings["build"],
+        solve_s=result.timings["solve"],
+        total_s=total,
+        weighted_shortfall=float(obj["weighted_shortfall"]),
+        lp_weighted_shortfall=float(obj["lp_weighted_shortfall"]) if side else None,
+        integrality_gap=float(obj["integrality_gap"]) if side else None,
+        route_cost=float(obj["route_cost"]),
+        solver=result.solver,
+        equity=obj["equity"] != "off",
+        lp_solves=result.lp_solves,
+        timings={k: v for k, v in result.timings.items()},
+    )
 
 
 def _conflicts_seconds(instance) -> float:
@@ -334,8 +407,16 @@ def stage1_arrays(instance) -> dict:
     side = build_side(instance, build(instance))
     build_s = time.perf_counter() - t
     t = time.perf_counter()
-    lp = make_lp("highs", col_lower=side.col_lower, col_upper=side.col_upper, row_lower=side.row_lower,
-                 row_upper=side.row_upper, start=side.start, index=side.index, value=side.value)
+    lp = make_lp(
+        "highs",
+        col_lower=side.col_lower,
+        col_upper=side.col_upper,
+        row_lower=side.row_lower,
+        row_upper=side.row_upper,
+        start=side.start,
+        index=side.index,
+        value=side.value,
+    )
     cost = side.cost_vector("shortfall")
     lp.set_costs(cost)
     r = lp.solve()
@@ -343,10 +424,16 @@ def stage1_arrays(instance) -> dict:
     solve_s = time.perf_counter() - t
     if r.status is not Status.OPTIMAL:
         raise RuntimeError(f"HiGHS stopped with status {r.status.value}")
-    return {"build_s": build_s, "solve_s": solve_s, "total_s": build_s + solve_s,
-            "highs_run_s": _highs_run_seconds(getattr(lp, "_h", None)),
-            "weighted_shortfall": float(cost @ x), "columns": side.n_cols, "rows": len(side.row_lower),
-            "side_rows": len(side.rows)}
+    return {
+        "build_s": build_s,
+        "solve_s": solve_s,
+        "total_s": build_s + solve_s,
+        "highs_run_s": _highs_run_seconds(getattr(lp, "_h", None)),
+        "weighted_shortfall": float(cost @ x),
+        "columns": side.n_cols,
+        "rows": len(side.row_lower),
+        "side_rows": len(side.rows),
+    }
 
 
 def _highs_run_seconds(highs) -> float | None:
@@ -366,20 +453,22 @@ def stage1_pulp(instance) -> dict:
     t = time.perf_counter()
     flow = build(instance)
     problem = pulp.LpProblem("side_stage1", pulp.LpMinimize)
-    ship = [problem.add_variable(f"ship_{j}", 0, float(u) if np.isfinite(u) else None)
-            for j, u in enumerate(flow.col_upper[: flow.n_ship])]
+    ship = [
+        problem.add_variable(f"ship_{j}", 0, float(u) if np.isfinite(u) else None)
+        for j, u in enumerate(flow.col_upper[: flow.n_ship])
+    ]
     serve = [problem.add_variable(f"serve_{k}", 0) for k in range(flow.n_serve)]
     short = [problem.add_variable(f"short_{i}", 0) for i in range(len(flow.demand))]
     ship_by_supply = flow.ship.groupby(["source", "product"], sort=False).indices
     for rec in flow.supply.itertuples(index=False):
-        problem += pulp.lpSum(ship[j] for j in ship_by_supply.get((rec.source, rec.product), [])) <= float(
-            rec.quantity)
+        problem += pulp.lpSum(ship[j] for j in ship_by_supply.get((rec.source, rec.product), [])) <= float(rec.quantity)
     ship_by_hub = flow.ship.groupby(["region", "product"], sort=False).indices
     serve_by_hub = flow.serve.groupby(["region", "product"], sort=False).indices
     for hub in flow.hubs.itertuples(index=False):
         key = (hub.region, hub.product)
-        problem += (pulp.lpSum(ship[j] for j in ship_by_hub.get(key, []))
-                    == pulp.lpSum(serve[k] for k in serve_by_hub.get(key, [])))
+        problem += pulp.lpSum(ship[j] for j in ship_by_hub.get(key, [])) == pulp.lpSum(
+            serve[k] for k in serve_by_hub.get(key, [])
+        )
     serve_by_demand = flow.serve.groupby("demand_idx", sort=False).indices
     for i, quantity in enumerate(flow.demand["quantity"].to_numpy(float)):
         problem += pulp.lpSum(serve[k] for k in serve_by_demand.get(i, [])) + short[i] == float(quantity)
@@ -418,10 +507,16 @@ def stage1_pulp(instance) -> dict:
     if pulp.LpStatus[status] != "Optimal":
         raise RuntimeError(f"PuLP + HiGHS stopped with status {pulp.LpStatus[status]}")
     n_rows = problem.numConstraints()
-    return {"build_s": build_s, "solve_s": solve_s, "total_s": build_s + solve_s,
-            "highs_run_s": _highs_run_seconds(getattr(problem, "solverModel", None)),
-            "weighted_shortfall": objective, "columns": n_values, "rows": n_rows,
-            "note": f"PuLP {pulp.__version__} + pulp.HiGHS (highspy), {n_values:,} variables, {n_rows:,} rows"}
+    return {
+        "build_s": build_s,
+        "solve_s": solve_s,
+        "total_s": build_s + solve_s,
+        "highs_run_s": _highs_run_seconds(getattr(problem, "solverModel", None)),
+        "weighted_shortfall": objective,
+        "columns": n_values,
+        "rows": n_rows,
+        "note": f"PuLP {pulp.__version__} + pulp.HiGHS (highspy), {n_values:,} variables, {n_rows:,} rows",
+    }
 
 
 def compare_side(rows: list[dict]) -> None:
@@ -429,13 +524,15 @@ def compare_side(rows: list[dict]) -> None:
     ok = {row["path"]: row for row in rows if row["status"] == "ok"}
     base = ok.get("base")
     for row in rows:
-        row["vs_base"] = (row["total_s"] / base["total_s"] if base and row["total_s"] is not None
-                          and base["total_s"] > 0 else None)
+        row["vs_base"] = (
+            row["total_s"] / base["total_s"] if base and row["total_s"] is not None and base["total_s"] > 0 else None
+        )
     arrays, pulp_row, cap = ok.get("highs-arrays"), ok.get("pulp-highs"), ok.get("capacity")
     if arrays and pulp_row:
         pulp_row["agrees"] = _close(arrays["weighted_shortfall"], pulp_row["weighted_shortfall"])
-        pulp_row["vs_arrays"] = {k: pulp_row[k] / arrays[k] if arrays[k] > 0 else None
-                                 for k in ("build_s", "solve_s", "total_s")}
+        pulp_row["vs_arrays"] = {
+            k: pulp_row[k] / arrays[k] if arrays[k] > 0 else None for k in ("build_s", "solve_s", "total_s")
+        }
     if arrays and cap:
         arrays["agrees"] = _close(arrays["weighted_shortfall"], cap["lp_weighted_shortfall"])
     proven = ok.get("capacity-proven")
@@ -451,67 +548,105 @@ def _close(a: float, b: float) -> bool:
 # Output.
 
 
-_COLUMNS = ("path", "status", "method", "build_s", "solve_s", "total_s", "vs_base", "weighted_shortfall",
-            "lp_bound", "integrality_gap")
+_COLUMNS = (
+    "path",
+    "status",
+    "method",
+    "build_s",
+    "solve_s",
+    "total_s",
+    "vs_base",
+    "weighted_shortfall",
+    "lp_bound",
+    "integrality_gap",
+)
 
 
 def render_side_text(report: dict) -> str:
     """Header (date, machine), then per scale the side tables, the table and the notes."""
-    lines = [machine_header("allocator bench --side", report),
-             f"# seed {report['seed']}; every path in this process, one after another; seconds without imports; "
-             f"time limit {report['time_limit_s']:g} s per path (solver stages)"]
+    lines = [
+        machine_header("allocator bench --side", report),
+        f"# seed {report['seed']}; every path in this process, one after another; seconds without imports; "
+        f"time limit {report['time_limit_s']:g} s per path (solver stages)",
+    ]
     for block in report["scales"]:
         lines += [""] + _scale_lines(block)
     return "\n".join(lines) + "\n"
 
 
 def _scale_lines(block: dict) -> list[str]:
-    cut = f", cut to {block['cut'][0]} products, {block['cut'][1]} sources, {block['cut'][2]} regions" \
-        if block.get("cut") else ""
+    cut = (
+        f", cut to {block['cut'][0]} products, {block['cut'][1]} sources, {block['cut'][2]} regions"
+        if block.get("cut")
+        else ""
+    )
     lines = [f"scale {block['scale']}{cut} (generated in {block['prepared_s']:.1f} s)"]
     if block.get("load_average") is not None:
         lines.append(f"load average (1 min) before the paths: {block['load_average']:.2f}")
     s = block["sides"]
     if s:
-        lines.append(f"side tables: capacity.csv {s['pallet_capacities']} source pallet capacities + "
-                     f"{s['corridors']} corridor in units; commitments.csv {s['contracts']} contract minimums, "
-                     f"designated pairings for {s['designated_sources']} source(s); min_lot on "
-                     f"{s['lot_products']} products; max_destinations on {s['limited_sources']} sources")
+        lines.append(
+            f"side tables: capacity.csv {s['pallet_capacities']} source pallet capacities + "
+            f"{s['corridors']} corridor in units; commitments.csv {s['contracts']} contract minimums, "
+            f"designated pairings for {s['designated_sources']} source(s); min_lot on "
+            f"{s['lot_products']} products; max_destinations on {s['limited_sources']} sources"
+        )
     table = [list(_COLUMNS)] + [_cells(row) for row in block["paths"]]
     widths = [max(len(r[i]) for r in table) for i in range(len(_COLUMNS))]
     for r in table:
-        lines.append("  ".join([c.ljust(w) for c, w in zip(r[:3], widths[:3])]
-                               + [c.rjust(w) for c, w in zip(r[3:], widths[3:])]).rstrip())
+        lines.append(
+            "  ".join(
+                [c.ljust(w) for c, w in zip(r[:3], widths[:3])] + [c.rjust(w) for c, w in zip(r[3:], widths[3:])]
+            ).rstrip()
+        )
     for row in block["paths"]:
-        conflicts = f"; conflict check (build_side + find_conflicts, timed apart) {row['conflicts_s']:.3f} s" \
-            if row.get("conflicts_s") is not None else ""
+        conflicts = (
+            f"; conflict check (build_side + find_conflicts, timed apart) {row['conflicts_s']:.3f} s"
+            if row.get("conflicts_s") is not None
+            else ""
+        )
         if row["status"] not in ("ok",):
             lines.append(f"{row['path']}: {row['status']} after {row['total_s']:.1f} s: {row['detail']}{conflicts}")
         elif "timings" in row:
             stages = ", ".join(f"{k} {v:.3f} s" for k, v in row["timings"].items())
-            lines.append(f"{row['path']}: {row['solver']}, {row['lp_solves']} solves, equity "
-                         f"{'on' if row['equity'] else 'off'}; {stages}{conflicts}")
+            lines.append(
+                f"{row['path']}: {row['solver']}, {row['lp_solves']} solves, equity "
+                f"{'on' if row['equity'] else 'off'}; {stages}{conflicts}"
+            )
     ok = {row["path"]: row for row in block["paths"] if row["status"] == "ok"}
     arrays, pulp_row = ok.get("highs-arrays"), ok.get("pulp-highs")
     if ok.get("capacity-proven") and "below_capacity_path" in ok["capacity-proven"]:
-        lines.append(f"capacity-proven: the proven whole-unit optimum; the capacity path ({ok['capacity']['method']}) "
-                     f"has {ok['capacity-proven']['below_capacity_path']:,.3f} more weighted shortfall")
+        lines.append(
+            f"capacity-proven: the proven whole-unit optimum; the capacity path ({ok['capacity']['method']}) "
+            f"has {ok['capacity-proven']['below_capacity_path']:,.3f} more weighted shortfall"
+        )
     if arrays:
-        same = {True: "equal to the capacity path's LP bound", False: "DIFFERENT from the capacity path's LP bound",
-                None: "the capacity path did not finish: not compared"}[arrays.get("agrees")]
-        lines.append(f"highs-arrays: stage 1 of the capacity model (LP): {arrays['columns']:,} columns, "
-                     f"{arrays['rows']:,} rows ({arrays['side_rows']} side rows); optimum {same}")
+        same = {
+            True: "equal to the capacity path's LP bound",
+            False: "DIFFERENT from the capacity path's LP bound",
+            None: "the capacity path did not finish: not compared",
+        }[arrays.get("agrees")]
+        lines.append(
+            f"highs-arrays: stage 1 of the capacity model (LP): {arrays['columns']:,} columns, "
+            f"{arrays['rows']:,} rows ({arrays['side_rows']} side rows); optimum {same}"
+        )
     if pulp_row:
         r = pulp_row.get("vs_arrays") or {}
-        ratio = (f"; PuLP / arrays: build {r['build_s']:.1f}x, solve {r['solve_s']:.1f}x, total {r['total_s']:.1f}x"
-                 if r else "")
-        agree = {True: "equal to highs-arrays'", False: "DIFFERENT from highs-arrays'",
-                 None: "not compared"}[pulp_row.get("agrees")]
+        ratio = (
+            f"; PuLP / arrays: build {r['build_s']:.1f}x, solve {r['solve_s']:.1f}x, total {r['total_s']:.1f}x"
+            if r
+            else ""
+        )
+        agree = {True: "equal to highs-arrays'", False: "DIFFERENT from highs-arrays'", None: "not compared"}[
+            pulp_row.get("agrees")
+        ]
         lines.append(f"pulp-highs: {pulp_row['note']}; optimum {agree}{ratio}")
         if arrays and arrays.get("highs_run_s") is not None and pulp_row.get("highs_run_s") is not None:
-            lines.append(f"HiGHS's own run time (Highs.getRunTime) within solve_s: highs-arrays "
-                         f"{arrays['highs_run_s']:.3f} s, pulp-highs {pulp_row['highs_run_s']:.3f} s; the rest of "
-                         f"solve_s is handing the model over and reading the values back")
+            lines.append(
+                f"HiGHS's own run time (Highs.getRunTime) within solve_s: highs-arrays "
+                f"{arrays['highs_run_s']:.3f} s, pulp-highs {pulp_row['highs_run_s']:.3f} s; the rest of "
+                f"solve_s is handing the model over and reading the values back"
+            )
     return lines
 
 
@@ -520,6 +655,15 @@ def _cells(row: dict) -> list[str]:
         return "-" if row.get(key) is None else format(row[key], fmt)
 
     over = ">" if row["status"] == "timeout" else ""  # stopped: the time and ratio are lower bounds
-    return [row["path"], row["status"], row["method"] or "-", num("build_s", ".3f"), num("solve_s", ".3f"),
-            over + num("total_s", ".3f"), over + num("vs_base", ".1f"), num("weighted_shortfall", ",.3f"),
-            num("lp_weighted_shortfall", ",.3f"), num("integrality_gap", ",.3f")]
+    return [
+        row["path"],
+        row["status"],
+        row["method"] or "-",
+        num("build_s", ".3f"),
+        num("solve_s", ".3f"),
+        over + num("total_s", ".3f"),
+        over + num("vs_base", ".1f"),
+        num("weighted_shortfall", ",.3f"),
+        num("lp_weighted_shortfall", ",.3f"),
+        num("integrality_gap", ",.3f"),
+    ]

@@ -78,7 +78,8 @@ def blocked_arcs(model: SideModel, x: np.ndarray) -> dict[int, list[str]]:
     for a, lines in zip(model.closed["arc"], model.closed["lines"]):
         src = flow.ship["source"].iloc[a]
         blocked.setdefault(int(a), []).append(
-            f"{src} designated to other regions (commitments.csv row {', '.join(map(str, lines))})")
+            f"{src} designated to other regions (commitments.csv row {', '.join(map(str, lines))})"
+        )
     # Sources at their destination limit.
     limit = model.rows.loc[model.rows["kind"] == "destinations"]
     if len(limit):
@@ -92,5 +93,6 @@ def blocked_arcs(model: SideModel, x: np.ndarray) -> dict[int, list[str]]:
                 for a in np.flatnonzero((ship["source"] == s).to_numpy()):
                     if (s, ship["region"].iloc[a]) not in served:
                         blocked.setdefault(int(a), []).append(
-                            f"{s} at its limit of {int(k)} destinations (sources.csv row {line})")
+                            f"{s} at its limit of {int(k)} destinations (sources.csv row {line})"
+                        )
     return blocked

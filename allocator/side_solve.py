@@ -54,8 +54,9 @@ WHOLE_METHODS = ("auto", "proven", "rounded")
 SOLVER_NAMES = {"highs": "lp", "highs-mip": "mip", "highs-rounded": "rounded"}  # solver -> objective.method
 
 
-def solve_side(model: SideModel, *, equity: bool = True, time_limit: float | None = None,
-               whole: str = "auto") -> LexSolution:
+def solve_side(
+    model: SideModel, *, equity: bool = True, time_limit: float | None = None, whole: str = "auto"
+) -> LexSolution:
     """The lexicographic optimum of ``model`` over whole-unit plans (``x`` over ``model.flow``'s columns).
 
     ``solver`` of the result: ``highs`` (the LP optimum is whole), ``highs-mip`` (proven) or
@@ -68,8 +69,10 @@ def solve_side(model: SideModel, *, equity: bool = True, time_limit: float | Non
     try:
         lex = solve_lexicographic(model, equity=equity, whole=False, time_limit=time_limit, fallback=False)
     except SolverError as exc:
-        msg = (f"{exc}; a plan with side constraints (shared capacity, commitments, lots, destination limits) "
-               "is returned only when optimal: raise --time-limit")
+        msg = (
+            f"{exc}; a plan with side constraints (shared capacity, commitments, lots, destination limits) "
+            "is returned only when optimal: raise --time-limit"
+        )
         raise SolverError(msg) from None
     x = lex.x
     countable = model.countable_cols()
@@ -105,6 +108,15 @@ def solve_side(model: SideModel, *, equity: bool = True, time_limit: float | Non
         fair_lo = fair_hi = None  # a yes/no choice or a shared row may keep a row outside its LP fair box
     w = float(x @ model.cost_vector("shortfall"))
     cost = float(x @ model.cost_vector("cost"))
-    return LexSolution(x=x[:n_flow], weighted_shortfall=w, route_cost=cost, fair_fill=lex.fair_fill, lp_solves=solves,
-                       seconds=seconds, solver=solver, shortfall_bound=lex.weighted_shortfall, fair_lo=fair_lo,
-                       fair_hi=fair_hi)
+    return LexSolution(
+        x=x[:n_flow],
+        weighted_shortfall=w,
+        route_cost=cost,
+        fair_fill=lex.fair_fill,
+        lp_solves=solves,
+        seconds=seconds,
+        solver=solver,
+        shortfall_bound=lex.weighted_shortfall,
+        fair_lo=fair_lo,
+        fair_hi=fair_hi,
+    )

@@ -53,19 +53,29 @@ def read_previous(folder: str | Path, instance: Instance | None = None) -> Previ
     qty = pd.to_numeric(dispatch["quantity"], errors="coerce").to_numpy(float)
     bad = ~np.isfinite(qty) | (qty < 0)
     for pos in np.flatnonzero(bad):
-        issues.append(Issue("dispatch.csv", int(dispatch["_row"].iloc[pos]), "quantity",
-                            f"is {dispatch['quantity'].iloc[pos]!r}: expected a number of units, 0 or more"))
+        issues.append(
+            Issue(
+                "dispatch.csv",
+                int(dispatch["_row"].iloc[pos]),
+                "quantity",
+                f"is {dispatch['quantity'].iloc[pos]!r}: expected a number of units, 0 or more",
+            )
+        )
     for col in ("source", "region"):
         blank = dispatch[col].astype(str).str.strip() == ""
         for pos in np.flatnonzero(blank.to_numpy()):
             issues.append(Issue("dispatch.csv", int(dispatch["_row"].iloc[pos]), col, "is empty: expected an id"))
     if issues:
         raise PlanFileError(issues)
-    frame = pd.DataFrame({"source": dispatch["source"].astype(str).str.strip().to_numpy(object),
-                          "region": dispatch["region"].astype(str).str.strip().to_numpy(object), "quantity": qty})
+    frame = pd.DataFrame(
+        {
+            "source": dispatch["source"].astype(str).str.strip().to_numpy(object),
+            "region": dispatch["region"].astype(str).str.strip().to_numpy(object),
+            "quantity": qty,
+        }
+    )
     frame = frame.loc[frame["quantity"] > 0]
-    pairs = (frame.groupby(["source", "region"], as_index=False, sort=True)["quantity"].sum()
-             .reset_index(drop=True))
+    pairs = frame.groupby(["source", "region"], as_index=False, sort=True)["quantity"].sum().reset_index(drop=True)
     unknown: list[str] = []
     if instance is not None:
         for col, known in (("source", set(instance.sources["source"])), ("region", set(instance.regions["region"]))):
@@ -93,4 +103,5 @@ def pair_changes(previous: Previous, dispatch: pd.DataFrame) -> pd.DataFrame:
     both["change"] = np.select([before & after, after], ["kept", "new"], "dropped")
     both = both.sort_values(["source", "region"]).reset_index(drop=True)
     return both.rename(columns={"quantity_before": "before", "quantity_now": "now"})[
-        ["source", "region", "before", "now", "change"]]
+        ["source", "region", "before", "now", "change"]
+    ]

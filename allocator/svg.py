@@ -10,13 +10,34 @@ from __future__ import annotations
 import html
 import math
 
-__all__ = ["esc", "fmt_qty", "fmt_compact", "fmt_pct", "fill_colour", "FILL_STOPS", "TIER_COLOURS", "tier_colour",
-           "svg_doc", "text", "gradient_legend", "bar_rows", "line_chart", "sankey", "sparkline_panel", "n"]
+__all__ = [
+    "esc",
+    "fmt_qty",
+    "fmt_compact",
+    "fmt_pct",
+    "fill_colour",
+    "FILL_STOPS",
+    "TIER_COLOURS",
+    "tier_colour",
+    "svg_doc",
+    "text",
+    "gradient_legend",
+    "bar_rows",
+    "line_chart",
+    "sankey",
+    "sparkline_panel",
+    "n",
+]
 
 # Fill rate 0 -> 1: red (nothing delivered) through yellow to blue (all of it); ColorBrewer RdYlBu, which
 # colour-blind readers can tell apart end to end.
-FILL_STOPS = ((0.0, (165, 0, 38)), (0.25, (244, 109, 67)), (0.5, (254, 224, 144)), (0.75, (171, 217, 233)),
-              (1.0, (49, 54, 149)))
+FILL_STOPS = (
+    (0.0, (165, 0, 38)),
+    (0.25, (244, 109, 67)),
+    (0.5, (254, 224, 144)),
+    (0.75, (171, 217, 233)),
+    (1.0, (49, 54, 149)),
+)
 NO_DATA = "#e3e3e3"
 # Tier 1 (highest priority) first: the same order as the replay chart (allocator/charts.py).
 TIER_COLOURS = ("#b2182b", "#2166ac", "#1b7837", "#e08214", "#762a83", "#4d4d4d", "#01665e", "#c51b7d")
@@ -83,12 +104,24 @@ def tier_colour(i: int) -> str:
 
 
 def svg_doc(width: float, height: float, body: str, *, label: str, cls: str = "chart") -> str:
-    return (f'<svg class="{esc(cls)}" viewBox="0 0 {n(width)} {n(height)}" width="{n(width)}" height="{n(height)}" '
-            f'role="img" aria-label="{esc(label)}">{body}</svg>')
+    return (
+        f'<svg class="{esc(cls)}" viewBox="0 0 {n(width)} {n(height)}" width="{n(width)}" height="{n(height)}" '
+        f'role="img" aria-label="{esc(label)}">{body}</svg>'
+    )
 
 
-def text(x: float, y: float, s, *, size: float = 11, anchor: str = "start", weight: str | None = None,
-         fill: str = INK, cls: str | None = None, halo: bool = False) -> str:
+def text(
+    x: float,
+    y: float,
+    s,
+    *,
+    size: float = 11,
+    anchor: str = "start",
+    weight: str | None = None,
+    fill: str = INK,
+    cls: str | None = None,
+    halo: bool = False,
+) -> str:
     attrs = f'x="{n(x)}" y="{n(y)}" font-size="{n(size)}" fill="{fill}"'
     if anchor != "start":
         attrs += f' text-anchor="{anchor}"'
@@ -104,22 +137,33 @@ def text(x: float, y: float, s, *, size: float = 11, anchor: str = "start", weig
 def gradient_legend(x: float, y: float, width: float, *, title: str, gid: str = "fillscale") -> str:
     """The fill-rate colour bar with 0, 25, 50, 75 and 100% ticks and a grey 'no demand' swatch."""
     stops = "".join(f'<stop offset="{int(o * 100)}%" stop-color="{fill_colour(o)}"/>' for o, _ in FILL_STOPS)
-    out = [f'<defs><linearGradient id="{gid}">{stops}</linearGradient></defs>',
-           text(x, y, title, size=11, weight="600"),
-           f'<rect x="{n(x)}" y="{n(y + 6)}" width="{n(width)}" height="10" fill="url(#{gid})" stroke="#999" '
-           'stroke-width="0.5"/>']
+    out = [
+        f'<defs><linearGradient id="{gid}">{stops}</linearGradient></defs>',
+        text(x, y, title, size=11, weight="600"),
+        f'<rect x="{n(x)}" y="{n(y + 6)}" width="{n(width)}" height="10" fill="url(#{gid})" stroke="#999" '
+        'stroke-width="0.5"/>',
+    ]
     for k in range(5):
         tx = x + width * k / 4
         out.append(f'<line x1="{n(tx)}" y1="{n(y + 16)}" x2="{n(tx)}" y2="{n(y + 19)}" stroke="#666"/>')
         out.append(text(tx, y + 29, f"{25 * k}%", size=9.5, anchor="middle", fill=MUTED))
-    out.append(f'<rect x="{n(x + width + 12)}" y="{n(y + 6)}" width="14" height="10" fill="{NO_DATA}" '
-               'stroke="#999" stroke-width="0.5"/>')
+    out.append(
+        f'<rect x="{n(x + width + 12)}" y="{n(y + 6)}" width="14" height="10" fill="{NO_DATA}" '
+        'stroke="#999" stroke-width="0.5"/>'
+    )
     out.append(text(x + width + 30, y + 15, "no demand", size=9.5, fill=MUTED))
     return "".join(out)
 
 
-def bar_rows(rows: list[dict], *, width: float = 560, label_width: float = 170, title: str = "",
-             row_height: float = 26, note_width: float = 150) -> str:
+def bar_rows(
+    rows: list[dict],
+    *,
+    width: float = 560,
+    label_width: float = 170,
+    title: str = "",
+    row_height: float = 26,
+    note_width: float = 150,
+) -> str:
     """Horizontal fill-rate bars, one per row: ``label``, ``rate`` (0 to 1), ``note`` (right of the bar),
     ``colour`` (the bar; default: the rate's colour on the fill scale), ``sub`` (a second, smaller label)."""
     top = 22 if title else 4
@@ -135,16 +179,18 @@ def bar_rows(rows: list[dict], *, width: float = 560, label_width: float = 170, 
         y = top + i * row_height
         rate = r.get("rate")
         colour = r.get("colour") or fill_colour(rate)
-        out.append(text(x0 - 8, y + row_height / 2 + (0 if r.get("sub") else 4), r["label"], size=11.5,
-                        anchor="end"))
+        out.append(text(x0 - 8, y + row_height / 2 + (0 if r.get("sub") else 4), r["label"], size=11.5, anchor="end"))
         if r.get("sub"):
             out.append(text(x0 - 8, y + row_height / 2 + 11, r["sub"], size=9, anchor="end", fill=MUTED))
-        out.append(f'<rect x="{n(x0)}" y="{n(y + 5)}" width="{n(bar_w)}" height="{n(row_height - 10)}" '
-                   f'fill="#f3f3f3"/>')
+        out.append(
+            f'<rect x="{n(x0)}" y="{n(y + 5)}" width="{n(bar_w)}" height="{n(row_height - 10)}" fill="#f3f3f3"/>'
+        )
         if rate is not None and not math.isnan(rate):
-            out.append(f'<rect class="bar" x="{n(x0)}" y="{n(y + 5)}" width="{n(bar_w * min(max(rate, 0), 1))}" '
-                       f'height="{n(row_height - 10)}" fill="{colour}"><title>{esc(r["label"])}: '
-                       f'{esc(fmt_pct(rate))}</title></rect>')
+            out.append(
+                f'<rect class="bar" x="{n(x0)}" y="{n(y + 5)}" width="{n(bar_w * min(max(rate, 0), 1))}" '
+                f'height="{n(row_height - 10)}" fill="{colour}"><title>{esc(r["label"])}: '
+                f"{esc(fmt_pct(rate))}</title></rect>"
+            )
         if r.get("note"):
             out.append(text(x0 + bar_w + 8, y + row_height / 2 - 1, fmt_pct(rate), size=11, weight="600"))
             out.append(text(x0 + bar_w + 8, y + row_height / 2 + 10, r["note"], size=9, fill=MUTED))
@@ -170,8 +216,16 @@ def _date_ticks(labels: list[str], count: int = 7) -> list[int]:
     return list(range(0, len(labels), step))
 
 
-def line_chart(labels: list[str], series: list[dict], *, width: float = 560, height: float = 230, title: str = "",
-               percent: bool = False, y_label: str = "") -> str:
+def line_chart(
+    labels: list[str],
+    series: list[dict],
+    *,
+    width: float = 560,
+    height: float = 230,
+    title: str = "",
+    percent: bool = False,
+    y_label: str = "",
+) -> str:
     """Lines over days: ``labels`` (x, one per day), ``series`` of ``name``, ``colour``, ``values`` (None: gap),
     optional ``width`` and ``dash``. With ``percent`` the y axis runs 0 to 100%."""
     left, right, top, bottom = 62, 12, 26 if title else 10, 40
@@ -188,8 +242,16 @@ def line_chart(labels: list[str], series: list[dict], *, width: float = 560, hei
     for i in _date_ticks(labels):
         gx = left + pw * i / nx
         out.append(f'<line x1="{n(gx)}" y1="{n(top + ph)}" x2="{n(gx)}" y2="{n(top + ph + 4)}" stroke="#888"/>')
-        out.append(text(gx, top + ph + 15, labels[i][5:] if len(labels[i]) == 10 else labels[i], size=9.5,
-                        anchor="middle", fill=MUTED))
+        out.append(
+            text(
+                gx,
+                top + ph + 15,
+                labels[i][5:] if len(labels[i]) == 10 else labels[i],
+                size=9.5,
+                anchor="middle",
+                fill=MUTED,
+            )
+        )
     if y_label:
         out.append(text(width - right, 15, y_label, size=9.5, anchor="end", fill=MUTED))
     for s in series:
@@ -209,42 +271,62 @@ def line_chart(labels: list[str], series: list[dict], *, width: float = 560, hei
                 x, y = run[0].split(",")
                 out.append(f'<circle cx="{x}" cy="{y}" r="2.5" fill="{s["colour"]}"/>')
             else:
-                out.append(f'<polyline class="series" points="{" ".join(run)}" fill="none" stroke="{s["colour"]}" '
-                           f'stroke-width="{s.get("width", 2)}" stroke-linejoin="round"{dash}>'
-                           f'<title>{esc(s["name"])}</title></polyline>')
+                out.append(
+                    f'<polyline class="series" points="{" ".join(run)}" fill="none" stroke="{s["colour"]}" '
+                    f'stroke-width="{s.get("width", 2)}" stroke-linejoin="round"{dash}>'
+                    f"<title>{esc(s['name'])}</title></polyline>"
+                )
     # legend under the axis
     lx, ly = left, height - 8
     for s in series:
-        out.append(f'<line x1="{n(lx)}" y1="{n(ly - 3.5)}" x2="{n(lx + 16)}" y2="{n(ly - 3.5)}" '
-                   f'stroke="{s["colour"]}" stroke-width="2.5"/>')
+        out.append(
+            f'<line x1="{n(lx)}" y1="{n(ly - 3.5)}" x2="{n(lx + 16)}" y2="{n(ly - 3.5)}" '
+            f'stroke="{s["colour"]}" stroke-width="2.5"/>'
+        )
         out.append(text(lx + 20, ly, s["name"], size=10))
         lx += 28 + 6.2 * len(str(s["name"]))
     return svg_doc(width, height, "".join(out), label=title or "time series")
 
 
-def sparkline_panel(label: str, labels: list[str], rate: list, stock: list | None, *, width: float = 178,
-                    height: float = 84, note: str = "") -> str:
+def sparkline_panel(
+    label: str,
+    labels: list[str],
+    rate: list,
+    stock: list | None,
+    *,
+    width: float = 178,
+    height: float = 84,
+    note: str = "",
+) -> str:
     """One region's small multiple: fill rate (0 to 100%, shaded area) and stock (line, its own scale)."""
     left, top, pw, ph = 4, 30, width - 8, height - 36
     nx = max(len(labels) - 1, 1)
-    out = [f'<rect x="0.5" y="0.5" width="{n(width - 1)}" height="{n(height - 1)}" fill="#fff" stroke="#ddd"/>',
-           text(6, 13, label, size=11, weight="600"), text(6, 25, note, size=9, fill=MUTED),
-           f'<rect x="{left}" y="{top}" width="{n(pw)}" height="{n(ph)}" fill="#f6f6f6"/>']
+    out = [
+        f'<rect x="0.5" y="0.5" width="{n(width - 1)}" height="{n(height - 1)}" fill="#fff" stroke="#ddd"/>',
+        text(6, 13, label, size=11, weight="600"),
+        text(6, 25, note, size=9, fill=MUTED),
+        f'<rect x="{left}" y="{top}" width="{n(pw)}" height="{n(ph)}" fill="#f6f6f6"/>',
+    ]
     pts = [(left + pw * i / nx, top + ph - ph * min(max(v, 0), 1)) for i, v in enumerate(rate) if v is not None]
     if pts:
-        area = (f"M{n(pts[0][0])},{n(top + ph)} " + " ".join(f"L{n(x)},{n(y)}" for x, y in pts)
-                + f" L{n(pts[-1][0])},{n(top + ph)} Z")
+        area = (
+            f"M{n(pts[0][0])},{n(top + ph)} "
+            + " ".join(f"L{n(x)},{n(y)}" for x, y in pts)
+            + f" L{n(pts[-1][0])},{n(top + ph)} Z"
+        )
         out.append(f'<path d="{area}" fill="#74a9cf" fill-opacity="0.55" stroke="#2b8cbe" stroke-width="1.2"/>')
     smax = max((v for v in (stock or []) if v is not None), default=0)
     if stock and smax > 0:
-        sp = " ".join(f"{n(left + pw * i / nx)},{n(top + ph - ph * v / smax)}" for i, v in enumerate(stock)
-                      if v is not None)
+        sp = " ".join(
+            f"{n(left + pw * i / nx)},{n(top + ph - ph * v / smax)}" for i, v in enumerate(stock) if v is not None
+        )
         out.append(f'<polyline points="{sp}" fill="none" stroke="#e6550d" stroke-width="1.4"/>')
     return svg_doc(width, height, "".join(out), label=f"{label}: fill rate and stock", cls="spark")
 
 
-def sankey(columns: list[list[dict]], links: list[dict], *, width: float = 900, height: float = 360,
-           title: str = "") -> str:
+def sankey(
+    columns: list[list[dict]], links: list[dict], *, width: float = 900, height: float = 360, title: str = ""
+) -> str:
     """Flows between columns of nodes. A node: ``id``, ``label``, ``colour``; a link: ``source``, ``target``
     (node ids in adjacent columns), ``value``, ``colour``. Node heights are to one scale across columns."""
     top, bottom, gap, node_w = 28 if title else 8, 8, 8, 12
@@ -255,11 +337,14 @@ def sankey(columns: list[list[dict]], links: list[dict], *, width: float = 900, 
         value_in[lk["target"]] = value_in.get(lk["target"], 0) + lk["value"]
     size = {nd["id"]: max(value_in.get(nd["id"], 0), value_out.get(nd["id"], 0)) for col in columns for nd in col}
     avail = height - top - bottom
-    scale = min((avail - gap * (len(col) - 1)) / max(sum(size[nd["id"]] for nd in col), 1e-12)
-                for col in columns if col)
+    scale = min(
+        (avail - gap * (len(col) - 1)) / max(sum(size[nd["id"]] for nd in col), 1e-12) for col in columns if col
+    )
     left_room, right_room = 240, 200
-    xs = [left_room + (width - left_room - right_room - node_w) * c / max(len(columns) - 1, 1)
-          for c in range(len(columns))]
+    xs = [
+        left_room + (width - left_room - right_room - node_w) * c / max(len(columns) - 1, 1)
+        for c in range(len(columns))
+    ]
     pos: dict[str, tuple[float, float, float]] = {}
     out = [text(0, 15, title, size=12.5, weight="600")] if title else []
     for c, col in enumerate(columns):
@@ -273,17 +358,27 @@ def sankey(columns: list[list[dict]], links: list[dict], *, width: float = 900, 
     for c, col in enumerate(columns):
         for nd in col:
             x, y, h = pos[nd["id"]]
-            nodes_svg.append(f'<rect class="node" x="{n(x)}" y="{n(y)}" width="{node_w}" height="{n(h)}" '
-                             f'fill="{nd.get("colour", "#555")}"><title>{esc(nd["label"])}: '
-                             f'{esc(fmt_qty(size[nd["id"]]))}</title></rect>')
+            nodes_svg.append(
+                f'<rect class="node" x="{n(x)}" y="{n(y)}" width="{node_w}" height="{n(h)}" '
+                f'fill="{nd.get("colour", "#555")}"><title>{esc(nd["label"])}: '
+                f"{esc(fmt_qty(size[nd['id']]))}</title></rect>"
+            )
             if c == 0:
                 lx, anchor = x - 6, "end"
             elif c == len(columns) - 1:
                 lx, anchor = x + node_w + 6, "start"
             else:
                 lx, anchor = x + node_w + 6, "start"
-            nodes_svg.append(text(lx, y + h / 2 + 3.5, f"{nd['label']}  {fmt_qty(size[nd['id']])}", size=10.5,
-                                  anchor=anchor, halo=True))
+            nodes_svg.append(
+                text(
+                    lx,
+                    y + h / 2 + 3.5,
+                    f"{nd['label']}  {fmt_qty(size[nd['id']])}",
+                    size=10.5,
+                    anchor=anchor,
+                    halo=True,
+                )
+            )
     used_out: dict[str, float] = {}
     used_in: dict[str, float] = {}
     for lk in links:
@@ -296,7 +391,9 @@ def sankey(columns: list[list[dict]], links: list[dict], *, width: float = 900, 
         used_in[lk["target"]] = used_in.get(lk["target"], 0) + w
         x0, x1 = sx + node_w, tx
         xm = (x0 + x1) / 2
-        out.append(f'<path class="link" d="M{n(x0)},{n(y0)} C{n(xm)},{n(y0)} {n(xm)},{n(y1)} {n(x1)},{n(y1)}" '
-                   f'fill="none" stroke="{lk.get("colour", "#888")}" stroke-opacity="0.45" '
-                   f'stroke-width="{n(max(w, 1.0))}"><title>{esc(lk.get("title", ""))}</title></path>')
+        out.append(
+            f'<path class="link" d="M{n(x0)},{n(y0)} C{n(xm)},{n(y0)} {n(xm)},{n(y1)} {n(x1)},{n(y1)}" '
+            f'fill="none" stroke="{lk.get("colour", "#888")}" stroke-opacity="0.45" '
+            f'stroke-width="{n(max(w, 1.0))}"><title>{esc(lk.get("title", ""))}</title></path>'
+        )
     return svg_doc(width, height, "".join(out + nodes_svg), label=title or "flows")

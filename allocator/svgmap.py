@@ -98,18 +98,26 @@ def _symbol(kind: str, x: float, y: float, r: float, colour: str) -> str:
             pts.append(f"{n(x + rr * math.cos(a))},{n(y - rr * math.sin(a))}")
         return f'<polygon points="{" ".join(pts)}" fill="{colour}" {halo}/>'
     if kind == "triangle":
-        return (f'<polygon points="{n(x)},{n(y - r)} {n(x + r * 0.9)},{n(y + r * 0.7)} {n(x - r * 0.9)},'
-                f'{n(y + r * 0.7)}" fill="{colour}" {halo}/>')
+        return (
+            f'<polygon points="{n(x)},{n(y - r)} {n(x + r * 0.9)},{n(y + r * 0.7)} {n(x - r * 0.9)},'
+            f'{n(y + r * 0.7)}" fill="{colour}" {halo}/>'
+        )
     if kind == "down":
-        return (f'<polygon points="{n(x)},{n(y + r)} {n(x + r * 0.9)},{n(y - r * 0.7)} {n(x - r * 0.9)},'
-                f'{n(y - r * 0.7)}" fill="{colour}" {halo}/>')
+        return (
+            f'<polygon points="{n(x)},{n(y + r)} {n(x + r * 0.9)},{n(y - r * 0.7)} {n(x - r * 0.9)},'
+            f'{n(y - r * 0.7)}" fill="{colour}" {halo}/>'
+        )
     if kind == "diamond":
-        return (f'<polygon points="{n(x)},{n(y - r)} {n(x + r * 0.75)},{n(y)} {n(x)},{n(y + r)} {n(x - r * 0.75)},'
-                f'{n(y)}" fill="{colour}" {halo}/>')
+        return (
+            f'<polygon points="{n(x)},{n(y - r)} {n(x + r * 0.75)},{n(y)} {n(x)},{n(y + r)} {n(x - r * 0.75)},'
+            f'{n(y)}" fill="{colour}" {halo}/>'
+        )
     if kind == "ring":
         return f'<circle cx="{n(x)}" cy="{n(y)}" r="{n(r * 0.7)}" fill="#fff" stroke="{colour}" stroke-width="1.8"/>'
-    return (f'<rect x="{n(x - r * 0.65)}" y="{n(y - r * 0.65)}" width="{n(r * 1.3)}" height="{n(r * 1.3)}" '
-            f'fill="{colour}" {halo}/>')
+    return (
+        f'<rect x="{n(x - r * 0.65)}" y="{n(y - r * 0.65)}" width="{n(r * 1.3)}" height="{n(r * 1.3)}" '
+        f'fill="{colour}" {halo}/>'
+    )
 
 
 def _flag_style(flag: str) -> tuple[str, str, str]:
@@ -138,8 +146,16 @@ def _match_outlines(regions: pd.DataFrame, outlines: dict) -> pd.Series:
     return pd.Series(out, index=regions.index, dtype=object)
 
 
-def china_map(regions: pd.DataFrame, flows: pd.DataFrame, sources: pd.DataFrame, *, width: float = 700,
-              height: float = 540, title: str = "", note: str = "") -> str:
+def china_map(
+    regions: pd.DataFrame,
+    flows: pd.DataFrame,
+    sources: pd.DataFrame,
+    *,
+    width: float = 700,
+    height: float = 540,
+    title: str = "",
+    note: str = "",
+) -> str:
     """The map as an ``<svg>`` element.
 
     ``regions``: region, name, name_zh, lat, lon (NaN: unknown), flags (``;``-separated), parent, demand,
@@ -155,29 +171,36 @@ def china_map(regions: pd.DataFrame, flows: pd.DataFrame, sources: pd.DataFrame,
     by_outline = direct.groupby("outline")[["demand", "delivered"]].sum()
     parent_outline = dict(zip(direct["region"], direct["outline"]))
     children = regions.loc[(regions["outline"] == "") & regions["parent"].isin(parent_outline)]
-    child_sum = children.assign(outline=children["parent"].map(parent_outline)).groupby("outline")[
-        ["demand", "delivered"]].sum()
+    child_sum = (
+        children.assign(outline=children["parent"].map(parent_outline))
+        .groupby("outline")[["demand", "delivered"]]
+        .sum()
+    )
     shapes = []
     for key in sorted(outlines):
         shape = outlines[key]
         if not shape["rings"]:
             continue
         own = by_outline.loc[key] if key in by_outline.index else None
-        if own is not None and own["demand"] <= 0 and key in child_sum.index:
-            own = child_sum.loc[key]
-        elif own is None and key in child_sum.index:
+        if own is not None and own["demand"] <= 0 and key in child_sum.index or own is None and key in child_sum.index:
             own = child_sum.loc[key]
         in_plan = own is not None
         rate = own["delivered"] / own["demand"] if in_plan and own["demand"] > 0 else None
         colour = fill_colour(rate) if in_plan else "#f4f4f4"
         names = direct.loc[direct["outline"] == key]
         label = str(names["name"].iloc[0]) if len(names) else shape["name"]
-        tip = (f"{label}: fill {fmt_pct(rate)} ({fmt_qty(own['delivered'])} of {fmt_qty(own['demand'])})"
-               if in_plan and rate is not None else f"{label}: no demand in this plan" if in_plan
-               else f"{label}: not in this plan")
+        tip = (
+            f"{label}: fill {fmt_pct(rate)} ({fmt_qty(own['delivered'])} of {fmt_qty(own['demand'])})"
+            if in_plan and rate is not None
+            else f"{label}: no demand in this plan"
+            if in_plan
+            else f"{label}: not in this plan"
+        )
         d = "".join(_ring_path(frame, ring) for ring in shape["rings"])
-        shapes.append(f'<path class="province" data-region="{esc(key)}" d="{d}" fill="{colour}" '
-                      f'fill-rule="evenodd" stroke="#fff" stroke-width="0.9"><title>{esc(tip)}</title></path>')
+        shapes.append(
+            f'<path class="province" data-region="{esc(key)}" d="{d}" fill="{colour}" '
+            f'fill-rule="evenodd" stroke="#fff" stroke-width="0.9"><title>{esc(tip)}</title></path>'
+        )
     out = [f'<rect x="0" y="0" width="{n(frame.width)}" height="{n(frame.height)}" fill="#fbfdff"/>']
     out += shapes
     # Hubs: where flows end, labels and flags sit; a region without an outline is a point there.
@@ -192,9 +215,11 @@ def china_map(regions: pd.DataFrame, flows: pd.DataFrame, sources: pd.DataFrame,
         x, y = hubs[rec.region]
         rate = rec.delivered / rec.demand if rec.demand > 0 else None
         r = 2.5 + 6 * math.sqrt(rec.demand / dmax) if dmax > 0 else 3
-        out.append(f'<circle class="region-point" cx="{n(x)}" cy="{n(y)}" r="{n(r)}" fill="{fill_colour(rate)}" '
-                   f'stroke="#333" stroke-width="0.7"><title>{esc(rec.name)}: fill {esc(fmt_pct(rate))} '
-                   f'({esc(fmt_qty(rec.delivered))} of {esc(fmt_qty(rec.demand))})</title></circle>')
+        out.append(
+            f'<circle class="region-point" cx="{n(x)}" cy="{n(y)}" r="{n(r)}" fill="{fill_colour(rate)}" '
+            f'stroke="#333" stroke-width="0.7"><title>{esc(rec.name)}: fill {esc(fmt_pct(rate))} '
+            f"({esc(fmt_qty(rec.delivered))} of {esc(fmt_qty(rec.demand))})</title></circle>"
+        )
     # Flows, largest drawn last (on top).
     qmax = float(flows["quantity"].max()) if len(flows) else 0.0
     for rec in flows.sort_values(["quantity", "title"]).itertuples(index=False):
@@ -206,19 +231,30 @@ def china_map(regions: pd.DataFrame, flows: pd.DataFrame, sources: pd.DataFrame,
         cx, cy = (x0 + x1) / 2 - (y1 - y0) * 0.18, (y0 + y1) / 2 + (x1 - x0) * 0.18
         w = max(1.0, 12 * rec.quantity / qmax)
         d = f"M{n(x0)},{n(y0)} Q{n(cx)},{n(cy)} {n(x1)},{n(y1)}"
-        out.append(f'<path d="{d}" fill="none" stroke="#fff" stroke-opacity="0.7" stroke-width="{n(w + 2.5)}" '
-                   'stroke-linecap="round"/>')
-        out.append(f'<path class="flow" d="{d}" fill="none" stroke="{FLOW_COLOUR}" stroke-opacity="0.75" '
-                   f'stroke-width="{n(w)}" stroke-linecap="round"><title>{esc(rec.title)}</title></path>')
+        out.append(
+            f'<path d="{d}" fill="none" stroke="#fff" stroke-opacity="0.7" stroke-width="{n(w + 2.5)}" '
+            'stroke-linecap="round"/>'
+        )
+        out.append(
+            f'<path class="flow" d="{d}" fill="none" stroke="{FLOW_COLOUR}" stroke-opacity="0.75" '
+            f'stroke-width="{n(w)}" stroke-linecap="round"><title>{esc(rec.title)}</title></path>'
+        )
     for rec in sources.sort_values(["quantity", "title"]).itertuples(index=False):
         x, y = frame.xy(rec.lon, rec.lat)
-        out.append(f'<rect class="source" x="{n(x - 3.5)}" y="{n(y - 3.5)}" width="7" height="7" fill="#fff" '
-                   f'stroke="{FLOW_COLOUR}" stroke-width="1.8"><title>{esc(rec.title)}</title></rect>')
+        out.append(
+            f'<rect class="source" x="{n(x - 3.5)}" y="{n(y - 3.5)}" width="7" height="7" fill="#fff" '
+            f'stroke="{FLOW_COLOUR}" stroke-width="1.8"><title>{esc(rec.title)}</title></rect>'
+        )
     # Labels and flags.
     outlined = regions.loc[regions["outline"] != ""]
     label_all = len(outlined) + len(points) <= LABEL_ALL_UP_TO
-    shown = regions if label_all else regions.assign(_s=regions["demand"] - regions["delivered"]).sort_values(
-        ["_s", "region"], ascending=[False, True]).head(12)
+    shown = (
+        regions
+        if label_all
+        else regions.assign(_s=regions["demand"] - regions["delivered"])
+        .sort_values(["_s", "region"], ascending=[False, True])
+        .head(12)
+    )
     for rec in shown.sort_values("region").itertuples(index=False):
         if rec.region not in hubs:
             continue
@@ -229,8 +265,7 @@ def china_map(regions: pd.DataFrame, flows: pd.DataFrame, sources: pd.DataFrame,
             out.append(_symbol(kind, x - 5 * (len(flags) - 1) + 10 * i, y - 7, 4.2, colour))
         label = _short(str(rec.name))
         label = label if len(label) <= 18 else label[:17] + "…"
-        out.append(text(x, y + 10, label, size=9, anchor="middle", fill=INK, halo=True,
-                        cls="map-label"))
+        out.append(text(x, y + 10, label, size=9, anchor="middle", fill=INK, halo=True, cls="map-label"))
     body = "".join(out)
     map_h = frame.height
     # Legend under the map.
@@ -240,11 +275,15 @@ def china_map(regions: pd.DataFrame, flows: pd.DataFrame, sources: pd.DataFrame,
     legend.append(text(lx, ly, "Shipments (width = units)", size=11, weight="600"))
     for i, frac in enumerate((1.0, 0.5, 0.1)):
         yy = ly + 12 + i * 11
-        legend.append(f'<line x1="{lx}" y1="{n(yy)}" x2="{lx + 34}" y2="{n(yy)}" stroke="{FLOW_COLOUR}" '
-                      f'stroke-opacity="0.75" stroke-width="{n(max(1.0, 12 * frac))}"/>')
+        legend.append(
+            f'<line x1="{lx}" y1="{n(yy)}" x2="{lx + 34}" y2="{n(yy)}" stroke="{FLOW_COLOUR}" '
+            f'stroke-opacity="0.75" stroke-width="{n(max(1.0, 12 * frac))}"/>'
+        )
         legend.append(text(lx + 40, yy + 3.5, fmt_qty(round(qmax * frac)) if qmax else "-", size=9.5, fill=MUTED))
-    legend.append(f'<rect x="{lx + 96}" y="{n(ly + 8.5)}" width="7" height="7" fill="#fff" stroke="{FLOW_COLOUR}" '
-                  'stroke-width="1.8"/>')
+    legend.append(
+        f'<rect x="{lx + 96}" y="{n(ly + 8.5)}" width="7" height="7" fill="#fff" stroke="{FLOW_COLOUR}" '
+        'stroke-width="1.8"/>'
+    )
     legend.append(text(lx + 107, ly + 15.5, "source", size=9.5, fill=MUTED))
     fx = 465
     legend.append(text(fx, ly, "Priority flags", size=11, weight="600"))

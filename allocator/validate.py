@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import difflib
 import re
-from datetime import date
 import unicodedata
+from datetime import date
 from pathlib import Path
 
 import numpy as np
@@ -51,8 +51,9 @@ def check(raw: RawInstance, policy: Policy | None = None, overrides: list[str] |
     if policy is None:
         where = "policy.toml" if raw.policy_data is None else f"{raw.path.name if raw.path else raw.name}[policy]"
         try:
-            policy = load_policy(raw.policy_path) if raw.policy_data is None else policy_from_dict(
-                raw.policy_data, where)
+            policy = (
+                load_policy(raw.policy_path) if raw.policy_data is None else policy_from_dict(raw.policy_data, where)
+            )
         except PolicyError as exc:
             issues.append(Issue(where, None, None, str(exc).removeprefix(f"{where}: ")))
             policy = Policy()
@@ -67,24 +68,33 @@ def check(raw: RawInstance, policy: Policy | None = None, overrides: list[str] |
         if frame is None:
             typed[table.name] = None
             continue
-        typed[table.name] = _parse_table(table, frame, raw.rows.get(table.name, []), policy, issues,
-                                         raw.label(table.name), with_duplicates)
+        typed[table.name] = _parse_table(
+            table, frame, raw.rows.get(table.name, []), policy, issues, raw.label(table.name), with_duplicates
+        )
     required_parsed = all(typed.get(t.name) is not None for t in TABLES.values() if t.required)
     optional_parsed = all(raw.tables.get(t) is None or typed[t] is not None for t in OPTIONAL_TABLES)
     if required_parsed and optional_parsed:
         # Cross-table checks run even when cells are bad, so that every problem shows at once;
         # bad cells were already reported and hold a neutral value here.
         # Duplicate ids were reported above; the cross checks see each id once.
-        unique = {name: frame.drop_duplicates(subset=list(TABLES[name].key)) if name in with_duplicates else frame
-                  for name, frame in typed.items()}
+        unique = {
+            name: frame.drop_duplicates(subset=list(TABLES[name].key)) if name in with_duplicates else frame
+            for name, frame in typed.items()
+        }
         _check_references(unique, raw, policy, issues)
         _check_substitutes(unique, raw, policy, issues)
         _check_days(unique, raw, issues)
         _check_side_tables(unique, raw, issues)
         unknown = sorted(set(policy.region_weights) - set(unique["regions"]["region"]))
         if unknown:
-            issues.append(Issue("policy", None, "region_weight", f"unknown region(s) {', '.join(unknown)}: expected "
-                                "region ids from regions.csv"))
+            issues.append(
+                Issue(
+                    "policy",
+                    None,
+                    "region_weight",
+                    f"unknown region(s) {', '.join(unknown)}: expected region ids from regions.csv",
+                )
+            )
         for name, frame in unique.items():
             if frame is not None and typed[name] is not None and len(frame) == len(typed[name]):
                 typed[name] = frame  # the checks may have filled defaults (products' family)
@@ -108,16 +118,24 @@ def check(raw: RawInstance, policy: Policy | None = None, overrides: list[str] |
         path=raw.path,
         warnings=[],
     )
-    instance.warnings = sorted(issues + _reachability_warnings(instance, raw), key=lambda i: (
-        i.file, i.row or 0, i.column or "", i.message))
+    instance.warnings = sorted(
+        issues + _reachability_warnings(instance, raw), key=lambda i: (i.file, i.row or 0, i.column or "", i.message)
+    )
     return instance
 
 
 # --- one table ---------------------------------------------------------------------------
 
 
-def _parse_table(table: Table, frame: pd.DataFrame, rows: list[int], policy: Policy,
-                 issues: list[Issue], file: str, with_duplicates: set[str]) -> pd.DataFrame | None:
+def _parse_table(
+    table: Table,
+    frame: pd.DataFrame,
+    rows: list[int],
+    policy: Policy,
+    issues: list[Issue],
+    file: str,
+    with_duplicates: set[str],
+) -> pd.DataFrame | None:
     known = [c.name for c in table.columns]
     for name in frame.columns:
         if name not in known:
@@ -129,8 +147,15 @@ def _parse_table(table: Table, frame: pd.DataFrame, rows: list[int], policy: Pol
                 issues.append(Issue(file, 1, name, "unknown column (ignored)", "warning"))
     missing = [c.name for c in table.columns if c.required and c.name not in frame.columns]
     for name in missing:
-        issues.append(Issue(file, 1, name, f"required column is missing: the header needs {', '.join(known[:1])}"
-                            f"{''.join(', ' + c.name for c in table.columns[1:] if c.required)}"))
+        issues.append(
+            Issue(
+                file,
+                1,
+                name,
+                f"required column is missing: the header needs {', '.join(known[:1])}"
+                f"{''.join(', ' + c.name for c in table.columns[1:] if c.required)}",
+            )
+        )
     if missing:
         return None
     if len(frame) == 0:
@@ -155,16 +180,18 @@ def _parse_table(table: Table, frame: pd.DataFrame, rows: list[int], policy: Pol
                 ident = tuple(out.iloc[pos][k] for k in key)
                 if ident in first:
                     shown = ", ".join(f"{k}={v!r}" for k, v in zip(key, ident) if v != "")
-                    issues.append(Issue(file, int(row_of[pos]), key[0],
-                                        f"duplicate {shown}: already on row {first[ident]}"))
+                    issues.append(
+                        Issue(file, int(row_of[pos]), key[0], f"duplicate {shown}: already on row {first[ident]}")
+                    )
                 else:
                     first[ident] = int(row_of[pos])
     out["_row"] = row_of
     return out
 
 
-def _parse_column(file: str, col: Column, values: pd.Series, rows: np.ndarray, policy: Policy,
-                  issues: list[Issue]) -> pd.Series:
+def _parse_column(
+    file: str, col: Column, values: pd.Series, rows: np.ndarray, policy: Policy, issues: list[Issue]
+) -> pd.Series:
     # The readers (``io``) give every cell as text, already stripped.
     text = values.astype(str)
     empty = (text == "").to_numpy()
@@ -213,8 +240,9 @@ def _parse_column(file: str, col: Column, values: pd.Series, rows: np.ndarray, p
     ok = ~empty & ~bad_text & ~nonfinite
     lo, hi = _range(col)
     with np.errstate(invalid="ignore"):
-        out_of_range = ok & ((numbers < lo) | (numbers > hi) | ((numbers <= 0) & (col.name == "weight"))
-                             | _not_whole(col, numbers))
+        out_of_range = ok & (
+            (numbers < lo) | (numbers > hi) | ((numbers <= 0) & (col.name == "weight")) | _not_whole(col, numbers)
+        )
     for pos in np.flatnonzero(out_of_range):
         issues.append(Issue(file, int(rows[pos]), col.name, f"is {text.iloc[pos]}: expected {_expected(col)}"))
     default = np.nan if col.default is None else float(col.default)
@@ -228,8 +256,9 @@ def _not_whole(col: Column, numbers: np.ndarray) -> np.ndarray:
         return np.isfinite(numbers) & (numbers != np.floor(numbers))
 
 
-def _dates(file: str, col: Column, text: pd.Series, empty: np.ndarray, rows: np.ndarray,
-           issues: list[Issue]) -> pd.Series:
+def _dates(
+    file: str, col: Column, text: pd.Series, empty: np.ndarray, rows: np.ndarray, issues: list[Issue]
+) -> pd.Series:
     """ISO dates (``2020-02-05``), kept as their canonical text; empty cells as ``""``."""
     codes, distinct = pd.factorize(text.to_numpy(dtype=object))
     canonical, bad = [], []
@@ -284,8 +313,12 @@ def _bool(col: Column, cell: str, policy: Policy) -> tuple[bool, list[str]]:
 def _flags(col: Column, cell: str, policy: Policy) -> tuple[str, list[str]]:
     allowed = policy.flags
     names = [f.strip().lower() for f in cell.replace(",", ";").split(";") if f.strip()]
-    problems = [f"unknown flag {name!r}: expected any of {', '.join(allowed)} separated by ';' "
-                "(or give it a weight in policy.toml [weights])" for name in names if name not in allowed]
+    problems = [
+        f"unknown flag {name!r}: expected any of {', '.join(allowed)} separated by ';' "
+        "(or give it a weight in policy.toml [weights])"
+        for name in names
+        if name not in allowed
+    ]
     return ";".join(sorted(dict.fromkeys(names))), problems
 
 
@@ -344,8 +377,7 @@ def _expected(col: Column) -> str:
 # --- across tables -----------------------------------------------------------------------
 
 
-def _check_references(t: dict[str, pd.DataFrame | None], raw: RawInstance, policy: Policy,
-                      issues: list[Issue]) -> None:
+def _check_references(t: dict[str, pd.DataFrame | None], raw: RawInstance, policy: Policy, issues: list[Issue]) -> None:
     lab = raw.label
     products, sources, supply = t["products"], t["sources"], t["supply"]
     regions, demand, routes = t["regions"], t["demand"], t["routes"]
@@ -372,64 +404,125 @@ def _check_references(t: dict[str, pd.DataFrame | None], raw: RawInstance, polic
                     known[col.ref] = sorted(set(ids[col.ref]))
                 close = difflib.get_close_matches(values.iloc[pos], known[col.ref], n=1)
                 hint = f" (did you mean {close[0]!r}?)" if close else ""
-                issues.append(Issue(lab(table.name), int(frame["_row"].iloc[pos]), col.name,
-                                    f"unknown {col.ref.rstrip('s')} {values.iloc[pos]!r}: expected {_expected(col)}"
-                                    f"{hint}"))
+                issues.append(
+                    Issue(
+                        lab(table.name),
+                        int(frame["_row"].iloc[pos]),
+                        col.name,
+                        f"unknown {col.ref.rstrip('s')} {values.iloc[pos]!r}: expected {_expected(col)}{hint}",
+                    )
+                )
     # A family is countable or not as a whole.
     mixed = products.groupby("family")["countable"].nunique()
     for family in mixed[mixed > 1].index:
-        issues.append(Issue(lab("products"), None, "countable", f"family {family!r} mixes countable and "
-                            "non-countable products: expected one kind per family"))
+        issues.append(
+            Issue(
+                lab("products"),
+                None,
+                "countable",
+                f"family {family!r} mixes countable and non-countable products: expected one kind per family",
+            )
+        )
     countable_product = dict(zip(products["product"], products["countable"]))
     families = set(products["family"])
     family_countable = products.groupby("family")["countable"].all().to_dict()
     # Whole numbers where the item is countable.
-    frac = supply["product"].map(countable_product).eq(True) & supply["quantity"].notna() & (
-        supply["quantity"] != np.floor(supply["quantity"]))
+    frac = (
+        supply["product"].map(countable_product).eq(True)
+        & supply["quantity"].notna()
+        & (supply["quantity"] != np.floor(supply["quantity"]))
+    )
     for pos in np.flatnonzero(frac.to_numpy()):
-        issues.append(Issue(lab("supply"), int(supply["_row"].iloc[pos]), "quantity",
-                            f"is {supply['quantity'].iloc[pos]:g}: product {supply['product'].iloc[pos]!r} is "
-                            "countable, expected a whole number"))
+        issues.append(
+            Issue(
+                lab("supply"),
+                int(supply["_row"].iloc[pos]),
+                "quantity",
+                f"is {supply['quantity'].iloc[pos]:g}: product {supply['product'].iloc[pos]!r} is "
+                "countable, expected a whole number",
+            )
+        )
     unknown_family = ~demand["family"].isin(families)
     for pos in np.flatnonzero(unknown_family.to_numpy()):
         fam = demand["family"].iloc[pos]
         close = difflib.get_close_matches(fam, sorted(families), n=1)
         hint = f" (did you mean {close[0]!r}?)" if close else ""
-        issues.append(Issue(lab("demand"), int(demand["_row"].iloc[pos]), "family",
-                            f"no product belongs to family {fam!r}: expected a family from products.csv{hint}"))
-    frac = demand["family"].map(family_countable).eq(True) & demand["quantity"].notna() & (
-        demand["quantity"] != np.floor(demand["quantity"]))
+        issues.append(
+            Issue(
+                lab("demand"),
+                int(demand["_row"].iloc[pos]),
+                "family",
+                f"no product belongs to family {fam!r}: expected a family from products.csv{hint}",
+            )
+        )
+    frac = (
+        demand["family"].map(family_countable).eq(True)
+        & demand["quantity"].notna()
+        & (demand["quantity"] != np.floor(demand["quantity"]))
+    )
     for pos in np.flatnonzero(frac.to_numpy()):
-        issues.append(Issue(lab("demand"), int(demand["_row"].iloc[pos]), "quantity",
-                            f"is {demand['quantity'].iloc[pos]:g}: family {demand['family'].iloc[pos]!r} is "
-                            "countable, expected a whole number"))
+        issues.append(
+            Issue(
+                lab("demand"),
+                int(demand["_row"].iloc[pos]),
+                "quantity",
+                f"is {demand['quantity'].iloc[pos]:g}: family {demand['family'].iloc[pos]!r} is "
+                "countable, expected a whole number",
+            )
+        )
     if routes is not None:
-        frac = routes["product"].map(countable_product).eq(True) & routes["capacity"].notna() & (
-            routes["capacity"] != np.floor(routes["capacity"]))
+        frac = (
+            routes["product"].map(countable_product).eq(True)
+            & routes["capacity"].notna()
+            & (routes["capacity"] != np.floor(routes["capacity"]))
+        )
         for pos in np.flatnonzero(frac.to_numpy()):
-            issues.append(Issue(lab("routes"), int(routes["_row"].iloc[pos]), "capacity",
-                                f"is {routes['capacity'].iloc[pos]:g}: the product is countable, expected a whole "
-                                "number"))
+            issues.append(
+                Issue(
+                    lab("routes"),
+                    int(routes["_row"].iloc[pos]),
+                    "capacity",
+                    f"is {routes['capacity'].iloc[pos]:g}: the product is countable, expected a whole number",
+                )
+            )
     # Coordinates come in pairs.
     for name, frame in (("sources", sources), ("regions", regions)):
         half = frame["lat"].isna() != frame["lon"].isna()
         for pos in np.flatnonzero(half.to_numpy()):
             col = "lon" if frame["lon"].isna().iloc[pos] else "lat"
-            issues.append(Issue(lab(name), int(frame["_row"].iloc[pos]), col,
-                                "is empty but the other coordinate is given: expected both lat and lon"))
+            issues.append(
+                Issue(
+                    lab(name),
+                    int(frame["_row"].iloc[pos]),
+                    col,
+                    "is empty but the other coordinate is given: expected both lat and lon",
+                )
+            )
     if routes is None:
         # Every route is priced from great-circle distance: coordinates are needed.
         region_has = regions.set_index("region")["lat"].notna()
         src_has = sources["lat"].notna() | sources["region"].map(region_has).eq(True)
         for pos in np.flatnonzero(~src_has.to_numpy()):
-            issues.append(Issue(lab("sources"), int(sources["_row"].iloc[pos]), "lat",
-                                "no coordinates for the source or its region, and there is no routes.csv: expected "
-                                "lat and lon here or in regions.csv, or a routes.csv with costs"))
+            issues.append(
+                Issue(
+                    lab("sources"),
+                    int(sources["_row"].iloc[pos]),
+                    "lat",
+                    "no coordinates for the source or its region, and there is no routes.csv: expected "
+                    "lat and lon here or in regions.csv, or a routes.csv with costs",
+                )
+            )
         needed = set(demand["region"])
         for pos in np.flatnonzero((regions["lat"].isna() & regions["region"].isin(needed)).to_numpy()):
-            issues.append(Issue(lab("regions"), int(regions["_row"].iloc[pos]), "lat",
-                                "region has demand but no coordinates, and there is no routes.csv: expected lat and "
-                                "lon, or a routes.csv with costs"))
+            issues.append(
+                Issue(
+                    lab("regions"),
+                    int(regions["_row"].iloc[pos]),
+                    "lat",
+                    "region has demand but no coordinates, and there is no routes.csv: expected lat and "
+                    "lon, or a routes.csv with costs",
+                )
+            )
 
 
 def _check_side_tables(t: dict[str, pd.DataFrame | None], raw: RawInstance, issues: list[Issue]) -> None:
@@ -439,51 +532,102 @@ def _check_side_tables(t: dict[str, pd.DataFrame | None], raw: RawInstance, issu
     countable = dict(zip(products["product"], products["countable"]))
     for col in ("per_pallet", "per_truck"):
         for pos in np.flatnonzero((products[col] == 0).to_numpy(bool)):
-            issues.append(Issue(lab("products"), int(products["_row"].iloc[pos]), col,
-                                "is 0: expected a number of units more than 0 (or empty)"))
+            issues.append(
+                Issue(
+                    lab("products"),
+                    int(products["_row"].iloc[pos]),
+                    col,
+                    "is 0: expected a number of units more than 0 (or empty)",
+                )
+            )
     frac = products["countable"] & (products["min_lot"] != np.floor(products["min_lot"]))
     for pos in np.flatnonzero(frac.to_numpy(bool)):
-        issues.append(Issue(lab("products"), int(products["_row"].iloc[pos]), "min_lot",
-                            f"is {products['min_lot'].iloc[pos]:g}: the product is countable, expected a whole number"))
+        issues.append(
+            Issue(
+                lab("products"),
+                int(products["_row"].iloc[pos]),
+                "min_lot",
+                f"is {products['min_lot'].iloc[pos]:g}: the product is countable, expected a whole number",
+            )
+        )
     if cap is not None:
         corridors = set(routes["corridor"]) - {""} if routes is not None else set()
         for pos, rec in enumerate(cap.itertuples(index=False)):
             line = int(cap["_row"].iloc[pos])
             if rec.source == "" and rec.region == "" and rec.corridor == "":
-                issues.append(Issue(lab("capacity"), line, "source", "source, region and corridor are all empty: "
-                                    "expected at least one (the routes the capacity applies to)"))
+                issues.append(
+                    Issue(
+                        lab("capacity"),
+                        line,
+                        "source",
+                        "source, region and corridor are all empty: "
+                        "expected at least one (the routes the capacity applies to)",
+                    )
+                )
             if rec.corridor != "" and rec.corridor not in corridors:
                 where = "no route of routes.csv" if routes is not None else "there is no routes.csv"
-                issues.append(Issue(lab("capacity"), line, "corridor", f"unknown corridor {rec.corridor!r}: "
-                                    f"{where} names it in its corridor column"))
+                issues.append(
+                    Issue(
+                        lab("capacity"),
+                        line,
+                        "corridor",
+                        f"unknown corridor {rec.corridor!r}: {where} names it in its corridor column",
+                    )
+                )
         # Every product that can be shipped needs the size the capacity rows count in.
         shipped = products["product"].isin(t["supply"].loc[t["supply"]["quantity"] > 0, "product"])
         for measure in sorted(set(cap["measure"]) - {"units"}):
             column = {"pallets": "per_pallet", "trucks": "per_truck", "volume": "unit_volume", "mass": "unit_mass"}[
-                measure]
+                measure
+            ]
             first = int(cap.loc[cap["measure"] == measure, "_row"].iloc[0])
             for pos in np.flatnonzero((shipped & products[column].isna()).to_numpy(bool)):
-                issues.append(Issue(lab("products"), int(products["_row"].iloc[pos]), column,
-                                    f"is empty: capacity.csv row {first} counts {measure}, expected the "
-                                    f"{column} of every product with supply"))
+                issues.append(
+                    Issue(
+                        lab("products"),
+                        int(products["_row"].iloc[pos]),
+                        column,
+                        f"is empty: capacity.csv row {first} counts {measure}, expected the "
+                        f"{column} of every product with supply",
+                    )
+                )
     if com is not None:
         frac = com["product"].map(countable).eq(True) & (com["minimum"] != np.floor(com["minimum"]))
         for pos in np.flatnonzero(frac.to_numpy(bool)):
-            issues.append(Issue(lab("commitments"), int(com["_row"].iloc[pos]), "minimum",
-                                f"is {com['minimum'].iloc[pos]:g}: the product is countable, expected a whole "
-                                "number"))
+            issues.append(
+                Issue(
+                    lab("commitments"),
+                    int(com["_row"].iloc[pos]),
+                    "minimum",
+                    f"is {com['minimum'].iloc[pos]:g}: the product is countable, expected a whole number",
+                )
+            )
     # The daily plan only: the multi-day model has none of these rows.
-    multi_day = t["stock"] is not None or t["transfers"] is not None or len(
-        {d for name in ("supply", "demand") for d in t[name]["day"] if d}) > 1
+    multi_day = (
+        t["stock"] is not None
+        or t["transfers"] is not None
+        or len({d for name in ("supply", "demand") for d in t[name]["day"] if d}) > 1
+    )
     if multi_day:
         used = [(name, None, None) for name in ("capacity", "commitments") if t[name] is not None]
-        used += [("products", int(products["_row"].iloc[p]), "min_lot") for p in
-                 np.flatnonzero((products["min_lot"] > 0).to_numpy(bool))[:1]]
-        used += [("sources", int(sources["_row"].iloc[p]), "max_destinations") for p in
-                 np.flatnonzero(sources["max_destinations"].notna().to_numpy(bool))[:1]]
+        used += [
+            ("products", int(products["_row"].iloc[p]), "min_lot")
+            for p in np.flatnonzero((products["min_lot"] > 0).to_numpy(bool))[:1]
+        ]
+        used += [
+            ("sources", int(sources["_row"].iloc[p]), "max_destinations")
+            for p in np.flatnonzero(sources["max_destinations"].notna().to_numpy(bool))[:1]
+        ]
         for name, line, column in used:
-            issues.append(Issue(lab(name), line, column, "applies to the daily plan (allocator solve) only: "
-                                "expected a one-day instance without stock or transfers"))
+            issues.append(
+                Issue(
+                    lab(name),
+                    line,
+                    column,
+                    "applies to the daily plan (allocator solve) only: "
+                    "expected a one-day instance without stock or transfers",
+                )
+            )
 
 
 def _check_days(t: dict[str, pd.DataFrame | None], raw: RawInstance, issues: list[Issue]) -> None:
@@ -497,47 +641,77 @@ def _check_days(t: dict[str, pd.DataFrame | None], raw: RawInstance, issues: lis
         first = rows.iloc[0]
         odd = rows.loc[rows["durable"] != first["durable"]].iloc[0]
         kinds = {True: "durable", False: "consumable"}
-        issues.append(Issue(lab("products"), int(odd["_row"]), "durable",
-                            f"product {odd['product']!r} is {kinds[bool(odd['durable'])]} but product "
-                            f"{first['product']!r} of the same family {family!r} is "
-                            f"{kinds[bool(first['durable'])]}: expected one kind per family"))
+        issues.append(
+            Issue(
+                lab("products"),
+                int(odd["_row"]),
+                "durable",
+                f"product {odd['product']!r} is {kinds[bool(odd['durable'])]} but product "
+                f"{first['product']!r} of the same family {family!r} is "
+                f"{kinds[bool(first['durable'])]}: expected one kind per family",
+            )
+        )
     for name, key in (("supply", ["source", "product"]), ("demand", ["region", "family", "use"])):
         frame = t[name]
         dated = frame["day"] != ""
         if dated.all() or not dated.any():
             continue
         keys_dated = set(map(tuple, frame.loc[dated, key].to_numpy(dtype=object).tolist()))
-        rows = [pos for pos in np.flatnonzero(~dated.to_numpy())
-                if tuple(frame[key].iloc[pos].tolist()) in keys_dated]
+        rows = [pos for pos in np.flatnonzero(~dated.to_numpy()) if tuple(frame[key].iloc[pos].tolist()) in keys_dated]
         for pos in rows:
             shown = ", ".join(f"{k}={v!r}" for k, v in zip(key, frame[key].iloc[pos].tolist()))
-            issues.append(Issue(lab(name), int(frame["_row"].iloc[pos]), "day",
-                                f"is empty (every day) but other rows give {shown} on dated days: expected a day "
-                                "on every row of it, or on none"))
+            issues.append(
+                Issue(
+                    lab(name),
+                    int(frame["_row"].iloc[pos]),
+                    "day",
+                    f"is empty (every day) but other rows give {shown} on dated days: expected a day "
+                    "on every row of it, or on none",
+                )
+            )
     stock = t["stock"]
     if stock is not None:
         neither = (stock["source"] == "") == (stock["region"] == "")
         for pos in np.flatnonzero(neither.to_numpy()):
             what = "both" if stock["source"].iloc[pos] != "" else "neither"
-            issues.append(Issue(lab("stock"), int(stock["_row"].iloc[pos]), "source",
-                                f"names {what} a source and a region: expected exactly one holder"))
+            issues.append(
+                Issue(
+                    lab("stock"),
+                    int(stock["_row"].iloc[pos]),
+                    "source",
+                    f"names {what} a source and a region: expected exactly one holder",
+                )
+            )
         countable = dict(zip(products["product"], products["countable"]))
         for col in ("quantity", "floor"):
             frac = stock["product"].map(countable).eq(True) & (stock[col] != np.floor(stock[col]))
             for pos in np.flatnonzero(frac.to_numpy()):
-                issues.append(Issue(lab("stock"), int(stock["_row"].iloc[pos]), col,
-                                    f"is {stock[col].iloc[pos]:g}: product {stock['product'].iloc[pos]!r} is "
-                                    "countable, expected a whole number"))
+                issues.append(
+                    Issue(
+                        lab("stock"),
+                        int(stock["_row"].iloc[pos]),
+                        col,
+                        f"is {stock[col].iloc[pos]:g}: product {stock['product'].iloc[pos]!r} is "
+                        "countable, expected a whole number",
+                    )
+                )
     transfers = t["transfers"]
     if transfers is not None:
         loop = transfers["from_region"] == transfers["to_region"]
         for pos in np.flatnonzero(loop.to_numpy()):
-            issues.append(Issue(lab("transfers"), int(transfers["_row"].iloc[pos]), "to_region",
-                                "is the same region as from_region: expected another region"))
+            issues.append(
+                Issue(
+                    lab("transfers"),
+                    int(transfers["_row"].iloc[pos]),
+                    "to_region",
+                    "is the same region as from_region: expected another region",
+                )
+            )
 
 
-def _check_substitutes(t: dict[str, pd.DataFrame | None], raw: RawInstance, policy: Policy,
-                       issues: list[Issue]) -> None:
+def _check_substitutes(
+    t: dict[str, pd.DataFrame | None], raw: RawInstance, policy: Policy, issues: list[Issue]
+) -> None:
     """``substitutes.csv``: each row lets a product serve another family's demand of one use.
 
     The family must be one some product belongs to, not the product's own (its own family's
@@ -564,26 +738,65 @@ def _check_substitutes(t: dict[str, pd.DataFrame | None], raw: RawInstance, poli
         if f not in family_countable.index:
             close = difflib.get_close_matches(f, families, n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else ""
-            issues.append(Issue(lab, r, "family", f"no product belongs to family {f!r}: expected a family from "
-                                f"products.csv{hint}"))
+            issues.append(
+                Issue(
+                    lab, r, "family", f"no product belongs to family {f!r}: expected a family from products.csv{hint}"
+                )
+            )
         elif f == own[pos]:
-            issues.append(Issue(lab, r, "family", f"is {f!r}, the family of product {p!r} itself: a product serves "
-                                "its own family anyway; expected another family"))
+            issues.append(
+                Issue(
+                    lab,
+                    r,
+                    "family",
+                    f"is {f!r}, the family of product {p!r} itself: a product serves "
+                    "its own family anyway; expected another family",
+                )
+            )
         elif bool(family_countable[f]) != bool(countable[pos]):
             kinds = {True: "countable", False: "divisible (not countable)"}
-            issues.append(Issue(lab, r, "family", f"family {f!r} is {kinds[bool(family_countable[f])]} but product "
-                                f"{p!r} is {kinds[bool(countable[pos])]}: they are planned in different units; "
-                                "expected a family of the same kind"))
+            issues.append(
+                Issue(
+                    lab,
+                    r,
+                    "family",
+                    f"family {f!r} is {kinds[bool(family_countable[f])]} but product "
+                    f"{p!r} is {kinds[bool(countable[pos])]}: they are planned in different units; "
+                    "expected a family of the same kind",
+                )
+            )
         if use[pos] == "icu" and grade[pos] == "general":
-            issues.append(Issue(lab, r, "use", f"is 'icu' but product {p!r} is general-grade: ICU demand takes "
-                                "ICU-grade products only; expected 'general' or an ICU-grade product"))
+            issues.append(
+                Issue(
+                    lab,
+                    r,
+                    "use",
+                    f"is 'icu' but product {p!r} is general-grade: ICU demand takes "
+                    "ICU-grade products only; expected 'general' or an ICU-grade product",
+                )
+            )
         elif use[pos] == "general" and grade[pos] == "icu" and not policy.icu_grade_for_general:
-            issues.append(Issue(lab, r, "use", f"product {p!r} is ICU-grade and the policy keeps ICU-grade items "
-                                "for ICU use (icu_grade_for_general = false): this row has no effect", "warning"))
+            issues.append(
+                Issue(
+                    lab,
+                    r,
+                    "use",
+                    f"product {p!r} is ICU-grade and the policy keeps ICU-grade items "
+                    "for ICU use (icu_grade_for_general = false): this row has no effect",
+                    "warning",
+                )
+            )
     preference = subs["preference"].to_numpy(float)
     for pos in np.flatnonzero(preference < 1):
-        issues.append(Issue(lab, int(row[pos]), "preference", f"is {preference[pos]:g}: expected a whole number 1 "
-                            "or more (1: the first substitute; the family's own products always come first)"))
+        issues.append(
+            Issue(
+                lab,
+                int(row[pos]),
+                "preference",
+                f"is {preference[pos]:g}: expected a whole number 1 "
+                "or more (1: the first substitute; the family's own products always come first)",
+            )
+        )
 
 
 def _reachability_warnings(instance: Instance, raw: RawInstance) -> list[Issue]:
@@ -599,17 +812,22 @@ def _reachability_warnings(instance: Instance, raw: RawInstance) -> list[Issue]:
     out: list[Issue] = []
     pos = np.flatnonzero(wants & ~(has_supply & reachable))
     columns = [demand[c].to_numpy(object)[pos] for c in ("family", "use", "region")]
-    for family, use, region, row, supplied in zip(*columns, demand["_row"].to_numpy()[pos].tolist(),
-                                                  has_supply[pos].tolist()):
+    for family, use, region, row, supplied in zip(
+        *columns, demand["_row"].to_numpy()[pos].tolist(), has_supply[pos].tolist()
+    ):
         if not supplied:
             grade = "ICU-grade " if use == "icu" else ""
             when = "today" if one_day else "made or in stock on any day"
             msg = f"no {grade}supply of family {family!r} anywhere {when}: this {use} demand will be short"
         elif one_day:
-            msg = (f"no route from any source holding family {family!r} reaches region {region!r}: "
-                   "this demand will be short")
+            msg = (
+                f"no route from any source holding family {family!r} reaches region {region!r}: "
+                "this demand will be short"
+            )
         else:
-            msg = (f"no route or transfer from any source or region holding family {family!r} reaches region "
-                   f"{region!r}: this demand will be short")
+            msg = (
+                f"no route or transfer from any source or region holding family {family!r} reaches region "
+                f"{region!r}: this demand will be short"
+            )
         out.append(Issue(raw.label("demand"), int(row), None, msg, "warning"))
     return out

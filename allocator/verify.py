@@ -52,15 +52,26 @@ def read_plan(folder: str | Path) -> tuple[pd.DataFrame, pd.DataFrame | None]:
         msg = "is not a folder: expected a plan folder with dispatch.csv"
         raise PlanFileError([Issue(str(folder), None, None, msg)])
     if not path.exists():
-        raise PlanFileError([Issue("dispatch.csv", None, None, f"file is missing in {folder}: expected the plan's "
-                                   "shipments (source, region, product, quantity)")])
+        raise PlanFileError(
+            [
+                Issue(
+                    "dispatch.csv",
+                    None,
+                    None,
+                    f"file is missing in {folder}: expected the plan's shipments (source, region, product, quantity)",
+                )
+            ]
+        )
     frame, rows, problems = _read_csv(path.read_bytes(), "dispatch.csv")
     issues += problems
     if frame is not None:
         for col in ("source", "region", "product", "quantity"):
             if col not in frame.columns:
-                issues.append(Issue("dispatch.csv", 1, col, "required column is missing: expected source, region, "
-                                    "product, quantity"))
+                issues.append(
+                    Issue(
+                        "dispatch.csv", 1, col, "required column is missing: expected source, region, product, quantity"
+                    )
+                )
     if issues:
         raise PlanFileError(issues)
     assert frame is not None
@@ -91,16 +102,24 @@ def delivered_by_demand(instance: Instance, allocation_by: pd.DataFrame) -> np.n
     regions = index.get_level_values(0) if len(index) else pd.Index([], dtype=object)
     families = index.get_level_values(1) if len(index) else pd.Index([], dtype=object)
     i_icu, i_gen = codes.rows_of_pairs(regions, families)
-    gi, gg = (allocation_by[c].to_numpy(float) if c in allocation_by.columns else np.zeros(len(allocation_by))
-              for c in ("icu", "general"))
+    gi, gg = (
+        allocation_by[c].to_numpy(float) if c in allocation_by.columns else np.zeros(len(allocation_by))
+        for c in ("icu", "general")
+    )
     if not index.is_unique:  # a later row for the same pair overwrites an earlier one
         last = ~index.duplicated(keep="last")
         i_icu, i_gen, gi, gg = i_icu[last], i_gen[last], gi[last], gg[last]
     return _credit(instance, i_icu, i_gen, gi, gg)
 
 
-def _credit(instance: Instance, i_icu: np.ndarray, i_gen: np.ndarray, gi: np.ndarray, gg: np.ndarray,
-            weights: np.ndarray | None = None) -> np.ndarray:
+def _credit(
+    instance: Instance,
+    i_icu: np.ndarray,
+    i_gen: np.ndarray,
+    gi: np.ndarray,
+    gg: np.ndarray,
+    weights: np.ndarray | None = None,
+) -> np.ndarray:
     """``delivered_by_demand`` on arrays: the ICU and general demand rows (-1: none) of each
     (region, family) pair and the ICU-grade and general-grade units delivered there."""
     quantity = instance.demand["quantity"].to_numpy(float)
@@ -166,8 +185,10 @@ class _Codes:
         return np.where((region >= 0) & (family >= 0), region.astype(np.int64) * self.n_families + family, -1)
 
     def pair_of_text(self, regions, families) -> np.ndarray:
-        return self.pair(self.regions.get_indexer(np.asarray(regions, dtype=object)),
-                         self.families.get_indexer(np.asarray(families, dtype=object)))
+        return self.pair(
+            self.regions.get_indexer(np.asarray(regions, dtype=object)),
+            self.families.get_indexer(np.asarray(families, dtype=object)),
+        )
 
     def demand_rows(self, pair: np.ndarray, use: str | np.ndarray) -> np.ndarray:
         """The demand row of each (region, family) pair code for a use (a name, or codes); -1: none."""
@@ -176,8 +197,11 @@ class _Codes:
         else:
             u = use
         ok = (pair >= 0) & (u >= 0)
-        rows = self.demand_key.get_indexer(np.where(ok, pair * max(1, len(self.uses)) + u, -1)) \
-            if len(pair) else np.zeros(0, dtype=np.intp)
+        rows = (
+            self.demand_key.get_indexer(np.where(ok, pair * max(1, len(self.uses)) + u, -1))
+            if len(pair)
+            else np.zeros(0, dtype=np.intp)
+        )
         return np.where(ok, rows, -1).astype(np.int64)
 
     def rows_of_pairs(self, regions, families) -> tuple[np.ndarray, np.ndarray]:
@@ -221,8 +245,14 @@ class _ByGrade:
         return sorted((int(p) for p in positions), key=lambda p: (self.region[p], self.family[p]))
 
 
-def verify(instance: Instance, plan: Plan | pd.DataFrame, *, fill: pd.DataFrame | None = None,
-           optimality: bool = True, reference=None) -> Verification:
+def verify(
+    instance: Instance,
+    plan: Plan | pd.DataFrame,
+    *,
+    fill: pd.DataFrame | None = None,
+    optimality: bool = True,
+    reference=None,
+) -> Verification:
     """Check a plan; return every violation.
 
     Parameters
@@ -251,22 +281,44 @@ def verify(instance: Instance, plan: Plan | pd.DataFrame, *, fill: pd.DataFrame 
     costs = _route_lookup(instance, dispatch, codes, src, reg, prod)
     no_route = costs["unit_cost"].isna()
     for _, row in dispatch[no_route.to_numpy()].iterrows():
-        v.append(("route", "dispatch.csv", row["_row"], f"no route from {row['source']!r} to {row['region']!r} for "
-                  f"product {row['product']!r}", "error"))
+        v.append(
+            (
+                "route",
+                "dispatch.csv",
+                row["_row"],
+                f"no route from {row['source']!r} to {row['region']!r} for product {row['product']!r}",
+                "error",
+            )
+        )
     over = costs["capacity"].notna() & (dispatch["quantity"].to_numpy() > costs["capacity"].to_numpy() + 1e-9)
     for pos in np.flatnonzero(over.to_numpy()):
         row = dispatch.iloc[pos]
-        v.append(("capacity", "dispatch.csv", row["_row"], f"ships {_n(row['quantity'])} of {row['product']!r} "
-                  f"from {row['source']!r} to {row['region']!r}; the route carries at most "
-                  f"{_n(costs['capacity'].iloc[pos])}", "error"))
+        v.append(
+            (
+                "capacity",
+                "dispatch.csv",
+                row["_row"],
+                f"ships {_n(row['quantity'])} of {row['product']!r} "
+                f"from {row['source']!r} to {row['region']!r}; the route carries at most "
+                f"{_n(costs['capacity'].iloc[pos])}",
+                "error",
+            )
+        )
     if "cost" in dispatch.columns:
         stated = pd.to_numeric(dispatch["cost"], errors="coerce")
         true = dispatch["quantity"] * costs["unit_cost"].to_numpy()
         off = stated.notna() & true.notna() & ((stated - true).abs() > 1e-6 * np.maximum(1.0, true.abs()))
         for pos in np.flatnonzero(off.to_numpy()):
             row = dispatch.iloc[pos]
-            v.append(("cost", "dispatch.csv", row["_row"], f"cost column says {_n(stated.iloc[pos])}; quantity x "
-                      f"route cost is {_n(true.iloc[pos])}", "warning"))
+            v.append(
+                (
+                    "cost",
+                    "dispatch.csv",
+                    row["_row"],
+                    f"cost column says {_n(stated.iloc[pos])}; quantity x route cost is {_n(true.iloc[pos])}",
+                    "warning",
+                )
+            )
 
     # Nothing shipped beyond supply.
     _check_supply(instance, codes, dispatch, src, prod, quantity_col, v)
@@ -301,15 +353,23 @@ def verify(instance: Instance, plan: Plan | pd.DataFrame, *, fill: pd.DataFrame 
         metrics["substituted"] = split.substituted
     feasible = not any(item[4] == "error" for item in v)
     if optimality and feasible:
-        _check_optimality(instance, delivered, metrics, v, reference,
-                          None if fill is not None or split is not None else by_grade, split)
+        _check_optimality(
+            instance,
+            delivered,
+            metrics,
+            v,
+            reference,
+            None if fill is not None or split is not None else by_grade,
+            split,
+        )
     violations = pd.DataFrame(v, columns=_COLUMNS)
     violations["row"] = violations["row"].astype("Int64")
     return Verification(violations=violations.reset_index(drop=True), metrics=metrics)
 
 
-def _typed_dispatch(instance: Instance, codes: _Codes, dispatch: pd.DataFrame,
-                    v: list) -> tuple[pd.DataFrame, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+def _typed_dispatch(
+    instance: Instance, codes: _Codes, dispatch: pd.DataFrame, v: list
+) -> tuple[pd.DataFrame, tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """The dispatch rows with known ids, quantities as numbers; and the codes of their source,
     region and product."""
     for col in ("source", "region", "product"):
@@ -317,8 +377,15 @@ def _typed_dispatch(instance: Instance, codes: _Codes, dispatch: pd.DataFrame,
     q = pd.to_numeric(dispatch["quantity"], errors="coerce")
     bad = q.isna() | ~np.isfinite(q.fillna(0)) | (q < 0)
     for pos in np.flatnonzero(bad.to_numpy()):
-        v.append(("quantity", "dispatch.csv", dispatch["_row"].iloc[pos], f"quantity is "
-                  f"{dispatch['quantity'].iloc[pos]!r}: expected a number 0 or more", "error"))
+        v.append(
+            (
+                "quantity",
+                "dispatch.csv",
+                dispatch["_row"].iloc[pos],
+                f"quantity is {dispatch['quantity'].iloc[pos]!r}: expected a number 0 or more",
+                "error",
+            )
+        )
     dispatch["quantity"] = q.where(~bad, 0.0).astype(float)
     unknown = np.zeros(len(dispatch), dtype=bool)
     found = []
@@ -328,8 +395,15 @@ def _typed_dispatch(instance: Instance, codes: _Codes, dispatch: pd.DataFrame,
             at = np.where(at < codes.n_regions, at, -1)
         miss = at < 0
         for pos in np.flatnonzero(miss):
-            v.append(("unknown id", "dispatch.csv", dispatch["_row"].iloc[pos],
-                      f"unknown {col} {dispatch[col].iloc[pos]!r}", "error"))
+            v.append(
+                (
+                    "unknown id",
+                    "dispatch.csv",
+                    dispatch["_row"].iloc[pos],
+                    f"unknown {col} {dispatch[col].iloc[pos]!r}",
+                    "error",
+                )
+            )
         unknown |= miss
         found.append(at)
     keep = ~unknown
@@ -338,8 +412,16 @@ def _typed_dispatch(instance: Instance, codes: _Codes, dispatch: pd.DataFrame,
     countable = pd.Series(codes.product_countable[prod], dtype=bool)
     frac = countable & (dispatch["quantity"] != np.round(dispatch["quantity"]))
     for pos in np.flatnonzero(frac.to_numpy()):
-        v.append(("whole units", "dispatch.csv", dispatch["_row"].iloc[pos], f"{_n(dispatch['quantity'].iloc[pos])}"
-                  f" of countable product {dispatch['product'].iloc[pos]!r}: expected a whole number", "error"))
+        v.append(
+            (
+                "whole units",
+                "dispatch.csv",
+                dispatch["_row"].iloc[pos],
+                f"{_n(dispatch['quantity'].iloc[pos])}"
+                f" of countable product {dispatch['product'].iloc[pos]!r}: expected a whole number",
+                "error",
+            )
+        )
     return dispatch, (src, reg, prod)
 
 
@@ -360,8 +442,9 @@ def _stripped(col: pd.Series) -> pd.Series:
 _EDGE_SPACE = re.compile(r"\x00\s")  # in texts joined by NULs (and reversed): white space at an edge
 
 
-def _route_lookup(instance: Instance, dispatch: pd.DataFrame, codes: _Codes, src: np.ndarray, reg: np.ndarray,
-                  prod: np.ndarray) -> pd.DataFrame:
+def _route_lookup(
+    instance: Instance, dispatch: pd.DataFrame, codes: _Codes, src: np.ndarray, reg: np.ndarray, prod: np.ndarray
+) -> pd.DataFrame:
     """Unit cost and capacity of each dispatch row's route (NaN cost: no such route).
 
     A route naming the product wins over one without a product (codes ``src``, ``reg``,
@@ -374,8 +457,9 @@ def _route_lookup(instance: Instance, dispatch: pd.DataFrame, codes: _Codes, src
         reg_t = instance.regions.set_index("region")
         s_lat = keys["source"].map(src_t["lat"]).fillna(keys["source"].map(src_t["region"]).map(reg_t["lat"]))
         s_lon = keys["source"].map(src_t["lon"]).fillna(keys["source"].map(src_t["region"]).map(reg_t["lon"]))
-        km = np.round(great_circle_km(s_lat, s_lon, keys["region"].map(reg_t["lat"]),
-                                      keys["region"].map(reg_t["lon"])), 1)
+        km = np.round(
+            great_circle_km(s_lat, s_lon, keys["region"].map(reg_t["lat"]), keys["region"].map(reg_t["lon"])), 1
+        )
         return pd.DataFrame({"unit_cost": km * instance.policy.cost_per_km, "capacity": np.nan})
     routes = instance.routes
     n_r, n_p = len(codes.regions), len(codes.products) + 1
@@ -394,14 +478,20 @@ def _route_lookup(instance: Instance, dispatch: pd.DataFrame, codes: _Codes, src
     for key in (base + prod + 1, base):
         pos = route_key.get_indexer(key) if len(key) else np.zeros(0, dtype=np.intp)
         found = pos >= 0
-        out.append((np.where(found, cost[np.maximum(pos, 0)] if len(cost) else np.nan, np.nan),
-                    np.where(found, capacity[np.maximum(pos, 0)] if len(cost) else np.nan, np.nan)))
+        out.append(
+            (
+                np.where(found, cost[np.maximum(pos, 0)] if len(cost) else np.nan, np.nan),
+                np.where(found, capacity[np.maximum(pos, 0)] if len(cost) else np.nan, np.nan),
+            )
+        )
     (s_cost, s_cap), (g_cost, g_cap) = out
     use_specific = ~np.isnan(s_cost)
-    return pd.DataFrame({
-        "unit_cost": np.where(use_specific, s_cost, g_cost),
-        "capacity": np.where(use_specific, s_cap, g_cap),
-    })
+    return pd.DataFrame(
+        {
+            "unit_cost": np.where(use_specific, s_cost, g_cost),
+            "capacity": np.where(use_specific, s_cap, g_cap),
+        }
+    )
 
 
 def _check_side(instance: Instance, dispatch: pd.DataFrame, v: list) -> None:
@@ -420,8 +510,13 @@ def _check_side(instance: Instance, dispatch: pd.DataFrame, v: list) -> None:
             found = specific.reindex(key3).to_numpy(object)
             fallback = generic.reindex(pd.MultiIndex.from_frame(d[["source", "region"]])).to_numpy(object)
             corridor = pd.Series(np.where(pd.isna(found), fallback, found), index=d.index).fillna("")
-        sizes = {"units": None, "pallets": ("per_pallet", True), "trucks": ("per_truck", True),
-                 "volume": ("unit_volume", False), "mass": ("unit_mass", False)}
+        sizes = {
+            "units": None,
+            "pallets": ("per_pallet", True),
+            "trucks": ("per_truck", True),
+            "volume": ("unit_volume", False),
+            "mass": ("unit_mass", False),
+        }
         for rec in cap.itertuples(index=False):
             match = np.ones(len(d), dtype=bool)
             for value, column in ((rec.source, d["source"]), (rec.region, d["region"]), (rec.corridor, corridor)):
@@ -434,8 +529,15 @@ def _check_side(instance: Instance, dispatch: pd.DataFrame, v: list) -> None:
                 q = q / per if size[1] else q * per
             used = float(q.sum())
             if used > rec.capacity * (1 + tol) + tol:
-                v.append(("shared capacity", "capacity.csv", rec._5, f"the plan uses {_n(used)} {rec.measure}; "
-                          f"the row allows {_n(rec.capacity)}", "error"))
+                v.append(
+                    (
+                        "shared capacity",
+                        "capacity.csv",
+                        rec._5,
+                        f"the plan uses {_n(used)} {rec.measure}; the row allows {_n(rec.capacity)}",
+                        "error",
+                    )
+                )
     com = instance.commitments
     if com is not None and len(com):
         for rec in com.itertuples(index=False):
@@ -444,37 +546,77 @@ def _check_side(instance: Instance, dispatch: pd.DataFrame, v: list) -> None:
                 match &= d["product"] == rec.product
             sent = float(d.loc[match, "quantity"].sum())
             if sent < rec.minimum * (1 - tol) - tol:
-                v.append(("commitment", "commitments.csv", rec._5, f"{rec.source} sends {_n(sent)} to {rec.region}; "
-                          f"committed at least {_n(rec.minimum)}", "error"))
+                v.append(
+                    (
+                        "commitment",
+                        "commitments.csv",
+                        rec._5,
+                        f"{rec.source} sends {_n(sent)} to {rec.region}; committed at least {_n(rec.minimum)}",
+                        "error",
+                    )
+                )
         des = com.loc[com["kind"] == "designated"]
         allowed = set(zip(des["source"], des["region"], des["product"]))
         scoped = set(zip(des["source"], des["product"]))
         for rec in d.itertuples(index=False):
             bound = (rec.source, rec.product) in scoped or (rec.source, "") in scoped
-            if bound and (rec.source, rec.region, rec.product) not in allowed and \
-                    (rec.source, rec.region, "") not in allowed:
-                v.append(("designated", "dispatch.csv", rec._4, f"{rec.source} is designated to other regions for "
-                          f"{rec.product} but ships {_n(rec.quantity)} to {rec.region}", "error"))
+            if (
+                bound
+                and (rec.source, rec.region, rec.product) not in allowed
+                and (rec.source, rec.region, "") not in allowed
+            ):
+                v.append(
+                    (
+                        "designated",
+                        "dispatch.csv",
+                        rec._4,
+                        f"{rec.source} is designated to other regions for "
+                        f"{rec.product} but ships {_n(rec.quantity)} to {rec.region}",
+                        "error",
+                    )
+                )
     lot = d["product"].map(products["min_lot"]).to_numpy(float)
     for pos in np.flatnonzero(d["quantity"].to_numpy(float) < lot * (1 - tol) - tol):
         rec = d.iloc[pos]
-        v.append(("lot", "dispatch.csv", rec["_row"], f"ships {_n(rec['quantity'])} {rec['product']}; the minimum lot "
-                  f"is {_n(lot[pos])}", "error"))
+        v.append(
+            (
+                "lot",
+                "dispatch.csv",
+                rec["_row"],
+                f"ships {_n(rec['quantity'])} {rec['product']}; the minimum lot is {_n(lot[pos])}",
+                "error",
+            )
+        )
     limit = instance.sources.set_index("source")["max_destinations"].dropna()
     if len(limit):
         count = d.groupby("source")["region"].nunique()
         for source, k in limit.items():
             if count.get(source, 0) > k:
-                v.append(("destinations", "dispatch.csv", None, f"{source} ships to {count[source]} regions; at "
-                          f"most {int(k)} allowed (sources.csv)", "error"))
+                v.append(
+                    (
+                        "destinations",
+                        "dispatch.csv",
+                        None,
+                        f"{source} ships to {count[source]} regions; at most {int(k)} allowed (sources.csv)",
+                        "error",
+                    )
+                )
 
 
-def _check_supply(instance: Instance, codes: _Codes, dispatch: pd.DataFrame, src: np.ndarray, prod: np.ndarray,
-                  quantity: np.ndarray, v: list) -> None:
+def _check_supply(
+    instance: Instance,
+    codes: _Codes,
+    dispatch: pd.DataFrame,
+    src: np.ndarray,
+    prod: np.ndarray,
+    quantity: np.ndarray,
+    v: list,
+) -> None:
     n_p = max(1, len(codes.products))
     sp = src.astype(np.int64) * n_p + prod
-    key, shipped = group_sums(sp, quantity, rows_sorted(sp, dispatch["source"].to_numpy(object),
-                                                        dispatch["product"].to_numpy(object)))
+    key, shipped = group_sums(
+        sp, quantity, rows_sorted(sp, dispatch["source"].to_numpy(object), dispatch["product"].to_numpy(object))
+    )
     supply = instance.supply
     ss = codes.sources.get_indexer(supply["source"].to_numpy(object))
     sp = codes.products.get_indexer(supply["product"].to_numpy(object))
@@ -487,17 +629,31 @@ def _check_supply(instance: Instance, codes: _Codes, dispatch: pd.DataFrame, src
     product = codes.products.to_numpy(object)[key[bad] % n_p]
     for j in sorted(range(len(bad)), key=lambda j: (source[j], product[j])):
         b = bad[j]
-        v.append(("supply", "dispatch.csv", None, f"source {source[j]!r} ships {_n(shipped[b])} of "
-                  f"{product[j]!r} but has {_n(have[b])}", "error"))
+        v.append(
+            (
+                "supply",
+                "dispatch.csv",
+                None,
+                f"source {source[j]!r} ships {_n(shipped[b])} of {product[j]!r} but has {_n(have[b])}",
+                "error",
+            )
+        )
 
 
 def _grade_totals(codes: _Codes, reg: np.ndarray, prod: np.ndarray, quantity: np.ndarray) -> _ByGrade:
     family = codes.product_family[prod]
     pair = codes.pair(reg, family)
     key = pair * 3 + codes.product_grade[prod]
-    key, sums = group_sums(key, quantity, rows_sorted(key, codes.regions.to_numpy(object)[reg],
-                                                     codes.families.to_numpy(object)[family],
-                                                     codes.product_grade_text[prod]))
+    key, sums = group_sums(
+        key,
+        quantity,
+        rows_sorted(
+            key,
+            codes.regions.to_numpy(object)[reg],
+            codes.families.to_numpy(object)[family],
+            codes.product_grade_text[prod],
+        ),
+    )
     pairs, at = pd.factorize(key // 3)
     pairs = np.asarray(pairs)
     at = np.asarray(at, dtype=np.int64)
@@ -507,8 +663,15 @@ def _grade_totals(codes: _Codes, reg: np.ndarray, prod: np.ndarray, quantity: np
     gg[pairs[grade == 1]] = sums[grade == 1]
     region = codes.regions.to_numpy(object)[at // codes.n_families]
     family = codes.families.to_numpy(object)[at % codes.n_families]
-    return _ByGrade(region=region, family=family, pair=at, gi=gi, gg=gg, i_icu=codes.demand_rows(at, "icu"),
-                    i_gen=codes.demand_rows(at, "general"))
+    return _ByGrade(
+        region=region,
+        family=family,
+        pair=at,
+        gi=gi,
+        gg=gg,
+        i_icu=codes.demand_rows(at, "icu"),
+        i_gen=codes.demand_rows(at, "general"),
+    )
 
 
 def _demand_quantities(instance: Instance, by: _ByGrade) -> tuple[np.ndarray, np.ndarray]:
@@ -529,16 +692,34 @@ def _check_demand(instance: Instance, by: _ByGrade, v: list) -> None:
     for k in by.sorted_positions(np.flatnonzero(too_general | too_icu)):
         region, family = by.region[k], by.family[k]
         if too_general[k]:
-            v.append(("demand", "dispatch.csv", None, f"{_n(gg[k])} general-grade {family!r} delivered to "
-                      f"{region!r} against general demand of {_n(d_gen[k])} (general-grade items cannot serve "
-                      "ICU use)", "error"))
+            v.append(
+                (
+                    "demand",
+                    "dispatch.csv",
+                    None,
+                    f"{_n(gg[k])} general-grade {family!r} delivered to "
+                    f"{region!r} against general demand of {_n(d_gen[k])} (general-grade items cannot serve "
+                    "ICU use)",
+                    "error",
+                )
+            )
         if too_icu[k]:
             if not allow and gi[k] > d_icu[k] + 1e-9 and d_gen[k] > 0:
-                rule, why = "icu", (f"ICU-grade {family!r} delivered to {region!r}: {_n(gi[k])} against ICU "
-                                    f"demand of {_n(d_icu[k])}; the policy keeps ICU-grade items for ICU use")
+                rule, why = (
+                    "icu",
+                    (
+                        f"ICU-grade {family!r} delivered to {region!r}: {_n(gi[k])} against ICU "
+                        f"demand of {_n(d_icu[k])}; the policy keeps ICU-grade items for ICU use"
+                    ),
+                )
             else:
-                rule, why = "demand", (f"{_n(gi[k])} ICU-grade {family!r} delivered to {region!r} where the "
-                                       f"demand they may serve is {_n(room[k])}")
+                rule, why = (
+                    "demand",
+                    (
+                        f"{_n(gi[k])} ICU-grade {family!r} delivered to {region!r} where the "
+                        f"demand they may serve is {_n(room[k])}"
+                    ),
+                )
             v.append((rule, "dispatch.csv", None, why, "error"))
 
 
@@ -569,9 +750,16 @@ def _claimed(instance: Instance, codes: _Codes, fill: pd.DataFrame, v: list) -> 
         if not found[pos]:
             v.append(("fill", "fill.csv", rows.iloc[pos], f"no demand row {'/'.join(key)} in the instance", "error"))
         else:
-            v.append(("fill", "fill.csv", rows.iloc[pos], f"delivered {fill['delivered'].iloc[pos]!r} for "
-                      f"{'/'.join(key)}: expected a number from 0 to its demand {_n(demand['quantity'].iloc[at[pos]])}",
-                      "error"))
+            v.append(
+                (
+                    "fill",
+                    "fill.csv",
+                    rows.iloc[pos],
+                    f"delivered {fill['delivered'].iloc[pos]!r} for "
+                    f"{'/'.join(key)}: expected a number from 0 to its demand {_n(demand['quantity'].iloc[at[pos]])}",
+                    "error",
+                )
+            )
     claimed = np.zeros(len(demand))
     ok = np.flatnonzero(found & ~bad)[::-1]  # the last row for a demand row wins
     _, last = np.unique(at[ok], return_index=True)
@@ -579,8 +767,9 @@ def _claimed(instance: Instance, codes: _Codes, fill: pd.DataFrame, v: list) -> 
     return claimed
 
 
-def _check_fill(instance: Instance, codes: _Codes, fill: pd.DataFrame, by: _ByGrade, derived: np.ndarray,
-                v: list) -> np.ndarray:
+def _check_fill(
+    instance: Instance, codes: _Codes, fill: pd.DataFrame, by: _ByGrade, derived: np.ndarray, v: list
+) -> np.ndarray:
     """Check the plan's own fill table against its dispatch; return the deliveries it claims.
 
     The claimed split between ICU and general use must be one the dispatched grades allow:
@@ -594,23 +783,45 @@ def _check_fill(instance: Instance, codes: _Codes, fill: pd.DataFrame, by: _ByGr
     ci = np.where(by.i_icu >= 0, claimed[np.maximum(by.i_icu, 0)] if len(claimed) else 0.0, 0.0)
     cg = np.where(by.i_gen >= 0, claimed[np.maximum(by.i_gen, 0)] if len(claimed) else 0.0, 0.0)
     tol = 1e-6 * _max(1.0, gi + gg)
-    good = ((ci <= gi + tol) & (cg <= gg + ((gi - ci) if allow else 0.0) + tol)
-            & (np.abs(ci + cg - (gi + gg)) <= tol))
+    good = (ci <= gi + tol) & (cg <= gg + ((gi - ci) if allow else 0.0) + tol) & (np.abs(ci + cg - (gi + gg)) <= tol)
     for k in by.sorted_positions(np.flatnonzero(~good)):
-        v.append(("fill", "fill.csv", None, f"{by.region[k]}/{by.family[k]}: says delivered {_n(ci[k])} to ICU use "
-                  f"and {_n(cg[k])} to general use; the dispatch delivers {_n(gi[k])} ICU-grade and {_n(gg[k])} "
-                  "general-grade units", "error"))
+        v.append(
+            (
+                "fill",
+                "fill.csv",
+                None,
+                f"{by.region[k]}/{by.family[k]}: says delivered {_n(ci[k])} to ICU use "
+                f"and {_n(cg[k])} to general use; the dispatch delivers {_n(gi[k])} ICU-grade and {_n(gg[k])} "
+                "general-grade units",
+                "error",
+            )
+        )
     # Rows of regions the dispatch sends nothing to must claim nothing.
     served = np.isin(codes.demand_pair, by.pair)
     d_region, d_family, d_use = (demand[c].to_numpy(object) for c in ("region", "family", "use"))
     for i in np.flatnonzero(~served & (claimed > 1e-9)):
-        v.append(("fill", "fill.csv", None, f"{d_region[i]}/{d_family[i]}/{d_use[i]}: says delivered "
-                  f"{_n(claimed[i])}; the dispatch delivers nothing there", "error"))
+        v.append(
+            (
+                "fill",
+                "fill.csv",
+                None,
+                f"{d_region[i]}/{d_family[i]}/{d_use[i]}: says delivered "
+                f"{_n(claimed[i])}; the dispatch delivers nothing there",
+                "error",
+            )
+        )
     return claimed
 
 
-def _check_optimality(instance: Instance, delivered: np.ndarray, metrics: dict, v: list, reference,
-                      free_split: _ByGrade | None = None, split: _Split | None = None) -> None:
+def _check_optimality(
+    instance: Instance,
+    delivered: np.ndarray,
+    metrics: dict,
+    v: list,
+    reference,
+    free_split: _ByGrade | None = None,
+    split: _Split | None = None,
+) -> None:
     if reference is None:
         from .optimize import solve
 
@@ -622,18 +833,37 @@ def _check_optimality(instance: Instance, delivered: np.ndarray, metrics: dict, 
     tol = 1e-6 * max(1.0, abs(w_star))
     method = reference.objective.get("method")  # side constraints: lp, mip (proven) or rounded
     if metrics["weighted_shortfall"] > w_star + tol:
-        what = ("the optimum" if method != "rounded" else
-                "that of allocator's whole-unit plan (rounded near the LP optimum, not proven optimal)")
-        v.append(("optimal", None, None, f"weighted shortfall {_n(metrics['weighted_shortfall'])} exceeds {what} "
-                  f"{_n(w_star)}: more of the high-weight demand could be served", "error"))
+        what = (
+            "the optimum"
+            if method != "rounded"
+            else "that of allocator's whole-unit plan (rounded near the LP optimum, not proven optimal)"
+        )
+        v.append(
+            (
+                "optimal",
+                None,
+                None,
+                f"weighted shortfall {_n(metrics['weighted_shortfall'])} exceeds {what} "
+                f"{_n(w_star)}: more of the high-weight demand could be served",
+                "error",
+            )
+        )
         return
     if method in ("mip", "rounded"):
         # Whole units under side rows: a yes/no choice or a shared row can keep a row outside its
         # LP fair share, and the least cost depends on which whole-unit plan is taken.
-        v.append(("optimal", None, None, f"weighted shortfall checked against allocator's whole-unit plan "
-                  f"({'proven optimal' if method == 'mip' else 'rounded, not proven optimal'}); fair shares and "
-                  f"least cost not checked: with side constraints over whole units there is no LP share to "
-                  f"check them against", "warning"))
+        v.append(
+            (
+                "optimal",
+                None,
+                None,
+                f"weighted shortfall checked against allocator's whole-unit plan "
+                f"({'proven optimal' if method == 'mip' else 'rounded, not proven optimal'}); fair shares and "
+                f"least cost not checked: with side constraints over whole units there is no LP share to "
+                f"check them against",
+                "warning",
+            )
+        )
         return
     if instance.policy.equity:
         fair = reference.fair_fill
@@ -654,10 +884,17 @@ def _check_optimality(instance: Instance, delivered: np.ndarray, metrics: dict, 
             delivered = split.fair(lo, hi)
         bad = (delivered < lo - 1e-9) | (delivered > hi + 1e-9)
         for i in np.flatnonzero(bad):
-            v.append(("equity", "demand.csv", int(demand["_row"].iloc[i]),
-                      f"{demand['region'].iloc[i]}/{demand['family'].iloc[i]}/{demand['use'].iloc[i]} is filled "
-                      f"{delivered[i] / quantity[i]:.2%} ({_n(delivered[i])}); its max-min fair level is "
-                      f"{fair[i]:.2%} ({_n(target[i])})", "error"))
+            v.append(
+                (
+                    "equity",
+                    "demand.csv",
+                    int(demand["_row"].iloc[i]),
+                    f"{demand['region'].iloc[i]}/{demand['family'].iloc[i]}/{demand['use'].iloc[i]} is filled "
+                    f"{delivered[i] / quantity[i]:.2%} ({_n(delivered[i])}); its max-min fair level is "
+                    f"{fair[i]:.2%} ({_n(target[i])})",
+                    "error",
+                )
+            )
         if bad.any():
             return
     if split is not None:
@@ -668,17 +905,34 @@ def _check_optimality(instance: Instance, delivered: np.ndarray, metrics: dict, 
         metrics["substituted"] = split.substituted
         c_ref = c_star + float(reference.objective.get("substitution_charge", 0.0))
         if metrics["route_cost"] + charge > c_ref + 1e-6 * max(1.0, abs(c_ref)):
-            v.append(("least cost", None, None, f"route cost {_n(metrics['route_cost'])} plus substitution charge "
-                      f"{_n(charge)} exceeds the least {_n(c_ref)} of serving the same demand (route cost "
-                      f"{_n(c_star)} plus substitution charge {_n(c_ref - c_star)})", "error"))
+            v.append(
+                (
+                    "least cost",
+                    None,
+                    None,
+                    f"route cost {_n(metrics['route_cost'])} plus substitution charge "
+                    f"{_n(charge)} exceeds the least {_n(c_ref)} of serving the same demand (route cost "
+                    f"{_n(c_star)} plus substitution charge {_n(c_ref - c_star)})",
+                    "error",
+                )
+            )
         return
     if metrics["route_cost"] > c_star + 1e-6 * max(1.0, abs(c_star)):
-        v.append(("least cost", None, None, f"route cost {_n(metrics['route_cost'])} exceeds the least cost "
-                  f"{_n(c_star)} of serving the same demand", "error"))
+        v.append(
+            (
+                "least cost",
+                None,
+                None,
+                f"route cost {_n(metrics['route_cost'])} exceeds the least cost "
+                f"{_n(c_star)} of serving the same demand",
+                "error",
+            )
+        )
 
 
-def _fair_split(instance: Instance, delivered: np.ndarray, by_grade: _ByGrade, weights: np.ndarray,
-                lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+def _fair_split(
+    instance: Instance, delivered: np.ndarray, by_grade: _ByGrade, weights: np.ndarray, lo: np.ndarray, hi: np.ndarray
+) -> np.ndarray:
     """Without a fill table, choose how ICU-grade units split between a region's ICU and general
     rows where the two weigh the same (the split is then the plan's free choice): the split that
     puts both rows inside their fair boxes, if there is one."""
@@ -720,8 +974,15 @@ class _Split:
     under or over what the fill table claims); rows: each hub's units, each row's deliveries.
     """
 
-    def __init__(self, instance: Instance, codes: _Codes, reg: np.ndarray, prod: np.ndarray, quantity: np.ndarray,
-                 weights: np.ndarray):
+    def __init__(
+        self,
+        instance: Instance,
+        codes: _Codes,
+        reg: np.ndarray,
+        prod: np.ndarray,
+        quantity: np.ndarray,
+        weights: np.ndarray,
+    ):
         n_p = max(1, len(codes.products))
         keep = quantity > 0
         hub_key, at = np.unique(reg[keep].astype(np.int64) * n_p + prod[keep], return_inverse=True)
@@ -735,11 +996,18 @@ class _Split:
         self.n_h, self.n_d = len(hub_key), len(demand)
         products = instance.products.set_index("product")
         hubs = pd.DataFrame({"hub": np.arange(self.n_h), "region": self.hub_region, "product": self.hub_product})
-        rows = pd.DataFrame({"row": np.arange(self.n_d), "region": demand["region"].to_numpy(object),
-                             "family": demand["family"].to_numpy(object), "use": demand["use"].to_numpy(object)})
+        rows = pd.DataFrame(
+            {
+                "row": np.arange(self.n_d),
+                "region": demand["region"].to_numpy(object),
+                "family": demand["family"].to_numpy(object),
+                "use": demand["use"].to_numpy(object),
+            }
+        )
         both = hubs.merge(rows, on="region")
         subs = instance.substitutes[["product", "family", "use", "preference"]].drop_duplicates(
-            ["product", "family", "use"])
+            ["product", "family", "use"]
+        )
         both = both.merge(subs, on=["product", "family", "use"], how="left")
         grade = both["product"].map(products["grade"]).to_numpy(object)
         use = both["use"].to_numpy(object)
@@ -751,8 +1019,9 @@ class _Split:
         pair_hub, pair_row = both["hub"].to_numpy(np.int64), both["row"].to_numpy(np.int64)
         self.pair_hub, self.pair_row = pair_hub[ok], pair_row[ok]
         self.pair_sub = ~own[ok]
-        self.charge = np.where(own, 0.0, both["preference"].fillna(0.0).to_numpy(float))[ok] * \
-            float(instance.policy.substitution_cost)
+        self.charge = np.where(own, 0.0, both["preference"].fillna(0.0).to_numpy(float))[ok] * float(
+            instance.policy.substitution_cost
+        )
         # Pairs the ICU rule alone forbids (ICU-grade units for general use), to name the rule.
         kept = listed & icu_for_general & (not allow)
         self.kept_hub, self.kept_row = pair_hub[kept], pair_row[kept]
@@ -764,8 +1033,15 @@ class _Split:
         self.delivered = np.zeros(self.n_d)
         self.substituted = 0.0
 
-    def _solve(self, cost_y: np.ndarray, cost_s: float = 0.0, cost_uo: float = 0.0, lo=None, hi=None,
-               weighted_floor: float | None = None):
+    def _solve(
+        self,
+        cost_y: np.ndarray,
+        cost_s: float = 0.0,
+        cost_uo: float = 0.0,
+        lo=None,
+        hi=None,
+        weighted_floor: float | None = None,
+    ):
         """Solve one split LP; ``lo``/``hi`` bound each row's deliveries (default: 0 to demand),
         ``cost_uo`` > 0 lets them miss (at that cost per unit); returns the columns or None."""
         from .errors import SolverError
@@ -774,15 +1050,26 @@ class _Split:
         n_e, n_h, n_d = self.n_e, self.n_h, self.n_d
         e = np.arange(n_e)
         start = np.concatenate([2 * e, 2 * n_e + np.arange(n_h + 2 * n_d + 1)])
-        index = np.concatenate([np.column_stack([self.pair_hub, n_h + self.pair_row]).ravel(), np.arange(n_h),
-                                n_h + np.arange(n_d), n_h + np.arange(n_d)])
+        index = np.concatenate(
+            [
+                np.column_stack([self.pair_hub, n_h + self.pair_row]).ravel(),
+                np.arange(n_h),
+                n_h + np.arange(n_d),
+                n_h + np.arange(n_d),
+            ]
+        )
         value = np.concatenate([np.ones(2 * n_e + n_h + n_d), -np.ones(n_d)])
         free = np.inf if cost_uo > 0 else 0.0
-        lp = make_lp("highs", col_lower=np.zeros(n_e + n_h + 2 * n_d),
-                     col_upper=np.concatenate([np.full(n_e, np.inf), self.slack, np.full(2 * n_d, free)]),
-                     row_lower=np.concatenate([self.hub_qty, np.full(n_d, -np.inf) if lo is None else lo]),
-                     row_upper=np.concatenate([self.hub_qty, self.quantity if hi is None else hi]),
-                     start=start, index=index, value=value)
+        lp = make_lp(
+            "highs",
+            col_lower=np.zeros(n_e + n_h + 2 * n_d),
+            col_upper=np.concatenate([np.full(n_e, np.inf), self.slack, np.full(2 * n_d, free)]),
+            row_lower=np.concatenate([self.hub_qty, np.full(n_d, -np.inf) if lo is None else lo]),
+            row_upper=np.concatenate([self.hub_qty, self.quantity if hi is None else hi]),
+            start=start,
+            index=index,
+            value=value,
+        )
         if weighted_floor is not None:
             lp.add_rows([weighted_floor], [np.inf], [0, n_e], e, self.weights[self.pair_row])
         lp.set_costs(np.concatenate([cost_y, np.full(n_h, cost_s), np.full(2 * n_d, cost_uo)]))
@@ -802,15 +1089,16 @@ class _Split:
         """Per region (of ``hub_region``): the fewest delivered units that no row may take."""
         self.slack = self.hub_qty.copy()
         x = self._solve(np.zeros(self.n_e), cost_s=1.0)
-        self.slack = x[self.n_e: self.n_e + self.n_h]
+        self.slack = x[self.n_e : self.n_e + self.n_h]
         regions, at = np.unique(self.hub_region, return_inverse=True)
         return regions, np.bincount(at.reshape(-1), weights=self.slack, minlength=len(regions))
 
     def check_demand(self, v: list) -> None:
         """Every delivered unit must serve some demand row it may serve (none beyond demand)."""
         regions, extra = self._placed_nowhere()
-        total = np.bincount(np.unique(self.hub_region, return_inverse=True)[1].reshape(-1), weights=self.hub_qty,
-                            minlength=len(regions))
+        total = np.bincount(
+            np.unique(self.hub_region, return_inverse=True)[1].reshape(-1), weights=self.hub_qty, minlength=len(regions)
+        )
         bad = extra > 1e-9 * np.maximum(1.0, total)
         if not bad.any():
             return
@@ -828,18 +1116,35 @@ class _Split:
         for k in np.flatnonzero(bad):
             region = regions[k]
             hubs = np.flatnonzero(self.hub_region == region)
-            sent = ", ".join(f"{_n(self.hub_qty[h])} {self.hub_product[h]}"
-                             for h in sorted(hubs.tolist(), key=self.hub_product.__getitem__))
+            sent = ", ".join(
+                f"{_n(self.hub_qty[h])} {self.hub_product[h]}"
+                for h in sorted(hubs.tolist(), key=self.hub_product.__getitem__)
+            )
             if kept_extra[k] < extra[k] - 1e-9 * max(1.0, total[k]):
                 icu = sorted(set(self.hub_product[self.kept_hub[np.isin(self.kept_hub, hubs)]].tolist()))
-                v.append(("icu", "dispatch.csv", None, f"ICU-grade {', '.join(map(repr, icu))} delivered to "
-                          f"{region!r} for general use: {_n(extra[k])} of the {_n(total[k])} units delivered there "
-                          f"({sent}) have no other demand to serve; the policy keeps ICU-grade items for ICU use",
-                          "error"))
+                v.append(
+                    (
+                        "icu",
+                        "dispatch.csv",
+                        None,
+                        f"ICU-grade {', '.join(map(repr, icu))} delivered to "
+                        f"{region!r} for general use: {_n(extra[k])} of the {_n(total[k])} units delivered there "
+                        f"({sent}) have no other demand to serve; the policy keeps ICU-grade items for ICU use",
+                        "error",
+                    )
+                )
             else:
-                v.append(("demand", "dispatch.csv", None, f"{_n(extra[k])} of the {_n(total[k])} units delivered to "
-                          f"{region!r} ({sent}) serve no demand they may serve: the rows of their families, and of "
-                          "the families they may substitute for, are full", "error"))
+                v.append(
+                    (
+                        "demand",
+                        "dispatch.csv",
+                        None,
+                        f"{_n(extra[k])} of the {_n(total[k])} units delivered to "
+                        f"{region!r} ({sent}) serve no demand they may serve: the rows of their families, and of "
+                        "the families they may substitute for, are full",
+                        "error",
+                    )
+                )
 
     def best(self) -> np.ndarray:
         """The deliveries of the split that serves the most weighted demand (the plan's free choice)."""
@@ -853,18 +1158,27 @@ class _Split:
         """The fill table's deliveries must be a split of the delivered units; return them."""
         x = self._solve(np.zeros(self.n_e), cost_uo=1.0, lo=claimed, hi=claimed)
         n = self.n_e + self.n_h
-        miss = x[n: n + self.n_d] + x[n + self.n_d:]
+        miss = x[n : n + self.n_d] + x[n + self.n_d :]
         bad = miss > 1e-9 * np.maximum(1.0, self.quantity)
         region = self.demand["region"].to_numpy(object)
         for r in sorted(set(region[bad].tolist())):
             at = np.flatnonzero((region == r) & ((claimed > 0) | bad))
-            says = ", ".join(f"{self.demand['family'].iloc[i]}/{self.demand['use'].iloc[i]} {_n(claimed[i])}"
-                             for i in at)
+            says = ", ".join(
+                f"{self.demand['family'].iloc[i]}/{self.demand['use'].iloc[i]} {_n(claimed[i])}" for i in at
+            )
             hubs = np.flatnonzero(self.hub_region == r)
-            sent = ", ".join(f"{_n(self.hub_qty[h])} {self.hub_product[h]}"
-                             for h in sorted(hubs.tolist(), key=self.hub_product.__getitem__))
-            why = (f"the dispatch delivers {sent} there, which cannot be split that way among the demand each "
-                   "product may serve") if sent else "the dispatch delivers nothing there"
+            sent = ", ".join(
+                f"{_n(self.hub_qty[h])} {self.hub_product[h]}"
+                for h in sorted(hubs.tolist(), key=self.hub_product.__getitem__)
+            )
+            why = (
+                (
+                    f"the dispatch delivers {sent} there, which cannot be split that way among the demand each "
+                    "product may serve"
+                )
+                if sent
+                else "the dispatch delivers nothing there"
+            )
             v.append(("fill", "fill.csv", None, f"{r}: says delivered {says}; {why}", "error"))
         self.claims = claimed
         if not bad.any():

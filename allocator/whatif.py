@@ -37,8 +37,10 @@ from .schema import MAX_QUANTITY, TABLES, USES
 
 __all__ = ["Change", "WhatIf", "Comparison", "SYNTAX", "parse_changes", "apply_changes", "compare"]
 
-SYNTAX = ("supply:SOURCE:PRODUCT, demand:REGION:FAMILY[:USE], weight:REGION, flags:REGION or policy:KEY, "
-          "then =VALUE, +=N or -=N (e.g. supply:sanqi:gb_suit+=5000)")
+SYNTAX = (
+    "supply:SOURCE:PRODUCT, demand:REGION:FAMILY[:USE], weight:REGION, flags:REGION or policy:KEY, "
+    "then =VALUE, +=N or -=N (e.g. supply:sanqi:gb_suit+=5000)"
+)
 _FORMS = {
     "supply": "supply:SOURCE:PRODUCT=N, +=N or -=N",
     "demand": "demand:REGION:FAMILY[:USE]=N, +=N or -=N (USE: general or icu)",
@@ -46,8 +48,13 @@ _FORMS = {
     "flags": "flags:REGION+=FLAG[,FLAG...], -=FLAG[,FLAG...] or =FLAG[,FLAG...] (= alone: no flags)",
     "policy": "policy:KEY=VALUE as --policy takes it (e.g. policy:weights.icu=6)",
 }
-_KEYS = {"supply": ("SOURCE", "PRODUCT"), "demand": ("REGION", "FAMILY", "USE"), "weight": ("REGION",),
-         "flags": ("REGION",), "policy": ("KEY",)}
+_KEYS = {
+    "supply": ("SOURCE", "PRODUCT"),
+    "demand": ("REGION", "FAMILY", "USE"),
+    "weight": ("REGION",),
+    "flags": ("REGION",),
+    "policy": ("KEY",),
+}
 _TABLES = tuple(TABLES)  # every table the instance has, so that a what-if keeps them all
 _MAX_WEIGHT = 1e9
 _NUMBER = re.compile(r"^(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
@@ -172,8 +179,7 @@ def _parse_one(expr: str) -> Change:
         keys.append("general")
     if len(keys) != len(names) or not all(keys):
         which = next((n for n, k in zip(names, keys) if not k), None)
-        what = f"{which} is empty" if which and len(keys) == len(names) else \
-            f"{len(keys)} id(s) after '{parts[0]}:'"
+        what = f"{which} is empty" if which and len(keys) == len(names) else f"{len(keys)} id(s) after '{parts[0]}:'"
         raise _Bad(f"{what}: expected {_FORMS[target]}")
     if target == "policy":
         if op != "set":
@@ -240,8 +246,13 @@ def apply_changes(instance: Instance, changes: list[Change] | list[str], *, name
         changed = Instance.from_frames(**tables, policy=policy, name=name or f"{instance.name} (what-if)")
     except InstanceError as exc:  # a combination the checks above cannot see, e.g. a policy key's region
         exprs = " ".join(c.expr for c in changes)
-        raise InstanceError([_issue(exprs, f"the changed instance is not valid: {i.location()}: {i.message}")
-                             for i in exc.issues if i.severity == "error"]) from None
+        raise InstanceError(
+            [
+                _issue(exprs, f"the changed instance is not valid: {i.location()}: {i.message}")
+                for i in exc.issues
+                if i.severity == "error"
+            ]
+        ) from None
     return WhatIf(instance=changed, changes=pd.DataFrame(log, columns=["set", "change", "before", "after"]))
 
 
@@ -258,13 +269,18 @@ def _known(kind: str, value: str, ids) -> None:
         return
     close = difflib.get_close_matches(value, ids, n=1)
     hint = f" (did you mean {close[0]!r}?)" if close else ""
-    source = {"source": "sources.csv", "product": "products.csv", "region": "regions.csv",
-              "family": "products.csv (column family)"}[kind]
+    source = {
+        "source": "sources.csv",
+        "product": "products.csv",
+        "region": "regions.csv",
+        "family": "products.csv (column family)",
+    }[kind]
     raise _Bad(f"unknown {kind} {value!r}{hint}: expected a {kind} id from {source}")
 
 
-def _quantity(change: Change, tables: dict, table: str, key_cols: tuple[str, ...], whole: bool,
-              what: str) -> tuple[str, str, Policy]:
+def _quantity(
+    change: Change, tables: dict, table: str, key_cols: tuple[str, ...], whole: bool, what: str
+) -> tuple[str, str, Policy]:
     frame = tables[table]
     match = np.ones(len(frame), dtype=bool)
     for col, value in zip(key_cols, change.key):
@@ -272,8 +288,10 @@ def _quantity(change: Change, tables: dict, table: str, key_cols: tuple[str, ...
     at = np.flatnonzero(match)
     if len(at) > 1:
         days = ", ".join(sorted(str(d) for d in frame["day"].iloc[at]))
-        raise _Bad(f"{len(at)} rows of {table}.csv hold {what} (days {days}): expected one; a what-if changes "
-                   "a one-day instance")
+        raise _Bad(
+            f"{len(at)} rows of {table}.csv hold {what} (days {days}): expected one; a what-if changes "
+            "a one-day instance"
+        )
     before = float(frame["quantity"].iloc[at[0]]) if len(at) else 0.0
     amount = float(change.value)
     after = {"set": amount, "add": before + amount, "sub": before - amount}[change.op]
@@ -297,8 +315,9 @@ def _supply(change: Change, tables: dict, policy: Policy) -> tuple[str, str, Pol
     _known("source", source, tables["sources"]["source"])
     _known("product", product, tables["products"]["product"])
     countable = bool(tables["products"].set_index("product")["countable"].loc[product])
-    before, after, _ = _quantity(change, tables, "supply", ("source", "product"), countable,
-                                 f"supply of {product!r} at {source!r}")
+    before, after, _ = _quantity(
+        change, tables, "supply", ("source", "product"), countable, f"supply of {product!r} at {source!r}"
+    )
     return before, after, policy
 
 
@@ -311,8 +330,9 @@ def _demand(change: Change, tables: dict, policy: Policy) -> tuple[str, str, Pol
     if use not in USES:
         raise _Bad(f"unknown use {use!r}: expected one of {', '.join(USES)}")
     countable = bool(products.loc[(families == family).to_numpy(bool), "countable"].all())
-    before, after, _ = _quantity(change, tables, "demand", ("region", "family", "use"), countable,
-                                 f"{use} demand of {family!r} in {region!r}")
+    before, after, _ = _quantity(
+        change, tables, "demand", ("region", "family", "use"), countable, f"{use} demand of {family!r} in {region!r}"
+    )
     return before, after, policy
 
 
@@ -321,9 +341,11 @@ def _weight(change: Change, tables: dict, policy: Policy) -> tuple[str, str, Pol
     regions = tables["regions"]
     _known("region", region, regions["region"])
     if region in policy.region_weights:
-        raise _Bad(f"region {region!r} takes its weight {_num(policy.region_weights[region])} from the policy's "
-                   f"[region_weight], which replaces regions.csv's: expected policy:region_weight.{region}=W "
-                   f"(or --policy region_weight.{region}=W)")
+        raise _Bad(
+            f"region {region!r} takes its weight {_num(policy.region_weights[region])} from the policy's "
+            f"[region_weight], which replaces regions.csv's: expected policy:region_weight.{region}=W "
+            f"(or --policy region_weight.{region}=W)"
+        )
     at = regions.index[regions["region"] == region][0]
     before = float(regions.loc[at, "weight"])
     regions.loc[at, "weight"] = float(change.value)
@@ -338,19 +360,25 @@ def _flags(change: Change, tables: dict, policy: Policy) -> tuple[str, str, Poli
     had = [f for f in str(regions.loc[at, "flags"]).split(";") if f]
     unknown = [f for f in change.value if f not in policy.flags]
     if unknown and change.op != "sub":
-        raise _Bad(f"unknown flag {unknown[0]!r}: expected any of {', '.join(policy.flags)} (or a flag the "
-                   "policy gives a weight, e.g. policy:weights.FLAG=W before this change)")
+        raise _Bad(
+            f"unknown flag {unknown[0]!r}: expected any of {', '.join(policy.flags)} (or a flag the "
+            "policy gives a weight, e.g. policy:weights.FLAG=W before this change)"
+        )
     if change.op == "add":
         already = [f for f in change.value if f in had]
         if already:
-            raise _Bad(f"region {region!r} already has flag {already[0]!r} (its flags: {_flag_text(had)}): "
-                       "expected a flag it does not have")
+            raise _Bad(
+                f"region {region!r} already has flag {already[0]!r} (its flags: {_flag_text(had)}): "
+                "expected a flag it does not have"
+            )
         now = had + list(change.value)
     elif change.op == "sub":
         missing = [f for f in change.value if f not in had]
         if missing:
-            raise _Bad(f"region {region!r} has no flag {missing[0]!r} (its flags: {_flag_text(had)}): "
-                       "expected one of its flags")
+            raise _Bad(
+                f"region {region!r} has no flag {missing[0]!r} (its flags: {_flag_text(had)}): "
+                "expected one of its flags"
+            )
         now = [f for f in had if f not in change.value]
     else:
         now = list(change.value)
@@ -394,10 +422,13 @@ def _num(x: float) -> str:
 
 def compare(base: Result, whatif: Result) -> Comparison:
     """The tables of what changed from the plan ``base`` to the plan ``whatif``."""
-    return Comparison(terms=_terms(base, whatif), tiers=_tiers(base.plan.fill, whatif.plan.fill),
-                      fill=_fill(base.plan.fill, whatif.plan.fill),
-                      shipments=_shipments(base.plan.dispatch, whatif.plan.dispatch),
-                      status={"base": base.status, "whatif": whatif.status})
+    return Comparison(
+        terms=_terms(base, whatif),
+        tiers=_tiers(base.plan.fill, whatif.plan.fill),
+        fill=_fill(base.plan.fill, whatif.plan.fill),
+        shipments=_shipments(base.plan.dispatch, whatif.plan.dispatch),
+        status={"base": base.status, "whatif": whatif.status},
+    )
 
 
 _TERMS = ("weighted_shortfall", "route_cost", "supply", "demand", "delivered", "shortfall", "fill_rate", "shipments")
@@ -406,9 +437,16 @@ _TERMS = ("weighted_shortfall", "route_cost", "supply", "demand", "delivered", "
 def _term_values(result: Result) -> list[float]:
     fill = result.plan.fill
     demand, delivered = float(fill["demand"].sum()), float(fill["delivered"].sum())
-    return [float(result.objective["weighted_shortfall"]), float(result.objective["route_cost"]),
-            float(result.instance.supply["quantity"].sum()), demand, delivered, float(fill["shortfall"].sum()),
-            delivered / demand if demand > 0 else 1.0, float(len(result.plan.dispatch))]
+    return [
+        float(result.objective["weighted_shortfall"]),
+        float(result.objective["route_cost"]),
+        float(result.instance.supply["quantity"].sum()),
+        demand,
+        delivered,
+        float(fill["shortfall"].sum()),
+        delivered / demand if demand > 0 else 1.0,
+        float(len(result.plan.dispatch)),
+    ]
 
 
 def _terms(base: Result, whatif: Result) -> pd.DataFrame:
@@ -442,21 +480,34 @@ def _fill(base: pd.DataFrame, whatif: pd.DataFrame) -> pd.DataFrame:
         out[f"base_{col}"], out[f"whatif_{col}"] = b.to_numpy(float), w.to_numpy(float)
     out["delivered_change"] = _clean(out["whatif_delivered"] - out["base_delivered"])
     out["fill_rate_change"] = _clean(out["whatif_fill_rate"] - out["base_fill_rate"])
-    keep = _changed(out["whatif_weight"] - out["base_weight"], out["whatif_demand"] - out["base_demand"],
-                    out["delivered_change"])
+    keep = _changed(
+        out["whatif_weight"] - out["base_weight"], out["whatif_demand"] - out["base_demand"], out["delivered_change"]
+    )
     out = out.loc[keep].sort_values(key, kind="stable").reset_index(drop=True)
-    return out[key + ["base_weight", "whatif_weight", "base_demand", "whatif_demand", "base_delivered",
-                      "whatif_delivered", "delivered_change", "base_fill_rate", "whatif_fill_rate",
-                      "fill_rate_change"]]
+    return out[
+        key
+        + [
+            "base_weight",
+            "whatif_weight",
+            "base_demand",
+            "whatif_demand",
+            "base_delivered",
+            "whatif_delivered",
+            "delivered_change",
+            "base_fill_rate",
+            "whatif_fill_rate",
+            "fill_rate_change",
+        ]
+    ]
 
 
 def _by_weight(fill: pd.DataFrame) -> pd.DataFrame:
     level = fill["weight"].map(lambda w: float(f"{w:.12g}"))
     g = fill.groupby(level)
-    out = pd.DataFrame({"tier": g["tier"].min(), "rows": g.size(), "demand": g["demand"].sum(),
-                        "delivered": g["delivered"].sum()})
-    out["fill_rate"] = np.where(out["demand"] > 0, out["delivered"] / out["demand"].where(out["demand"] > 0, 1.0),
-                                1.0)
+    out = pd.DataFrame(
+        {"tier": g["tier"].min(), "rows": g.size(), "demand": g["demand"].sum(), "delivered": g["delivered"].sum()}
+    )
+    out["fill_rate"] = np.where(out["demand"] > 0, out["delivered"] / out["demand"].where(out["demand"] > 0, 1.0), 1.0)
     out.index.name = "weight"
     return out
 
@@ -464,7 +515,8 @@ def _by_weight(fill: pd.DataFrame) -> pd.DataFrame:
 def _tiers(base: pd.DataFrame, whatif: pd.DataFrame) -> pd.DataFrame:
     b, w = _by_weight(base), _by_weight(whatif)
     merged = b.merge(w, how="outer", left_index=True, right_index=True, suffixes=("_b", "_w")).sort_index(
-        ascending=False)
+        ascending=False
+    )
     out = pd.DataFrame({"weight": merged.index.to_numpy(float)})
     for col in ("tier", "rows", "demand", "delivered", "fill_rate"):
         bv, wv = merged[f"{col}_b"], merged[f"{col}_w"]
@@ -474,8 +526,10 @@ def _tiers(base: pd.DataFrame, whatif: pd.DataFrame) -> pd.DataFrame:
         out[f"base_{col}"] = bv.astype(kind).to_numpy()
         out[f"whatif_{col}"] = wv.astype(kind).to_numpy()
     out["fill_rate_change"] = _clean(out["whatif_fill_rate"].to_numpy(float) - out["base_fill_rate"].to_numpy(float))
-    diff = [pd.Series(out[f"whatif_{c}"].to_numpy(float) - out[f"base_{c}"].to_numpy(float))
-            for c in ("rows", "demand", "delivered")]
+    diff = [
+        pd.Series(out[f"whatif_{c}"].to_numpy(float) - out[f"base_{c}"].to_numpy(float))
+        for c in ("rows", "demand", "delivered")
+    ]
     return out.loc[_changed(*diff)].reset_index(drop=True)
 
 

@@ -81,10 +81,31 @@ from .model import FlowModel, eligible_pairs
 
 __all__ = ["ACCOUNT_COLUMNS", "MARGINAL_COLUMNS", "WHY_CODES", "marginal_values", "source_accounts", "why_tables"]
 
-MARGINAL_COLUMNS = ["kind", "region", "source", "product", "family", "value", "to_region", "to_use", "to_shortfall",
-                    "detail"]
-ACCOUNT_COLUMNS = ["source", "product", "line", "region", "use", "weight", "quantity", "shortfall", "unit_cost",
-                   "why", "reason"]
+MARGINAL_COLUMNS = [
+    "kind",
+    "region",
+    "source",
+    "product",
+    "family",
+    "value",
+    "to_region",
+    "to_use",
+    "to_shortfall",
+    "detail",
+]
+ACCOUNT_COLUMNS = [
+    "source",
+    "product",
+    "line",
+    "region",
+    "use",
+    "weight",
+    "quantity",
+    "shortfall",
+    "unit_cost",
+    "why",
+    "reason",
+]
 
 # The ``why`` codes of ``source_accounts``.
 WHY_CODES = {
@@ -129,8 +150,14 @@ def marginal_values(instance: Instance, model: FlowModel, x: np.ndarray) -> pd.D
     return _Net(instance, model, x).marginal_values()
 
 
-def source_accounts(instance: Instance, model: FlowModel, x: np.ndarray, *,
-                    fair_box: tuple[np.ndarray, np.ndarray] | None = None, stages: int = 3) -> pd.DataFrame:
+def source_accounts(
+    instance: Instance,
+    model: FlowModel,
+    x: np.ndarray,
+    *,
+    fair_box: tuple[np.ndarray, np.ndarray] | None = None,
+    stages: int = 3,
+) -> pd.DataFrame:
     """For every (source, product) with supply: where its output went and why not elsewhere.
 
     Lines (``line``), sorted by source, product, line, region and use:
@@ -153,9 +180,14 @@ def source_accounts(instance: Instance, model: FlowModel, x: np.ndarray, *,
     return _Net(instance, model, x, fair_box, stages).source_accounts()
 
 
-def why_tables(instance: Instance, model: FlowModel, x: np.ndarray, *,
-               fair_box: tuple[np.ndarray, np.ndarray] | None = None,
-               stages: int = 3) -> tuple[pd.DataFrame, pd.DataFrame]:
+def why_tables(
+    instance: Instance,
+    model: FlowModel,
+    x: np.ndarray,
+    *,
+    fair_box: tuple[np.ndarray, np.ndarray] | None = None,
+    stages: int = 3,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """``marginal_values`` and ``source_accounts`` together (the network is read once)."""
     net = _Net(instance, model, x, fair_box, stages)
     return net.marginal_values(), net.source_accounts()
@@ -177,11 +209,11 @@ class _Net:
         self.n = ns + nh + nd + 1
         self.T = self.n - 1
         index = np.asarray(model.index, dtype=np.int64)  # ship: (supply, hub); serve: (hub, demand)
-        self.ship_sup, self.ship_hub = index[0: 2 * n_ship: 2], index[1: 2 * n_ship: 2]
-        self.serve_hub = index[2 * n_ship: 2 * (n_ship + n_serve): 2]
-        self.serve_dem = index[2 * n_ship + 1: 2 * (n_ship + n_serve): 2]
+        self.ship_sup, self.ship_hub = index[0 : 2 * n_ship : 2], index[1 : 2 * n_ship : 2]
+        self.serve_hub = index[2 * n_ship : 2 * (n_ship + n_serve) : 2]
+        self.serve_dem = index[2 * n_ship + 1 : 2 * (n_ship + n_serve) : 2]
         self.serve_row = self.serve_dem - ns - nh
-        self.ship_q, self.serve_q, self.short_q = x[:n_ship], x[n_ship: n_ship + n_serve], x[n_ship + n_serve:]
+        self.ship_q, self.serve_q, self.short_q = x[:n_ship], x[n_ship : n_ship + n_serve], x[n_ship + n_serve :]
 
         demand = model.demand
         self.quantity = demand["quantity"].to_numpy(float)
@@ -209,11 +241,15 @@ class _Net:
         rows, sups = ns + nh + np.arange(nd), np.arange(ns)
         t = np.full(max(nd, ns), self.T)
         parts = [
-            (_SHIP, ~self.full, self.ship_sup, self.ship_hub), (_UNSHIP, self.carries, self.ship_hub, self.ship_sup),
+            (_SHIP, ~self.full, self.ship_sup, self.ship_hub),
+            (_UNSHIP, self.carries, self.ship_hub, self.ship_sup),
             (_SERVE, np.ones(n_serve, bool), self.serve_hub, self.serve_dem),
             (_UNSERVE, self.serves, self.serve_dem, self.serve_hub),
-            (_UP, self.short, rows, t[:nd]), (_DOWN, self.delivered > row_tol, t[:nd], rows),
-            (_SPARE, self.left > 0, t[:ns], sups), (_KEEP, self.shipped > sup_tol, sups, t[:ns])]
+            (_UP, self.short, rows, t[:nd]),
+            (_DOWN, self.delivered > row_tol, t[:nd], rows),
+            (_SPARE, self.left > 0, t[:ns], sups),
+            (_KEEP, self.shipped > sup_tol, sups, t[:ns]),
+        ]
         self.kind = np.concatenate([np.full(int(m.sum()), k, dtype=np.int8) for k, m, _, _ in parts])
         self.ref = np.concatenate([np.flatnonzero(m) for _, m, _, _ in parts])
         self.tail = np.concatenate([a[m] for _, m, a, _ in parts]).astype(np.int64)
@@ -229,8 +265,9 @@ class _Net:
         self.ship_arc = self._arc_of(_SHIP, n_ship)  # each route's arc s -> h (-1: full)
         self._values = None
         self._names: dict[int, str] = {}
-        self.region_name = dict(zip(instance.regions["region"].to_numpy(object),
-                                    instance.regions["name"].to_numpy(object)))
+        self.region_name = dict(
+            zip(instance.regions["region"].to_numpy(object), instance.regions["name"].to_numpy(object))
+        )
 
     def _arc_of(self, kind: int, size: int) -> np.ndarray:
         """Per row of the kind's table: the position of its arc of that kind (-1: none)."""
@@ -288,9 +325,16 @@ class _Net:
         v, to = value[base + row], via[base + row]
         detail = [self._detail(t, h == 0) for t, h in zip(to.tolist(), hops[base + row].tolist())]
         prod = np.asarray(products, dtype=object)[product_code[best]]
-        region = self._frame("region", np.asarray(regions, dtype=object)[region_code[best]],
-                             np.full(len(best), "", dtype=object), prod, family.reindex(prod).to_numpy(object), v, to,
-                             detail)
+        region = self._frame(
+            "region",
+            np.asarray(regions, dtype=object)[region_code[best]],
+            np.full(len(best), "", dtype=object),
+            prod,
+            family.reindex(prod).to_numpy(object),
+            v,
+            to,
+            detail,
+        )
 
         # Sources: the supply rows, in (source, product) order.
         s_product = self.model.supply["product"].to_numpy(object)
@@ -299,11 +343,21 @@ class _Net:
             if t >= 0:
                 detail.append(self._detail(t, h == 2))
             else:
-                detail.append("units are left over: one more saves nothing" if left > 0 else
-                              "no short row it may serve can be reached, even by re-planning")
-        source = self._frame("source", np.full(self.ns, "", dtype=object), self.model.supply["source"].to_numpy(object),
-                             s_product, family.reindex(s_product).to_numpy(object), value[: self.ns], via[: self.ns],
-                             detail)
+                detail.append(
+                    "units are left over: one more saves nothing"
+                    if left > 0
+                    else "no short row it may serve can be reached, even by re-planning"
+                )
+        source = self._frame(
+            "source",
+            np.full(self.ns, "", dtype=object),
+            self.model.supply["source"].to_numpy(object),
+            s_product,
+            family.reindex(s_product).to_numpy(object),
+            value[: self.ns],
+            via[: self.ns],
+            detail,
+        )
         return pd.concat([region, source], ignore_index=True)
 
     def _detail(self, to: int, direct: bool) -> str:
@@ -317,13 +371,26 @@ class _Net:
         has = to >= 0
         at = np.where(has, to, 0)
         empty = np.full(len(to), "", dtype=object)
-        region_to, use_to, short_to = (self.d_region[at], self.d_use[at], self.short_q[at]) if self.nd else \
-            (empty, empty, np.full(len(to), np.nan))
-        return pd.DataFrame({
-            "kind": np.full(len(to), kind, dtype=object), "region": region, "source": source, "product": product,
-            "family": family, "value": value, "to_region": np.where(has, region_to, empty),
-            "to_use": np.where(has, use_to, empty), "to_shortfall": np.where(has, short_to, np.nan),
-            "detail": detail}, columns=MARGINAL_COLUMNS)
+        region_to, use_to, short_to = (
+            (self.d_region[at], self.d_use[at], self.short_q[at])
+            if self.nd
+            else (empty, empty, np.full(len(to), np.nan))
+        )
+        return pd.DataFrame(
+            {
+                "kind": np.full(len(to), kind, dtype=object),
+                "region": region,
+                "source": source,
+                "product": product,
+                "family": family,
+                "value": value,
+                "to_region": np.where(has, region_to, empty),
+                "to_use": np.where(has, use_to, empty),
+                "to_shortfall": np.where(has, short_to, np.nan),
+                "detail": detail,
+            },
+            columns=MARGINAL_COLUMNS,
+        )
 
     # --- where each source's output went ------------------------------------------------
 
@@ -351,12 +418,22 @@ class _Net:
         def of_row(values, empty):
             return np.where(row, values[at], empty) if self.nd else np.full(len(o), empty, dtype=object)
 
-        return pd.DataFrame({
-            "source": self.model.supply["source"].to_numpy(object)[sp[o]],
-            "product": self.model.supply["product"].to_numpy(object)[sp[o]], "line": _LINES[line[o]],
-            "region": of_row(self.d_region, ""), "use": of_row(self.d_use, ""),
-            "weight": of_row(self.weight, np.nan), "quantity": quantity[o], "shortfall": of_row(self.short_q, np.nan),
-            "unit_cost": unit_cost[o], "why": why[o], "reason": reason[o]}, columns=ACCOUNT_COLUMNS)
+        return pd.DataFrame(
+            {
+                "source": self.model.supply["source"].to_numpy(object)[sp[o]],
+                "product": self.model.supply["product"].to_numpy(object)[sp[o]],
+                "line": _LINES[line[o]],
+                "region": of_row(self.d_region, ""),
+                "use": of_row(self.d_use, ""),
+                "weight": of_row(self.weight, np.nan),
+                "quantity": quantity[o],
+                "shortfall": of_row(self.short_q, np.nan),
+                "unit_cost": unit_cost[o],
+                "why": why[o],
+                "reason": reason[o],
+            },
+            columns=ACCOUNT_COLUMNS,
+        )
 
     def _pieces(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The flow through each hub as (ship arc, serve arc, units) pieces: the units arriving
@@ -437,8 +514,11 @@ class _Net:
         top = self.box[1] if self.box is not None else np.zeros(self.nd, bool)
         for i, row in zip(at.tolist(), d[at].tolist()):
             fill = self.delivered[row] / self.quantity[row]
-            out[i] = (f"{self.row_name(row)} has its max-min fair share ({fill:.1%})" if top[row] else
-                      "one more unit here would take a fill rate off its max-min fair share")
+            out[i] = (
+                f"{self.row_name(row)} has its max-min fair share ({fill:.1%})"
+                if top[row]
+                else "one more unit here would take a fill rate off its max-min fair share"
+            )
         return out  # cost, tie, not_settled: the code says it all (a county plan has 650,000 such lines)
 
     def _why_left(self, arcs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -462,8 +542,9 @@ class _Net:
         no_route = self._group_names(product_ids.get_indexer(pairs["product"])[short], d[short])
         families = pd.Index(pd.unique(products["family"].to_numpy(object)))
         general = np.flatnonzero(self.short & (self.d_use == "general"))
-        short_general = self._group_names(families.get_indexer(self.model.demand["family"].to_numpy(object)[general]),
-                                          general)
+        short_general = self._group_names(
+            families.get_indexer(self.model.demand["family"].to_numpy(object)[general]), general
+        )
         icu_kept = (products["grade"] == "icu").to_numpy() & (not inst.policy.icu_grade_for_general)
         p = product_ids.get_indexer(self.model.supply["product"].to_numpy(object))
         f = families.get_indexer(products["family"].to_numpy(object))[p]
@@ -476,9 +557,15 @@ class _Net:
             elif p[s] in no_route:
                 why[s], reason[s] = "no_route", head + f"no route to the rows still short: {no_route[p[s]]}"
             elif icu_kept[p[s]] and f[s] in short_general:
-                why[s], reason[s] = "icu_rule", head + ("ICU-grade units are kept for ICU use (policy "
-                                                        "icu_grade_for_general off) and no ICU demand is short; "
-                                                        f"general demand is: {short_general[f[s]]}")
+                why[s], reason[s] = (
+                    "icu_rule",
+                    head
+                    + (
+                        "ICU-grade units are kept for ICU use (policy "
+                        "icu_grade_for_general off) and no ICU demand is short; "
+                        f"general demand is: {short_general[f[s]]}"
+                    ),
+                )
             else:
                 why[s], reason[s] = "all_served", head + "all demand the product may serve is met"
         return why, reason
@@ -494,7 +581,7 @@ class _Net:
         starts = [i for i in range(len(g)) if i == 0 or g[i] != g[i - 1]] + [len(g)]
         for lo, hi in zip(starts[:-1], starts[1:]):
             more = f" and {hi - lo - _SHOW} more" if hi - lo > _SHOW else ""
-            out[g[lo]] = ", ".join(self.row_name(x) for x in r[lo: min(hi, lo + _SHOW)]) + more
+            out[g[lo]] = ", ".join(self.row_name(x) for x in r[lo : min(hi, lo + _SHOW)]) + more
         return out
 
     # --- the stages as residual graphs --------------------------------------------------
@@ -534,8 +621,12 @@ class _Net:
         except (Unsuitable, ImportError):  # more than 6 decimals: to the millionth
             whole = np.round(c * 10**6).astype(np.int64)
         cost = np.zeros(len(self.kind), dtype=np.int64)
-        for kind, values, sign in ((_SHIP, whole[: m.n_ship], 1), (_UNSHIP, whole[: m.n_ship], -1),
-                                   (_SERVE, whole[m.n_ship:], 1), (_UNSERVE, whole[m.n_ship:], -1)):
+        for kind, values, sign in (
+            (_SHIP, whole[: m.n_ship], 1),
+            (_UNSHIP, whole[: m.n_ship], -1),
+            (_SERVE, whole[m.n_ship :], 1),
+            (_UNSERVE, whole[m.n_ship :], -1),
+        ):
             at = self.kind == kind
             cost[at] = sign * values[self.ref[at]]
         phi = _potentials(self.graph, g2, cost, self.mate)
@@ -609,8 +700,9 @@ def _first(values: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
     return nodes, first[nodes]
 
 
-def _reach(n: int, start: np.ndarray, succ: np.ndarray, roots: np.ndarray, within: np.ndarray | None = None
-           ) -> np.ndarray:
+def _reach(
+    n: int, start: np.ndarray, succ: np.ndarray, roots: np.ndarray, within: np.ndarray | None = None
+) -> np.ndarray:
     """The nodes reached from ``roots`` (breadth first; only through nodes ``within``, if given)."""
     seen = np.zeros(n, dtype=bool) if within is None else ~within
     seen[roots] = True
@@ -770,4 +862,3 @@ def _rank(*keys: np.ndarray) -> np.ndarray:
 def _n(x: float) -> str:
     x = float(x)
     return f"{x:,.0f}" if abs(x - round(x)) < 1e-6 else f"{x:,.3f}".rstrip("0").rstrip(".")
-

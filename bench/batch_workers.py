@@ -71,15 +71,20 @@ def main() -> None:
             paths.append(str(path))
         tasks = make_tasks(paths)
         load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-        print(f"# {datetime.date.today()} | {platform.node()} | {platform.processor() or platform.machine()} | "
-              f"{os.cpu_count()} cores | {platform.platform()} | Python {platform.python_version()} | "
-              f"load average before: {load:.2f}")
+        print(
+            f"# {datetime.date.today()} | {platform.node()} | {platform.processor() or platform.machine()} | "
+            f"{os.cpu_count()} cores | {platform.platform()} | Python {platform.python_version()} | "
+            f"load average before: {load:.2f}"
+        )
         print(f"code: allocator/ as of the start (sha256 {digest(code / 'allocator')[:12]})")
-        print(f"batch: {len(tasks)} generated {a.scale}-scale instances (seeds 1-{a.instances}), no overrides; "
-              "local Dask cluster, 1 thread per worker; seconds include starting and closing the cluster")
+        print(
+            f"batch: {len(tasks)} generated {a.scale}-scale instances (seeds 1-{a.instances}), no overrides; "
+            "local Dask cluster, 1 thread per worker; seconds include starting and closing the cluster"
+        )
         print("other CPU s: CPU seconds the machine spent on other processes during the run")
-        print(f"{'workers':>7}  {'tasks':>5}  {'seconds':>8}  {'tasks/s':>8}  {'solver s/task':>13}  "
-              f"{'other CPU s':>11}")
+        print(
+            f"{'workers':>7}  {'tasks':>5}  {'seconds':>8}  {'tasks/s':>8}  {'solver s/task':>13}  {'other CPU s':>11}"
+        )
         tables, rates = {}, {}
         for workers in (1, 2):
             busy, own, t = busy_cpu_seconds(), own_cpu_seconds(), time.perf_counter()
@@ -87,15 +92,19 @@ def main() -> None:
             wall = time.perf_counter() - t
             other = (busy_cpu_seconds() - busy) - (own_cpu_seconds() - own)
             tables[workers], rates[workers] = table, len(table) / wall
-            print(f"{workers:>7}  {len(table):>5}  {wall:>8.1f}  {rates[workers]:>8.3f}  "
-                  f"{table['seconds'].mean():>13.2f}  {max(other, 0.0):>11.1f}")
+            print(
+                f"{workers:>7}  {len(table):>5}  {wall:>8.1f}  {rates[workers]:>8.3f}  "
+                f"{table['seconds'].mean():>13.2f}  {max(other, 0.0):>11.1f}"
+            )
         ok = all((tables[w]["status"] == "optimal").all() for w in tables)
         cols = [c for c in COLUMNS if c != "seconds"]
         same = tables[1][cols].equals(tables[2][cols])
         load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
         print(f"throughput 2 workers / 1 worker: {rates[2] / rates[1]:.2f}")
-        print(f"all tasks optimal: {'yes' if ok else 'NO'}; results identical (all columns but seconds): "
-              f"{'yes' if same else 'NO'}; load average after: {load:.2f}")
+        print(
+            f"all tasks optimal: {'yes' if ok else 'NO'}; results identical (all columns but seconds): "
+            f"{'yes' if same else 'NO'}; load average after: {load:.2f}"
+        )
         if not same:
             print(tables[1][cols].compare(tables[2][cols], result_names=("1 worker", "2 workers")).to_string())
 

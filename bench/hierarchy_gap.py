@@ -64,15 +64,29 @@ def _child(path: str, kind: str, workers: int, cap_gib: float, kwargs: dict, out
             extra = {}
         else:
             res = solve_hierarchical(inst, workers=workers, **kwargs)
-            extra = {"bound": float(res.objective["level1_weighted_shortfall"]),
-                     "level1_s": res.timings["level1_solve"], "level2_s": res.timings["level2_solve"]}
+            extra = {
+                "bound": float(res.objective["level1_weighted_shortfall"]),
+                "level1_s": res.timings["level1_solve"],
+                "level2_s": res.timings["level2_solve"],
+            }
     except BaseException as exc:  # MemoryError, BrokenProcessPool (a worker hit the cap), SolverError
-        out.put({"error": f"failed after {time.perf_counter() - t:.0f} s: {type(exc).__name__}: "
-                          f"{' | '.join(str(exc).splitlines()[:3])}"[:400]})
+        out.put(
+            {
+                "error": f"failed after {time.perf_counter() - t:.0f} s: {type(exc).__name__}: "
+                f"{' | '.join(str(exc).splitlines()[:3])}"[:400]
+            }
+        )
         return
     seconds = time.perf_counter() - t
-    out.put({"seconds": seconds, "status": res.status, "w": float(res.objective["weighted_shortfall"]),
-             "c": float(res.objective["route_cost"]), **extra})
+    out.put(
+        {
+            "seconds": seconds,
+            "status": res.status,
+            "w": float(res.objective["weighted_shortfall"]),
+            "c": float(res.objective["route_cost"]),
+            **extra,
+        }
+    )
 
 
 def _run(path: str, kind: str, workers: int, timeout: float, cap_gib: float, kwargs: dict) -> dict:
@@ -111,17 +125,28 @@ def _fmt(r: dict) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--scales", nargs="+", default=["prefecture", "county"],
-                   choices=["province", "prefecture", "county", "village"])
+    p.add_argument(
+        "--scales", nargs="+", default=["prefecture", "county"], choices=["province", "prefecture", "county", "village"]
+    )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--timeout", type=float, default=300.0, help="seconds before a solve is killed (default 300)")
     p.add_argument("--skip-flat", action="store_true", help="do not run the flat solve")
-    p.add_argument("--workers", type=int, nargs="*", default=[1, 2],
-                   help="worker counts of the two-level runs (default 1 2; none: no two-level run)")
+    p.add_argument(
+        "--workers",
+        type=int,
+        nargs="*",
+        default=[1, 2],
+        help="worker counts of the two-level runs (default 1 2; none: no two-level run)",
+    )
     p.add_argument("--equity", choices=["on", "off"], default="on", help="policy equity switch (default on)")
     p.add_argument("--solver", default="auto", help="solver argument of allocator.solve (default auto)")
-    p.add_argument("--memory-cap", type=float, default=10.0, metavar="GIB",
-                   help="address-space limit of each solving process (default 10; 0: none)")
+    p.add_argument(
+        "--memory-cap",
+        type=float,
+        default=10.0,
+        metavar="GIB",
+        help="address-space limit of each solving process (default 10; 0: none)",
+    )
     args = p.parse_args(argv)
     kwargs = {"equity": args.equity == "on", "solver": args.solver}
 
@@ -129,27 +154,35 @@ def main(argv: list[str] | None = None) -> int:
     from allocator.generate import generate
     from allocator.model import route_table
 
-    print(f"date {datetime.date.today().isoformat()}; machine {platform.machine()}, {os.cpu_count()} cores "
-          f"({_cpu()}), {_memory_gib()}, {platform.system()} {platform.release()}, Python "
-          f"{platform.python_version()}; equity {args.equity}, solver {args.solver}; timeout {args.timeout:.0f} s "
-          f"and address space {args.memory_cap:g} GiB per solving process", flush=True)
+    print(
+        f"date {datetime.date.today().isoformat()}; machine {platform.machine()}, {os.cpu_count()} cores "
+        f"({_cpu()}), {_memory_gib()}, {platform.system()} {platform.release()}, Python "
+        f"{platform.python_version()}; equity {args.equity}, solver {args.solver}; timeout {args.timeout:.0f} s "
+        f"and address space {args.memory_cap:g} GiB per solving process",
+        flush=True,
+    )
     for scale in args.scales:
-        print(f"load average at start of {scale}: {os.getloadavg()[0]:.1f} (other processes share the cores)",
-              flush=True)
+        print(
+            f"load average at start of {scale}: {os.getloadavg()[0]:.1f} (other processes share the cores)", flush=True
+        )
         t = time.perf_counter()
         inst = allocator.Instance.from_frames(**generate(scale, args.seed), name=f"{scale}-{args.seed}")
         arcs = len(route_table(inst))
         tops = inst.regions["parent"].replace("", None).nunique()
-        print(f"\n{scale} (seed {args.seed}): {len(inst.regions):,} regions under {tops} top regions, "
-              f"{len(inst.sources):,} sources, {len(inst.products)} products, {len(inst.demand):,} demand rows, "
-              f"{arcs:,} route-product arcs (generated and validated in {time.perf_counter() - t:.0f} s, not "
-              "counted below)", flush=True)
+        print(
+            f"\n{scale} (seed {args.seed}): {len(inst.regions):,} regions under {tops} top regions, "
+            f"{len(inst.sources):,} sources, {len(inst.products)} products, {len(inst.demand):,} demand rows, "
+            f"{arcs:,} route-product arcs (generated and validated in {time.perf_counter() - t:.0f} s, not "
+            "counted below)",
+            flush=True,
+        )
         with tempfile.TemporaryDirectory() as tmp:
             path = str(Path(tmp) / "instance.pkl")
             with open(path, "wb") as fh:
                 pickle.dump(inst, fh, protocol=pickle.HIGHEST_PROTOCOL)
-            flat = {"error": "skipped"} if args.skip_flat else _run(path, "flat", 1, args.timeout, args.memory_cap,
-                                                                    kwargs)
+            flat = (
+                {"error": "skipped"} if args.skip_flat else _run(path, "flat", 1, args.timeout, args.memory_cap, kwargs)
+            )
             print(f"  flat:                  {_fmt(flat)}", flush=True)
             two = {}
             for workers in args.workers:
@@ -161,8 +194,11 @@ def main(argv: list[str] | None = None) -> int:
             continue
         r = done[0]
         bound_gap = (r["w"] - r["bound"]) / r["w"] if r["w"] > 0 else 0.0
-        print(f"  level-1 lower bound {r['bound']:,.6g}: two-level weighted shortfall at most {bound_gap:.4%} "
-              "above the flat optimum", flush=True)
+        print(
+            f"  level-1 lower bound {r['bound']:,.6g}: two-level weighted shortfall at most {bound_gap:.4%} "
+            "above the flat optimum",
+            flush=True,
+        )
         if "error" not in flat:
             w_gap = (r["w"] - flat["w"]) / flat["w"] if flat["w"] > 0 else 0.0
             c_gap = (r["c"] - flat["c"]) / flat["c"] if flat["c"] > 0 else 0.0

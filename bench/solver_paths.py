@@ -55,8 +55,10 @@ def main() -> None:
         inst = random_instance(a.seed, n_sources=a.sources, n_regions=a.regions, equity=False)
         what = f"random: {a.sources} sources, {a.regions} regions, 3 products"
     arcs = build(inst).n_ship
-    print(f"# {datetime.date.today()} | {platform.node()} | {platform.processor() or platform.machine()} | "
-          f"{os.cpu_count()} cores | Python {platform.python_version()}")
+    print(
+        f"# {datetime.date.today()} | {platform.node()} | {platform.processor() or platform.machine()} | "
+        f"{os.cpu_count()} cores | Python {platform.python_version()}"
+    )
     print(f"instance: {what}; {arcs:,} route-product arcs, {len(inst.demand):,} demand rows")
     for equity in (False, True):
         rows = []
@@ -73,8 +75,9 @@ def main() -> None:
         print(f"{'path':<52}{'seconds':>10}{'ratio':>8}  objective agrees")
         base_t, base_o = rows[0][1], rows[0][2]
         for name, t, o in rows:
-            agree = all(abs(o[k] - base_o[k]) <= 1e-6 * max(1.0, abs(base_o[k]))
-                        for k in ("weighted_shortfall", "route_cost"))
+            agree = all(
+                abs(o[k] - base_o[k]) <= 1e-6 * max(1.0, abs(base_o[k])) for k in ("weighted_shortfall", "route_cost")
+            )
             print(f"{name:<52}{t:>10.3f}{t / base_t:>8.1f}  {'yes' if agree else 'NO'}")
 
 

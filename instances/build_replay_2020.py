@@ -53,11 +53,13 @@ from build_suits_2020_02_05 import (  # noqa: E402
     ALL_FLAGS,
     REGION_WEIGHT,
     REGIONS,
-    SOURCES as SOURCES_0205,
     largest_remainder,
     parse_header_date,
     round_half_up,
     to_csv,
+)
+from build_suits_2020_02_05 import (  # noqa: E402
+    SOURCES as SOURCES_0205,
 )
 
 DATA = HERE / "data" / "jhu-csse-china-2020"
@@ -116,8 +118,10 @@ def jhu() -> tuple:
 def jhu_active(day: dt.date) -> dict[str, int]:
     """Active cases (confirmed - deaths - recovered) per region id, from JHU (day >= 22 Jan)."""
     conf, dead, recov = jhu()
-    return {rid: conf[jhu_name][day] - dead[jhu_name][day] - recov[jhu_name][day]
-            for rid, (jhu_name, *_rest) in REGIONS.items()}
+    return {
+        rid: conf[jhu_name][day] - dead[jhu_name][day] - recov[jhu_name][day]
+        for rid, (jhu_name, *_rest) in REGIONS.items()
+    }
 
 
 # Before 22 Jan 2020 (the first JHU column) the active cases are extrapolated
@@ -199,8 +203,7 @@ def capital(region: str) -> tuple[str, str]:
     return lat, lon
 
 
-def route_rows(sources: dict[str, tuple], regions: list[str],
-               export_sources: list[str] | None = None) -> list[tuple]:
+def route_rows(sources: dict[str, tuple], regions: list[str], export_sources: list[str] | None = None) -> list[tuple]:
     """Routes (source, region, product, cost, distance_km, transit_days) from every source to
     every province capital, plus the export gateway (Shanghai, ASSUMPTION) for ``export_sources``
     (the domestic emergency-suit makers: exports are general grade, and reserves, donations and
@@ -236,18 +239,36 @@ REGION_HEADER = ["region", "name", "name_zh", "lat", "lon", "flags", "weight"]
 # ===========================================================================
 # Suits
 # ===========================================================================
-SUITS_FIRST = D(2020, 1, 20)   # 004 l.24: the first period runs from 20 Jan
-SUITS_LAST = D(2020, 3, 14)    # 004 l.96, l.102: "到3月14日"; Hubei stopped asking on 15 Mar (004 l.108)
+SUITS_FIRST = D(2020, 1, 20)  # 004 l.24: the first period runs from 20 Jan
+SUITS_LAST = D(2020, 3, 14)  # 004 l.96, l.102: "到3月14日"; Hubei stopped asking on 15 Mar (004 l.108)
 
 SUIT_PRODUCTS = [
     # product, name, family, grade, unit, countable, durable, attrition, lead_days
     # 004 l.54: GB suits (and EU-standard sterile suits) for ICUs only; other
     # emergency suits for non-ICU areas. Product lead_days is the default
     # sterilisation (ethylene oxide, 7 days, 004 l.52); supply rows override it.
-    ("emergency_suit", "Emergency-use medical protective suit (other standards; non-ICU use)",
-     "protective_suit", "general", "suit", "true", "false", 0, 0),
-    ("gb_suit", "GB 19082-2009 national-standard medical protective suit",
-     "protective_suit", "icu", "suit", "true", "false", 0, 7),
+    (
+        "emergency_suit",
+        "Emergency-use medical protective suit (other standards; non-ICU use)",
+        "protective_suit",
+        "general",
+        "suit",
+        "true",
+        "false",
+        0,
+        0,
+    ),
+    (
+        "gb_suit",
+        "GB 19082-2009 national-standard medical protective suit",
+        "protective_suit",
+        "icu",
+        "suit",
+        "true",
+        "false",
+        0,
+        7,
+    ),
 ]
 
 # --- Demand -----------------------------------------------------------------
@@ -309,8 +330,8 @@ GB_OUTPUT_POINTS = {
 # Sterilisation. 004 l.52: ethylene oxide takes 7-14 days; the emergency
 # irradiation standard (issued by 7 Feb) cut it to under a day, and from 9 Feb
 # irradiated suits left the factory within 24 hours, over 100,000 a day.
-EO_LEAD_DAYS = 7            # lower end of 7-14 (ASSUMPTION: the best case)
-IRRADIATION_LEAD_DAYS = 1   # "24小时内": made on day d, available on d + 1
+EO_LEAD_DAYS = 7  # lower end of 7-14 (ASSUMPTION: the best case)
+IRRADIATION_LEAD_DAYS = 1  # "24小时内": made on day d, available on d + 1
 IRRADIATION_FIRST = D(2020, 2, 9)
 IRRADIATION_CAPACITY = 100_000  # "10万套以上": the documented lower bound, kept flat (ASSUMPTION)
 # ASSUMPTION: the output of 13-19 Jan (before the horizon) was also 13,000 a day
@@ -324,8 +345,13 @@ PIPELINE_DAILY = 13_000
 # aggregates (Tianjin and Anhui documented, 004 l.28, l.62; Jiangsu, Zhejiang and
 # Guangdong assumed). ASSUMPTION: these shares hold on every day.
 GB_MAKER_SHARES = {
-    "jielikang": 25, "sanqi": 15, "anhui_gb_makers": 20, "guangdong_gb_makers": 20,
-    "jiangsu_gb_makers": 20, "tianjin_gb_makers": 20, "zhejiang_gb_makers": 20,
+    "jielikang": 25,
+    "sanqi": 15,
+    "anhui_gb_makers": 20,
+    "guangdong_gb_makers": 20,
+    "jiangsu_gb_makers": 20,
+    "tianjin_gb_makers": 20,
+    "zhejiang_gb_makers": 20,
 }
 # Each GB maker is two sources at the same place, one per sterilisation path
 # (the supply key is source, product, day): "<maker>_eo" (ethylene oxide) and
@@ -345,8 +371,11 @@ EMERGENCY_IMPORTS = 10_000
 EMERGENCY_DONATIONS = 3_000
 EMERGENCY_DOMESTIC_POINTS = {D(2020, 2, 4): 0, D(2020, 3, 4): 250_000 - 140_000 - 10_000 - 3_000}
 # Each aggregate stands at its provincial capital (maker id: capital).
-EMERGENCY_MAKERS = {"fujian_emergency_makers": "Fuzhou", "jiangsu_emergency_makers": "Nanjing",
-                    "zhejiang_emergency_makers": "Hangzhou"}
+EMERGENCY_MAKERS = {
+    "fujian_emergency_makers": "Fuzhou",
+    "jiangsu_emergency_makers": "Nanjing",
+    "zhejiang_emergency_makers": "Hangzhou",
+}
 
 # Stock. 004 l.28: the central medical reserve's suits left for Wuhan before dawn
 # on 23 Jan; 3,000 suits donated on 26 Jan; Tianjin 5,000 and Anhui 3,000 suits
@@ -376,8 +405,13 @@ def suit_sources() -> dict[str, tuple]:
     for maker, city in EMERGENCY_MAKERS.items():
         region = maker.split("_")[0]
         lat, lon = capital(region)
-        out[maker] = (f"{REGIONS[region][1]} emergency-suit makers (aggregate; assumed) - at {city}",
-                      region, "enterprise", lat, lon)
+        out[maker] = (
+            f"{REGIONS[region][1]} emergency-suit makers (aggregate; assumed) - at {city}",
+            region,
+            "enterprise",
+            lat,
+            lon,
+        )
     for sid in ("central_reserve", "donations", "imports"):
         out[sid] = SOURCES_0205[sid]
     return dict(sorted(out.items()))
@@ -450,8 +484,10 @@ def transfer_rows() -> list[tuple]:
 def suit_patient_parts(day: dt.date, g_icu: Fraction) -> dict[str, tuple[Fraction, Fraction]]:
     """{region: (icu part, ordinary part)} of the patient model, unrounded."""
     active = active_cases(day)
-    return {r: (g_icu * a * grave_share(r), SUITS_PER_ORDINARY_PATIENT_DAY * a * (1 - grave_share(r)))
-            for r, a in active.items()}
+    return {
+        r: (g_icu * a * grave_share(r), SUITS_PER_ORDINARY_PATIENT_DAY * a * (1 - grave_share(r)))
+        for r, a in active.items()
+    }
 
 
 def suits_g_icu() -> Fraction:
@@ -525,18 +561,24 @@ def render_suits(irradiation: bool = True) -> dict[str, str]:
     sources = suit_sources()
     regions = sorted(REGIONS)
     return {
-        "products.csv": to_csv(["product", "name", "family", "grade", "unit", "countable", "durable",
-                                "attrition", "lead_days"], sorted(SUIT_PRODUCTS)),
+        "products.csv": to_csv(
+            ["product", "name", "family", "grade", "unit", "countable", "durable", "attrition", "lead_days"],
+            sorted(SUIT_PRODUCTS),
+        ),
         "regions.csv": to_csv(REGION_HEADER, region_rows(with_export=True, population=False)),
-        "sources.csv": to_csv(["source", "name", "region", "kind", "lat", "lon"],
-                              [(s, *v) for s, v in sources.items()]),
+        "sources.csv": to_csv(
+            ["source", "name", "region", "kind", "lat", "lon"], [(s, *v) for s, v in sources.items()]
+        ),
         "supply.csv": to_csv(["source", "product", "day", "quantity", "lead_days"], suit_supply(irradiation)),
         "demand.csv": to_csv(["region", "family", "use", "day", "quantity"], suit_demand()),
-        "routes.csv": to_csv(["source", "region", "product", "cost", "distance_km", "transit_days"],
-                             route_rows(sources, regions, list(EMERGENCY_MAKERS))),
+        "routes.csv": to_csv(
+            ["source", "region", "product", "cost", "distance_km", "transit_days"],
+            route_rows(sources, regions, list(EMERGENCY_MAKERS)),
+        ),
         "stock.csv": to_csv(["source", "region", "product", "day", "quantity", "floor"], suit_stock()),
-        "transfers.csv": to_csv(["from_region", "to_region", "product", "cost", "transit_days", "capacity"],
-                                transfer_rows()),
+        "transfers.csv": to_csv(
+            ["from_region", "to_region", "product", "cost", "transit_days", "capacity"], transfer_rows()
+        ),
         "policy.toml": POLICY_SUITS,
     }
 
@@ -565,10 +607,28 @@ VENT_PRODUCTS = [
     # 002 l.36 counts the two kinds separately. Invasive ventilators are ICU grade
     # and serve ICU use (critical patients); non-invasive ones serve general use
     # (severe patients' beds). Durable: demand is units in service.
-    ("invasive_ventilator", "Invasive ventilator (有创呼吸机)", "ventilator", "icu", "unit", "true", "true",
-     VENT_ATTRITION, 0),
-    ("noninvasive_ventilator", "Non-invasive ventilator (无创呼吸机)", "ventilator", "general", "unit", "true",
-     "true", VENT_ATTRITION, 0),
+    (
+        "invasive_ventilator",
+        "Invasive ventilator (有创呼吸机)",
+        "ventilator",
+        "icu",
+        "unit",
+        "true",
+        "true",
+        VENT_ATTRITION,
+        0,
+    ),
+    (
+        "noninvasive_ventilator",
+        "Non-invasive ventilator (无创呼吸机)",
+        "ventilator",
+        "general",
+        "unit",
+        "true",
+        "true",
+        VENT_ATTRITION,
+        0,
+    ),
 ]
 
 # Reported deliveries to Hubei by 3 Mar (002 l.36): non-invasive about 14,000,
@@ -580,12 +640,36 @@ HUBEI_DELIVERED = {"noninvasive_ventilator": 14_000, "invasive_ventilator": 2_90
 # project's allocator/data/provinces.csv, general knowledge). Used to split the
 # opening stock and shown in regions.csv.
 POPULATION_M = {
-    "anhui": "61.0", "beijing": "21.9", "chongqing": "32.1", "fujian": "41.5", "gansu": "25.0",
-    "guangdong": "126.0", "guangxi": "50.1", "guizhou": "38.6", "hainan": "10.1", "hebei": "74.6",
-    "heilongjiang": "31.9", "henan": "99.4", "hubei": "57.8", "hunan": "66.4", "inner_mongolia": "24.0",
-    "jiangsu": "84.7", "jiangxi": "45.2", "jilin": "24.1", "liaoning": "42.6", "ningxia": "7.2",
-    "qinghai": "5.9", "shaanxi": "39.5", "shandong": "101.5", "shanghai": "24.9", "shanxi": "34.9",
-    "sichuan": "83.7", "tianjin": "13.9", "tibet": "3.6", "xinjiang": "25.9", "yunnan": "47.2",
+    "anhui": "61.0",
+    "beijing": "21.9",
+    "chongqing": "32.1",
+    "fujian": "41.5",
+    "gansu": "25.0",
+    "guangdong": "126.0",
+    "guangxi": "50.1",
+    "guizhou": "38.6",
+    "hainan": "10.1",
+    "hebei": "74.6",
+    "heilongjiang": "31.9",
+    "henan": "99.4",
+    "hubei": "57.8",
+    "hunan": "66.4",
+    "inner_mongolia": "24.0",
+    "jiangsu": "84.7",
+    "jiangxi": "45.2",
+    "jilin": "24.1",
+    "liaoning": "42.6",
+    "ningxia": "7.2",
+    "qinghai": "5.9",
+    "shaanxi": "39.5",
+    "shandong": "101.5",
+    "shanghai": "24.9",
+    "shanxi": "34.9",
+    "sichuan": "83.7",
+    "tianjin": "13.9",
+    "tibet": "3.6",
+    "xinjiang": "25.9",
+    "yunnan": "47.2",
     "zhejiang": "64.6",
 }
 # Opening stock in service for COVID-19 patients, per province (stock.csv rows
@@ -622,8 +706,10 @@ VENT_MAKERS = {
 
 
 def vent_stock_per_region() -> dict[str, int]:
-    return {r: round_half_up(Fraction(p) * 1_000_000 * ICU_BEDS_PER_100K / 100_000 * FREE_SHARE)
-            for r, p in POPULATION_M.items()}
+    return {
+        r: round_half_up(Fraction(p) * 1_000_000 * ICU_BEDS_PER_100K / 100_000 * FREE_SHARE)
+        for r, p in POPULATION_M.items()
+    }
 
 
 def vent_peak_day() -> dt.date:
@@ -719,15 +805,20 @@ weight = 0.5
 
 def render_vent() -> dict[str, str]:
     return {
-        "products.csv": to_csv(["product", "name", "family", "grade", "unit", "countable", "durable",
-                                "attrition", "lead_days"], sorted(VENT_PRODUCTS)),
+        "products.csv": to_csv(
+            ["product", "name", "family", "grade", "unit", "countable", "durable", "attrition", "lead_days"],
+            sorted(VENT_PRODUCTS),
+        ),
         "regions.csv": to_csv(REGION_HEADER + ["population"], region_rows(with_export=False, population=True)),
-        "sources.csv": to_csv(["source", "name", "region", "kind", "lat", "lon"],
-                              [(s, *v) for s, v in sorted(VENT_MAKERS.items())]),
+        "sources.csv": to_csv(
+            ["source", "name", "region", "kind", "lat", "lon"], [(s, *v) for s, v in sorted(VENT_MAKERS.items())]
+        ),
         "supply.csv": to_csv(["source", "product", "day", "quantity", "lead_days"], vent_supply()),
         "demand.csv": to_csv(["region", "family", "use", "day", "quantity"], vent_demand()),
-        "routes.csv": to_csv(["source", "region", "product", "cost", "distance_km", "transit_days"],
-                             route_rows(VENT_MAKERS, sorted(REGIONS))),
+        "routes.csv": to_csv(
+            ["source", "region", "product", "cost", "distance_km", "transit_days"],
+            route_rows(VENT_MAKERS, sorted(REGIONS)),
+        ),
         "stock.csv": to_csv(["source", "region", "product", "day", "quantity", "floor"], vent_stock()),
         "policy.toml": POLICY_VENT,
     }
@@ -762,11 +853,10 @@ def summary_suits(files: dict[str, str]) -> str:
         f"(calibrated: national ICU demand {ICU_CALIBRATION_TOTAL} on {ICU_CALIBRATION_DAY})",
         f"g_ordinary = {float(SUITS_PER_ORDINARY_PATIENT_DAY):g}; Hubei request floor of {HUBEI_REQUEST} "
         f"until {hubei_floor_last_day(g_icu)}",
-        "regional stock at the start: " + ", ".join(f"{r['region']} {r['quantity']} {r['product']}"
-                                                    for r in stock if r["region"]),
+        "regional stock at the start: "
+        + ", ".join(f"{r['region']} {r['quantity']} {r['product']}" for r in stock if r["region"]),
         "",
-        "day         made_gb made_em  avail_gb avail_em | nat_icu nat_gen  nat_tot | hub_icu hub_gen  hub_tot"
-        " | export",
+        "day         made_gb made_em  avail_gb avail_em | nat_icu nat_gen  nat_tot | hub_icu hub_gen  hub_tot | export",
     ]
     cum = {"made": 0, "avail": 0, "nat": 0, "hub": 0}
     for day in days(SUITS_FIRST, SUITS_LAST):
@@ -781,8 +871,10 @@ def summary_suits(files: dict[str, str]) -> str:
         cum["avail"] += ag + ae
         cum["nat"] += ni + ng
         cum["hub"] += hi + hg
-        lines.append(f"{iso} {mg:8d} {me:7d} {ag:9d} {ae:8d} | {ni:7d} {ng:7d} {ni + ng:8d} | "
-                     f"{hi:7d} {hg:7d} {hi + hg:8d} | {ex:6d}")
+        lines.append(
+            f"{iso} {mg:8d} {me:7d} {ag:9d} {ae:8d} | {ni:7d} {ng:7d} {ni + ng:8d} | "
+            f"{hi:7d} {hg:7d} {hi + hg:8d} | {ex:6d}"
+        )
     lines += [
         "",
         f"cumulative to {SUITS_LAST}: made {cum['made']}, available at sources {cum['avail']} "
@@ -833,8 +925,11 @@ def summary_vent(files: dict[str, str]) -> str:
 def write_or_check(out: Path, files: dict[str, str], check: bool) -> list[Path]:
     """Write ``files`` into ``out``; with ``check``, return the paths that differ instead."""
     if check:
-        return [out / n for n, text in files.items()
-                if not (out / n).exists() or (out / n).read_bytes() != text.encode("utf-8")]
+        return [
+            out / n
+            for n, text in files.items()
+            if not (out / n).exists() or (out / n).read_bytes() != text.encode("utf-8")
+        ]
     out.mkdir(parents=True, exist_ok=True)
     for n, text in files.items():
         (out / n).write_bytes(text.encode("utf-8"))
@@ -843,13 +938,18 @@ def write_or_check(out: Path, files: dict[str, str], check: bool) -> list[Path]:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--check", action="store_true",
-                    help="compare with the files on disk instead of writing; exit 1 on a difference")
+    ap.add_argument(
+        "--check", action="store_true", help="compare with the files on disk instead of writing; exit 1 on a difference"
+    )
     ap.add_argument("--summary", action="store_true", help="print daily national and Hubei totals")
-    ap.add_argument("--no-irradiation", action="store_true",
-                    help="the suits counterfactual: every GB row sterilised with ethylene oxide (needs -o)")
-    ap.add_argument("-o", "--out", metavar="DIR", type=Path,
-                    help="folder for the --no-irradiation variant (not committed)")
+    ap.add_argument(
+        "--no-irradiation",
+        action="store_true",
+        help="the suits counterfactual: every GB row sterilised with ethylene oxide (needs -o)",
+    )
+    ap.add_argument(
+        "-o", "--out", metavar="DIR", type=Path, help="folder for the --no-irradiation variant (not committed)"
+    )
     args = ap.parse_args(argv)
     if args.no_irradiation != (args.out is not None):
         ap.error("--no-irradiation and -o DIR go together")

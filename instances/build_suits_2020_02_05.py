@@ -47,10 +47,15 @@ DATE = dt.date(2020, 2, 5)
 # protective suits.
 PRODUCTS = [
     # product, name, family, grade, unit, countable
-    ("gb_suit", "GB 19082-2009 national-standard medical protective suit",
-     "protective_suit", "icu", "suit", "true"),
-    ("emergency_suit", "Emergency-use medical protective suit (other standards; non-ICU use)",
-     "protective_suit", "general", "suit", "true"),
+    ("gb_suit", "GB 19082-2009 national-standard medical protective suit", "protective_suit", "icu", "suit", "true"),
+    (
+        "emergency_suit",
+        "Emergency-use medical protective suit (other standards; non-ICU use)",
+        "protective_suit",
+        "general",
+        "suit",
+        "true",
+    ),
 ]
 
 # ---------------------------------------------------------------------------
@@ -62,37 +67,37 @@ PRODUCTS = [
 # centroids and are not used.
 # region id: (JHU Province/State, name, name_zh, lat, lon)
 REGIONS = {
-    "anhui": ("Anhui", "Anhui", "安徽省", "31.8206", "117.2272"),             # Hefei
+    "anhui": ("Anhui", "Anhui", "安徽省", "31.8206", "117.2272"),  # Hefei
     "beijing": ("Beijing", "Beijing", "北京市", "39.9042", "116.4074"),
     "chongqing": ("Chongqing", "Chongqing", "重庆市", "29.5630", "106.5516"),
-    "fujian": ("Fujian", "Fujian", "福建省", "26.0745", "119.2965"),          # Fuzhou
-    "gansu": ("Gansu", "Gansu", "甘肃省", "36.0611", "103.8343"),             # Lanzhou
+    "fujian": ("Fujian", "Fujian", "福建省", "26.0745", "119.2965"),  # Fuzhou
+    "gansu": ("Gansu", "Gansu", "甘肃省", "36.0611", "103.8343"),  # Lanzhou
     "guangdong": ("Guangdong", "Guangdong", "广东省", "23.1291", "113.2644"),  # Guangzhou
     "guangxi": ("Guangxi", "Guangxi", "广西壮族自治区", "22.8170", "108.3665"),  # Nanning
-    "guizhou": ("Guizhou", "Guizhou", "贵州省", "26.6470", "106.6302"),       # Guiyang
-    "hainan": ("Hainan", "Hainan", "海南省", "20.0440", "110.1999"),          # Haikou
-    "hebei": ("Hebei", "Hebei", "河北省", "38.0428", "114.5149"),             # Shijiazhuang
+    "guizhou": ("Guizhou", "Guizhou", "贵州省", "26.6470", "106.6302"),  # Guiyang
+    "hainan": ("Hainan", "Hainan", "海南省", "20.0440", "110.1999"),  # Haikou
+    "hebei": ("Hebei", "Hebei", "河北省", "38.0428", "114.5149"),  # Shijiazhuang
     "heilongjiang": ("Heilongjiang", "Heilongjiang", "黑龙江省", "45.8038", "126.5350"),  # Harbin
-    "henan": ("Henan", "Henan", "河南省", "34.7466", "113.6254"),             # Zhengzhou
-    "hubei": ("Hubei", "Hubei", "湖北省", "30.5928", "114.3055"),             # Wuhan
-    "hunan": ("Hunan", "Hunan", "湖南省", "28.2282", "112.9388"),             # Changsha
+    "henan": ("Henan", "Henan", "河南省", "34.7466", "113.6254"),  # Zhengzhou
+    "hubei": ("Hubei", "Hubei", "湖北省", "30.5928", "114.3055"),  # Wuhan
+    "hunan": ("Hunan", "Hunan", "湖南省", "28.2282", "112.9388"),  # Changsha
     "inner_mongolia": ("Inner Mongolia", "Inner Mongolia", "内蒙古自治区", "40.8426", "111.7492"),  # Hohhot
-    "jiangsu": ("Jiangsu", "Jiangsu", "江苏省", "32.0603", "118.7969"),       # Nanjing
-    "jiangxi": ("Jiangxi", "Jiangxi", "江西省", "28.6820", "115.8579"),       # Nanchang
-    "jilin": ("Jilin", "Jilin", "吉林省", "43.8171", "125.3235"),             # Changchun
-    "liaoning": ("Liaoning", "Liaoning", "辽宁省", "41.8057", "123.4315"),    # Shenyang
+    "jiangsu": ("Jiangsu", "Jiangsu", "江苏省", "32.0603", "118.7969"),  # Nanjing
+    "jiangxi": ("Jiangxi", "Jiangxi", "江西省", "28.6820", "115.8579"),  # Nanchang
+    "jilin": ("Jilin", "Jilin", "吉林省", "43.8171", "125.3235"),  # Changchun
+    "liaoning": ("Liaoning", "Liaoning", "辽宁省", "41.8057", "123.4315"),  # Shenyang
     "ningxia": ("Ningxia", "Ningxia", "宁夏回族自治区", "38.4872", "106.2309"),  # Yinchuan
-    "qinghai": ("Qinghai", "Qinghai", "青海省", "36.6171", "101.7782"),       # Xining
-    "shaanxi": ("Shaanxi", "Shaanxi", "陕西省", "34.3416", "108.9398"),       # Xi'an
-    "shandong": ("Shandong", "Shandong", "山东省", "36.6512", "117.1201"),    # Jinan
+    "qinghai": ("Qinghai", "Qinghai", "青海省", "36.6171", "101.7782"),  # Xining
+    "shaanxi": ("Shaanxi", "Shaanxi", "陕西省", "34.3416", "108.9398"),  # Xi'an
+    "shandong": ("Shandong", "Shandong", "山东省", "36.6512", "117.1201"),  # Jinan
     "shanghai": ("Shanghai", "Shanghai", "上海市", "31.2304", "121.4737"),
-    "shanxi": ("Shanxi", "Shanxi", "山西省", "37.8706", "112.5489"),          # Taiyuan
-    "sichuan": ("Sichuan", "Sichuan", "四川省", "30.5728", "104.0668"),       # Chengdu
+    "shanxi": ("Shanxi", "Shanxi", "山西省", "37.8706", "112.5489"),  # Taiyuan
+    "sichuan": ("Sichuan", "Sichuan", "四川省", "30.5728", "104.0668"),  # Chengdu
     "tianjin": ("Tianjin", "Tianjin", "天津市", "39.1252", "117.1907"),
     "tibet": ("Tibet", "Tibet (Xizang)", "西藏自治区", "29.6520", "91.1721"),  # Lhasa
     "xinjiang": ("Xinjiang", "Xinjiang", "新疆维吾尔自治区", "43.8256", "87.6168"),  # Urumqi
-    "yunnan": ("Yunnan", "Yunnan", "云南省", "25.0389", "102.7183"),          # Kunming
-    "zhejiang": ("Zhejiang", "Zhejiang", "浙江省", "30.2741", "120.1551"),    # Hangzhou
+    "yunnan": ("Yunnan", "Yunnan", "云南省", "25.0389", "102.7183"),  # Kunming
+    "zhejiang": ("Zhejiang", "Zhejiang", "浙江省", "30.2741", "120.1551"),  # Hangzhou
 }
 
 # Flags as of 5 Feb 2020. Every mainland province had activated a level-one
@@ -118,20 +123,28 @@ REGION_WEIGHT = {"hubei": 10}
 SOURCES = {
     # Named in 004 l.72-74: 洁利康医疗用品股份有限公司 in Lushan County, Pingdingshan,
     # Henan. Coordinates: Lushan county seat (approximate).
-    "jielikang": ("Henan Jielikang Medical Supplies (洁利康) - Lushan County Pingdingshan",
-                  "henan", "enterprise", "33.7386", "112.9081"),
+    "jielikang": (
+        "Henan Jielikang Medical Supplies (洁利康) - Lushan County Pingdingshan",
+        "henan",
+        "enterprise",
+        "33.7386",
+        "112.9081",
+    ),
     # Named in 004 l.28 and l.78: 日照三奇医疗卫生用品有限公司, Rizhao, Shandong.
     # Coordinates: Rizhao city centre.
-    "sanqi": ("Rizhao Sanqi Medical & Health Articles (三奇) - Rizhao",
-              "shandong", "enterprise", "35.4164", "119.5269"),
+    "sanqi": (
+        "Rizhao Sanqi Medical & Health Articles (三奇) - Rizhao",
+        "shandong",
+        "enterprise",
+        "35.4164",
+        "119.5269",
+    ),
     # 004 l.62: on 29 Jan commissioners went to 16 suit and goggle makers in
     # "Henan, Anhui, Tianjin and others, 7 provinces (municipalities)". 004 l.28:
     # Tianjin sent 5,000 suits and Anhui 3,000 to Wuhan on 27 Jan. The makers are
     # not named, so each province is one aggregate source at its capital.
-    "tianjin_gb_makers": ("Tianjin GB-suit makers (aggregate)",
-                          "tianjin", "enterprise", "39.1252", "117.1907"),
-    "anhui_gb_makers": ("Anhui GB-suit makers (aggregate) - at Hefei",
-                        "anhui", "enterprise", "31.8206", "117.2272"),
+    "tianjin_gb_makers": ("Tianjin GB-suit makers (aggregate)", "tianjin", "enterprise", "39.1252", "117.1907"),
+    "anhui_gb_makers": ("Anhui GB-suit makers (aggregate) - at Hefei", "anhui", "enterprise", "31.8206", "117.2272"),
     # ASSUMPTION. The other three of the seven provinces of 004 l.62 are not named
     # in the text. The body of Table 1 (004 l.64) is absent from the source text,
     # which keeps only its caption. Jiangsu, Zhejiang and Guangdong are assumed:
@@ -139,25 +152,43 @@ SOURCES = {
     # for later work (Jiangsu and Zhejiang garment makers converting from 12 Feb,
     # 004 l.48; seam-taping machines in Guangdong, 004 l.88, 002 l.87). Each is an
     # aggregate source at its capital.
-    "jiangsu_gb_makers": ("Jiangsu GB-suit makers (aggregate; assumed) - at Nanjing",
-                          "jiangsu", "enterprise", "32.0603", "118.7969"),
-    "zhejiang_gb_makers": ("Zhejiang GB-suit makers (aggregate; assumed) - at Hangzhou",
-                           "zhejiang", "enterprise", "30.2741", "120.1551"),
-    "guangdong_gb_makers": ("Guangdong GB-suit makers (aggregate; assumed) - at Guangzhou",
-                            "guangdong", "enterprise", "23.1291", "113.2644"),
+    "jiangsu_gb_makers": (
+        "Jiangsu GB-suit makers (aggregate; assumed) - at Nanjing",
+        "jiangsu",
+        "enterprise",
+        "32.0603",
+        "118.7969",
+    ),
+    "zhejiang_gb_makers": (
+        "Zhejiang GB-suit makers (aggregate; assumed) - at Hangzhou",
+        "zhejiang",
+        "enterprise",
+        "30.2741",
+        "120.1551",
+    ),
+    "guangdong_gb_makers": (
+        "Guangdong GB-suit makers (aggregate; assumed) - at Guangzhou",
+        "guangdong",
+        "enterprise",
+        "23.1291",
+        "113.2644",
+    ),
     # 004 l.26 and l.28: central medical reserve (中央医药储备), drawn on from 23 Jan.
     # Its location is an ASSUMPTION (Beijing).
-    "central_reserve": ("Central medical reserve (中央医药储备)",
-                        "beijing", "reserve", "39.9042", "116.4074"),
+    "central_reserve": ("Central medical reserve (中央医药储备)", "beijing", "reserve", "39.9042", "116.4074"),
     # 004 l.26 and l.28: social donations (社会捐赠). The documented donor of 26 Jan,
     # the MARA animal disease prevention and control centre, is in Beijing.
     # Location: ASSUMPTION.
-    "donations": ("Social donations (社会捐赠)",
-                  "beijing", "donation", "39.9042", "116.4074"),
+    "donations": ("Social donations (社会捐赠)", "beijing", "donation", "39.9042", "116.4074"),
     # 000 l.15 and 002 l.30: international procurement (国际采购) is a supply
     # channel. ASSUMPTION: suits enter at Shanghai, the main air-cargo gateway.
-    "imports": ("International procurement (国际采购) - entering at Shanghai",
-                "shanghai", "import", "31.2304", "121.4737"),
+    "imports": (
+        "International procurement (国际采购) - entering at Shanghai",
+        "shanghai",
+        "import",
+        "31.2304",
+        "121.4737",
+    ),
 }
 
 # ---------------------------------------------------------------------------
@@ -176,8 +207,11 @@ GB_TARGET_FEB15 = 140_000
 NAMED_LATER_OUTPUT = {"jielikang": 25_000, "sanqi": 15_000}
 # ASSUMPTION: the rest of the 42,700 is split equally among the aggregate sources.
 AGGREGATE_MAKERS = [
-    "anhui_gb_makers", "guangdong_gb_makers", "jiangsu_gb_makers",
-    "tianjin_gb_makers", "zhejiang_gb_makers",
+    "anhui_gb_makers",
+    "guangdong_gb_makers",
+    "jiangsu_gb_makers",
+    "tianjin_gb_makers",
+    "zhejiang_gb_makers",
 ]
 # General-grade supply for the day. The channels are documented (reserve and
 # donations: 004 l.26 and l.28; imports: 000 l.15, 002 l.30). The quantities are
@@ -251,8 +285,7 @@ def severe_share(region: str) -> Fraction:
     """Share of a region's patients who are severe or critical (004 l.42)."""
     if region == "hubei":
         return Fraction(NEW_SEVERE["hubei"], NEW_CONFIRMED["hubei"])
-    return Fraction(NEW_SEVERE["all"] - NEW_SEVERE["hubei"],
-                    NEW_CONFIRMED["all"] - NEW_CONFIRMED["hubei"])
+    return Fraction(NEW_SEVERE["all"] - NEW_SEVERE["hubei"], NEW_CONFIRMED["all"] - NEW_CONFIRMED["hubei"])
 
 
 def suits_per_case(region: str) -> Fraction:
@@ -302,8 +335,7 @@ def largest_remainder(total: int, weights: dict[str, Fraction]) -> dict[str, int
 
 def build_supply() -> list[tuple[str, str, int]]:
     """Supply rows (source, product, quantity)."""
-    gb = {k: round_half_up(Fraction(v * GB_OUTPUT, GB_TARGET_FEB15))
-          for k, v in NAMED_LATER_OUTPUT.items()}
+    gb = {k: round_half_up(Fraction(v * GB_OUTPUT, GB_TARGET_FEB15)) for k, v in NAMED_LATER_OUTPUT.items()}
     rest = GB_OUTPUT - sum(gb.values())
     gb.update(largest_remainder(rest, {k: Fraction(1) for k in AGGREGATE_MAKERS}))
     assert sum(gb.values()) == GB_OUTPUT
@@ -350,10 +382,8 @@ def render() -> dict[str, str]:
     for sid, _n, region, _k, _lat, _lon in sources:
         assert region in REGIONS, sid
     return {
-        "products.csv": to_csv(["product", "name", "family", "grade", "unit", "countable"],
-                               sorted(PRODUCTS)),
-        "regions.csv": to_csv(["region", "name", "name_zh", "lat", "lon", "flags", "weight"],
-                              regions),
+        "products.csv": to_csv(["product", "name", "family", "grade", "unit", "countable"], sorted(PRODUCTS)),
+        "regions.csv": to_csv(["region", "name", "name_zh", "lat", "lon", "flags", "weight"], regions),
         "sources.csv": to_csv(["source", "name", "region", "kind", "lat", "lon"], sources),
         "supply.csv": to_csv(["source", "product", "quantity"], build_supply()),
         "demand.csv": to_csv(["region", "family", "use", "quantity"], build_demand(active)),
@@ -372,8 +402,7 @@ def summary(files: dict[str, str]) -> str:
     tot = 0
     for use in ("icu", "general"):
         q = sum(int(r["quantity"]) for r in demand if r["use"] == use)
-        hub = sum(int(r["quantity"]) for r in demand
-                  if r["use"] == use and r["region"] == "hubei")
+        hub = sum(int(r["quantity"]) for r in demand if r["use"] == use and r["region"] == "hubei")
         tot += q
         lines.append(f"demand {use}: {q} (hubei {hub})")
     hub = sum(int(r["quantity"]) for r in demand if r["region"] == "hubei")
@@ -383,14 +412,16 @@ def summary(files: dict[str, str]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--check", action="store_true",
-                    help="compare with the files on disk instead of writing; exit 1 on a difference")
+    ap.add_argument(
+        "--check", action="store_true", help="compare with the files on disk instead of writing; exit 1 on a difference"
+    )
     ap.add_argument("--summary", action="store_true", help="print supply and demand totals")
     args = ap.parse_args(argv)
     files = render()
     if args.check:
-        bad = [n for n, text in files.items()
-               if not (OUT / n).exists() or (OUT / n).read_bytes() != text.encode("utf-8")]
+        bad = [
+            n for n, text in files.items() if not (OUT / n).exists() or (OUT / n).read_bytes() != text.encode("utf-8")
+        ]
         for n in bad:
             print(f"differs: {OUT / n}", file=sys.stderr)
         return 1 if bad else 0

@@ -24,4 +24,5 @@ def pytest_terminal_summary(terminalreporter):
         terminalreporter.write_line(
             f"{sum(corrupt.values())} generated corruptions of a valid folder ({kinds}): "
             f"{sum(corrupt.values()) - accepted} rejected with file, row and column and exit 2; {accepted} still "
-            "valid (mixed line endings, an optional column dropped) and solved; no traceback")
+            "valid (mixed line endings, an optional column dropped) and solved; no traceback"
+        )

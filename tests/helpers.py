@@ -11,8 +11,10 @@ from allocator.policy import Policy
 
 def frames(products, sources, supply, regions, demand, routes=None):
     """Tables from lists of dicts (or tuples with the named columns)."""
+
     def df(rows, cols=None):
         return pd.DataFrame(rows, columns=cols) if rows and not isinstance(rows[0], dict) else pd.DataFrame(rows)
+
     out = {
         "products": df(products),
         "sources": df(sources),
@@ -38,8 +40,9 @@ def write_folder(path, tables: dict[str, pd.DataFrame], policy_toml: str | None 
     return path
 
 
-def random_instance(seed: int, *, n_sources=6, n_regions=7, capacities=True, equity=True,
-                    icu_for_general=False, fractional_family=False) -> allocator.Instance:
+def random_instance(
+    seed: int, *, n_sources=6, n_regions=7, capacities=True, equity=True, icu_for_general=False, fractional_family=False
+) -> allocator.Instance:
     """A small random instance with integer route costs, two families, ICU and general grades."""
     rng = np.random.default_rng(seed)
     products = [
@@ -52,10 +55,17 @@ def random_instance(seed: int, *, n_sources=6, n_regions=7, capacities=True, equ
     regions = []
     flags = ["", "level_one_response", "port_of_entry", "border_port", "", ""]
     for r in range(n_regions):
-        regions.append({"region": f"r{r}", "name": f"Region {r}", "flags": flags[rng.integers(len(flags))],
-                        "weight": "" if rng.random() < 0.7 else int(rng.integers(1, 4))})
-    sources = [{"source": f"s{s}", "name": f"Source {s}", "region": f"r{rng.integers(n_regions)}"}
-               for s in range(n_sources)]
+        regions.append(
+            {
+                "region": f"r{r}",
+                "name": f"Region {r}",
+                "flags": flags[rng.integers(len(flags))],
+                "weight": "" if rng.random() < 0.7 else int(rng.integers(1, 4)),
+            }
+        )
+    sources = [
+        {"source": f"s{s}", "name": f"Source {s}", "region": f"r{rng.integers(n_regions)}"} for s in range(n_sources)
+    ]
     supply = []
     for s in range(n_sources):
         for p in products:
@@ -77,11 +87,11 @@ def random_instance(seed: int, *, n_sources=6, n_regions=7, capacities=True, equ
         for r in range(n_regions):
             if rng.random() < 0.65:
                 cap = int(rng.integers(5, 40)) if capacities and rng.random() < 0.3 else None
-                routes.append({"source": f"s{s}", "region": f"r{r}", "cost": int(rng.integers(1, 50)),
-                               "capacity": cap})
+                routes.append({"source": f"s{s}", "region": f"r{r}", "cost": int(rng.integers(1, 50)), "capacity": cap})
     policy = Policy().with_overrides({"equity": equity, "icu_grade_for_general": icu_for_general})
-    return instance(policy=policy, products=products, sources=sources, supply=supply, regions=regions,
-                    demand=demand, routes=routes)
+    return instance(
+        policy=policy, products=products, sources=sources, supply=supply, regions=regions, demand=demand, routes=routes
+    )
 
 
 def run_cli(capsys, *args):

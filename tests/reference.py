@@ -45,14 +45,16 @@ def _arcs(inst):
                 if math.isnan(lat2):
                     continue
                 p1, p2 = math.radians(lat1), math.radians(lat2)
-                h = (math.sin((p2 - p1) / 2) ** 2
-                     + math.cos(p1) * math.cos(p2) * math.sin(math.radians(lon2 - lon1) / 2) ** 2)
+                h = (
+                    math.sin((p2 - p1) / 2) ** 2
+                    + math.cos(p1) * math.cos(p2) * math.sin(math.radians(lon2 - lon1) / 2) ** 2
+                )
                 km = round(2 * 6371.0088 * math.asin(math.sqrt(h)), 1)
                 for p in prods:
                     arcs[(s["source"], region, p)] = (km * inst.policy.cost_per_km, None)
         return arcs
     for _, r in inst.routes.iterrows():
-        for p in ([r["product"]] if r["product"] else prods):
+        for p in [r["product"]] if r["product"] else prods:
             key = (r["source"], r["region"], p)
             if r["product"] or key not in arcs:
                 cap = None if (isinstance(r["capacity"], float) and math.isnan(r["capacity"])) else r["capacity"]
@@ -68,9 +70,11 @@ def _data(inst):
     for i, r in inst.demand.iterrows():
         dem.append((r["region"], r["family"], r["use"], float(r["quantity"]), float(weights[i])))
     allow = inst.policy.icu_grade_for_general
+
     def may_serve(p, use):
         g = prod[p]["grade"]
         return g == use or (g == "icu" and use == "general" and allow)
+
     return prod, supply, dem, may_serve
 
 
@@ -91,7 +95,7 @@ def pulp_reference(inst):
     countable = {p: bool(prod[p]["countable"]) for p in prod}
     # One variable per (source, region, product, family, use) that may carry something.
     dem_by_region = defaultdict(list)
-    for (dr, fam, use, q, w) in dem:
+    for dr, fam, use, q, w in dem:
         dem_by_region[dr].append((fam, use))
     keys = []
     for (s, r, p), (c, cap) in sorted(arcs.items()):
@@ -100,13 +104,17 @@ def pulp_reference(inst):
         for fam, use in dem_by_region[r]:
             if (prod[p]["family"] == fam or (p, fam, use) in subs) and may_serve(p, use):
                 keys.append((s, r, p, fam, use))
-    charge = {k: 0.0 if prod[k[2]]["family"] == k[3] else subs[(k[2], k[3], k[4])] * inst.policy.substitution_cost
-              for k in keys}
+    charge = {
+        k: 0.0 if prod[k[2]]["family"] == k[3] else subs[(k[2], k[3], k[4])] * inst.policy.substitution_cost
+        for k in keys
+    }
 
     def model(integer):
         m = pulp.LpProblem("ref", pulp.LpMinimize)
-        x = {k: m.add_variable(f"x_{i}", 0, None, cat="Integer" if integer and countable[k[2]] else "Continuous")
-             for i, k in enumerate(keys)}
+        x = {
+            k: m.add_variable(f"x_{i}", 0, None, cat="Integer" if integer and countable[k[2]] else "Continuous")
+            for i, k in enumerate(keys)
+        }
         by_supply, by_arc, by_demand = defaultdict(list), defaultdict(list), defaultdict(list)
         for k in keys:
             by_supply[(k[0], k[2])].append(x[k])
@@ -118,7 +126,7 @@ def pulp_reference(inst):
             if arcs[arc][1] is not None:
                 m += pulp.lpSum(terms) <= arcs[arc][1]
         deliv = []
-        for (dr, fam, use, q, w) in dem:
+        for dr, fam, use, q, w in dem:
             e = pulp.lpSum(by_demand.get((dr, fam, use), []))
             m += e <= q
             deliv.append(e)
@@ -147,6 +155,7 @@ def pulp_reference(inst):
         for w in sorted(set(float(f"{v:.12g}") for v in wts[qty > 0]), reverse=True):
             open_ = [i for i in range(len(dem)) if qty[i] > 0 and float(f"{wts[i]:.12g}") == w]
             while open_:
+
                 def base():
                     m, x, deliv, wshort, cost, subst = model(False)
                     m += wshort <= w_slack
@@ -154,6 +163,7 @@ def pulp_reference(inst):
                         if not np.isnan(level[i]) and qty[i] > 0:
                             m += deliv[i] >= level[i] * qty[i] - 1e-6 * (qty[i] + 1)
                     return m, deliv
+
                 m, deliv = base()
                 t = m.add_variable("t", 0, 1)
                 for i in open_:
@@ -190,9 +200,13 @@ def pulp_reference(inst):
                 m += deliv[i] >= target - 1e-6 * (q + 1)
     m += cost + subst
     run(m)
-    return {"weighted_shortfall": w_star, "route_cost": pulp.value(cost), "fair_fill": level,
-            "substitution_charge": pulp.value(subst) or 0.0,
-            "delivered": np.array([pulp.value(e) or 0.0 for e in deliv])}
+    return {
+        "weighted_shortfall": w_star,
+        "route_cost": pulp.value(cost),
+        "fair_fill": level,
+        "substitution_charge": pulp.value(subst) or 0.0,
+        "delivered": np.array([pulp.value(e) or 0.0 for e in deliv]),
+    }
 
 
 def networkx_reference(inst, scale=1000):
@@ -228,10 +242,20 @@ def networkx_reference(inst, scale=1000):
     delivered = np.array([flow.get(("dem", i), {}).get("SINK", 0) for i in range(len(dem))], dtype=float)
     wts = np.array([d[4] for d in dem])
     qty = np.array([d[3] for d in dem])
-    route = sum(flow[("sup", s, p)].get(("hub", r, p), 0) * c for (s, r, p), (c, cap) in arcs.items()
-                if g.has_node(("sup", s, p)) and g.has_edge(("sup", s, p), ("hub", r, p)))
-    substituted = sum(flow[("hub", dr, p)].get(("dem", i), 0) * charge[(p, fam, use)]
-                      for i, (dr, fam, use, q, w) in enumerate(dem) for p in prod
-                      if (p, fam, use) in charge and g.has_edge(("hub", dr, p), ("dem", i)))
-    return {"weighted_shortfall": float(wts @ (qty - delivered)), "route_cost": float(route), "delivered": delivered,
-            "substitution_charge": substituted / scale}
+    route = sum(
+        flow[("sup", s, p)].get(("hub", r, p), 0) * c
+        for (s, r, p), (c, cap) in arcs.items()
+        if g.has_node(("sup", s, p)) and g.has_edge(("sup", s, p), ("hub", r, p))
+    )
+    substituted = sum(
+        flow[("hub", dr, p)].get(("dem", i), 0) * charge[(p, fam, use)]
+        for i, (dr, fam, use, q, w) in enumerate(dem)
+        for p in prod
+        if (p, fam, use) in charge and g.has_edge(("hub", dr, p), ("dem", i))
+    )
+    return {
+        "weighted_shortfall": float(wts @ (qty - delivered)),
+        "route_cost": float(route),
+        "delivered": delivered,
+        "substitution_charge": substituted / scale,
+    }

@@ -85,8 +85,9 @@ class Data:
 
     def may_serve(self, p: str, family: str, use: str) -> bool:
         d = self.products[p]
-        return d["family"] == family and (d["grade"] == use or (d["grade"] == "icu" and use == "general"
-                                                                 and self.allow_icu_general))
+        return d["family"] == family and (
+            d["grade"] == use or (d["grade"] == "icu" and use == "general" and self.allow_icu_general)
+        )
 
 
 def _first_day(inst) -> str | None:
@@ -114,9 +115,14 @@ def data(inst, horizon: int, start: str | None = None) -> Data:
 
     products = {}
     for _, r in inst.products.iterrows():
-        products[r["product"]] = {"family": r["family"] or r["product"], "grade": r["grade"],
-                                  "countable": bool(r["countable"]), "durable": bool(r["durable"]),
-                                  "attrition": _num(r["attrition"]), "lead": _num(r["lead_days"])}
+        products[r["product"]] = {
+            "family": r["family"] or r["product"],
+            "grade": r["grade"],
+            "countable": bool(r["countable"]),
+            "durable": bool(r["durable"]),
+            "attrition": _num(r["attrition"]),
+            "lead": _num(r["lead_days"]),
+        }
     src_lead = {r["source"]: _num(r["lead_days"]) for _, r in inst.sources.iterrows()}
     ready: dict = defaultdict(float)
     for _, r in inst.supply.iterrows():
@@ -124,7 +130,7 @@ def data(inst, horizon: int, start: str | None = None) -> Data:
         lead = int(_num(r["lead_days"], products[p]["lead"] + src_lead[s]))
         made = range(H) if offset(r["day"]) is None else [offset(r["day"])]
         for m in made:
-            if 0 <= m and m + lead <= H - 1:
+            if m >= 0 and m + lead <= H - 1:
                 ready[(s, p, m + lead)] += q
     src_arrive: dict = defaultdict(float)
     reg_arrive: dict = defaultdict(float)
@@ -200,12 +206,27 @@ def data(inst, horizon: int, start: str | None = None) -> Data:
             v = math.ceil(v - 1e-9) if fam_countable.get(f, True) else v
             if v > 0:
                 floors[(reg, f)] = float(v)
-    return Data(days=days, H=H, pref=pol.time_preference, products=products, ready=dict(ready),
-                src_arrive=dict(src_arrive), reg_arrive=dict(reg_arrive), routes=routes, transfers=transfers,
-                demand=dict(demand), weight=weight, keys=keys, floors=floors,
-                regions=list(inst.regions["region"]), sources=list(inst.sources["source"]),
-                backlog=pol.unmet == "backlog", floor_weight=pol.floor_weight,
-                allow_icu_general=bool(pol.icu_grade_for_general), fam_durable=fam_durable)
+    return Data(
+        days=days,
+        H=H,
+        pref=pol.time_preference,
+        products=products,
+        ready=dict(ready),
+        src_arrive=dict(src_arrive),
+        reg_arrive=dict(reg_arrive),
+        routes=routes,
+        transfers=transfers,
+        demand=dict(demand),
+        weight=weight,
+        keys=keys,
+        floors=floors,
+        regions=list(inst.regions["region"]),
+        sources=list(inst.sources["source"]),
+        backlog=pol.unmet == "backlog",
+        floor_weight=pol.floor_weight,
+        allow_icu_general=bool(pol.icu_grade_for_general),
+        fam_durable=fam_durable,
+    )
 
 
 @dataclass
@@ -237,13 +258,14 @@ def build(d: Data) -> Model:
     for (a, b, p), (_, transit, cap) in d.transfers.items():
         for t in range(H - transit):
             xfer[(a, b, p, t)] = var(p, 0, cap)
-    src_pairs = {(s, p) for (s, p, _) in d.ready} | {(s, p) for (s, p, _) in d.src_arrive} | \
-        {(s, p) for (s, _, p) in d.routes}
+    src_pairs = (
+        {(s, p) for (s, p, _) in d.ready} | {(s, p) for (s, p, _) in d.src_arrive} | {(s, p) for (s, _, p) in d.routes}
+    )
     sst = {(s, p, t): var(p) for (s, p) in src_pairs for t in range(H)}
     reg_pairs = {(r, p) for r in d.regions for p in P}
     rst = {(r, p, t): var(p) for (r, p) in reg_pairs for t in range(H)}
     lost = {}
-    for (r, p) in reg_pairs:
+    for r, p in reg_pairs:
         a = P[p]["attrition"]
         if a > 0:
             for t in range(1, H):
@@ -251,11 +273,12 @@ def build(d: Data) -> Model:
                 prob += lost[(r, p, t)] >= a * rst[(r, p, t - 1)]
     serve = {}
     short = {}
-    for (r, f, u) in d.keys:
+    for r, f, u in d.keys:
         fam_countable = all(P[p]["countable"] for p in P if P[p]["family"] == f)
         for t in range(H):
-            short[(r, f, u, t)] = prob.add_variable(f"v{next(names)}", 0, None,
-                                                    cat="Integer" if fam_countable else "Continuous")
+            short[(r, f, u, t)] = prob.add_variable(
+                f"v{next(names)}", 0, None, cat="Integer" if fam_countable else "Continuous"
+            )
             for p in P:
                 if d.may_serve(p, f, u):
                     serve[(r, f, u, p, t)] = var(p)
@@ -263,8 +286,9 @@ def build(d: Data) -> Model:
     for (r, f), v in d.floors.items():
         fam_countable = all(P[p]["countable"] for p in P if P[p]["family"] == f)
         for t in range(H):
-            fshort[(r, f, t)] = prob.add_variable(f"v{next(names)}", 0, v,
-                                                  cat="Integer" if fam_countable else "Continuous")
+            fshort[(r, f, t)] = prob.add_variable(
+                f"v{next(names)}", 0, v, cat="Integer" if fam_countable else "Continuous"
+            )
 
     out_ship = defaultdict(list)
     in_ship = defaultdict(list)
@@ -282,21 +306,29 @@ def build(d: Data) -> Model:
         served_from[(r, p, t)].append(v)
         served_row[(r, f, u, t)].append(v)
 
-    for (s, p) in src_pairs:
+    for s, p in src_pairs:
         for t in range(H):
             prev = sst[(s, p, t - 1)] if t > 0 else 0
-            prob += (sst[(s, p, t)] == prev + d.ready.get((s, p, t), 0.0) + d.src_arrive.get((s, p, t), 0.0)
-                     - pulp.lpSum(out_ship[(s, p, t)]))
-    for (r, p) in reg_pairs:
+            prob += sst[(s, p, t)] == prev + d.ready.get((s, p, t), 0.0) + d.src_arrive.get(
+                (s, p, t), 0.0
+            ) - pulp.lpSum(out_ship[(s, p, t)])
+    for r, p in reg_pairs:
         for t in range(H):
             prev = rst[(r, p, t - 1)] if t > 0 else 0
             used = 0 if P[p]["durable"] else pulp.lpSum(served_from[(r, p, t)])
-            prob += (rst[(r, p, t)] == prev - lost.get((r, p, t), 0) + d.reg_arrive.get((r, p, t), 0.0)
-                     + pulp.lpSum(in_ship[(r, p, t)]) + pulp.lpSum(in_x[(r, p, t)])
-                     - pulp.lpSum(out_x[(r, p, t)]) - used)
+            prob += (
+                rst[(r, p, t)]
+                == prev
+                - lost.get((r, p, t), 0)
+                + d.reg_arrive.get((r, p, t), 0.0)
+                + pulp.lpSum(in_ship[(r, p, t)])
+                + pulp.lpSum(in_x[(r, p, t)])
+                - pulp.lpSum(out_x[(r, p, t)])
+                - used
+            )
             if P[p]["durable"]:
                 prob += pulp.lpSum(served_from[(r, p, t)]) <= rst[(r, p, t)]
-    for (r, f, u) in d.keys:
+    for r, f, u in d.keys:
         carries = d.backlog and not d.fam_durable.get(f, False)
         for t in range(H):
             served = pulp.lpSum(served_row[(r, f, u, t)])
@@ -307,8 +339,9 @@ def build(d: Data) -> Model:
         for t in range(H):
             prob += pulp.lpSum(rst[(r, p, t)] for p in members) + fshort[(r, f, t)] >= v
 
-    prob += (pulp.lpSum(d.weight[k] * d.factor(k[3]) * v for k, v in short.items())
-             + pulp.lpSum(d.floor_weight * d.factor(t) * v for (_, _, t), v in fshort.items()))
+    prob += pulp.lpSum(d.weight[k] * d.factor(k[3]) * v for k, v in short.items()) + pulp.lpSum(
+        d.floor_weight * d.factor(t) * v for (_, _, t), v in fshort.items()
+    )
     return Model(prob, ship, xfer, short, sst, rst, lost, serve, fshort)
 
 

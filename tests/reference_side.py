@@ -13,7 +13,6 @@ import math
 from collections import defaultdict
 
 import pulp
-
 from reference import _arcs, _cbc, _data
 
 
@@ -25,7 +24,7 @@ def side_reference(inst):
         for _, r in inst.routes.iterrows():
             corridor[(r["source"], r["region"], r["product"])] = r["corridor"]
     dem_by_region = defaultdict(list)
-    for (dr, fam, use, q, w) in dem:
+    for dr, fam, use, q, w in dem:
         dem_by_region[dr].append((fam, use))
     keys = []
     for (s, r, p), _ in sorted(arcs.items()):
@@ -37,8 +36,10 @@ def side_reference(inst):
     ship = sorted({k[:3] for k in keys})
 
     m = pulp.LpProblem("side", pulp.LpMinimize)
-    x = {k: m.add_variable(f"x_{i}", 0, None, cat="Integer" if prod[k[2]]["countable"] else "Continuous")
-         for i, k in enumerate(keys)}
+    x = {
+        k: m.add_variable(f"x_{i}", 0, None, cat="Integer" if prod[k[2]]["countable"] else "Continuous")
+        for i, k in enumerate(keys)
+    }
     flow = {a: pulp.lpSum(x[k] for k in keys if k[:3] == a) for a in ship}
     for sp, q in supply.items():
         m += pulp.lpSum(flow[a] for a in ship if (a[0], a[2]) == sp) <= q
@@ -46,7 +47,7 @@ def side_reference(inst):
         if arcs[a][1] is not None:
             m += flow[a] <= arcs[a][1]
     deliv = []
-    for (dr, fam, use, q, w) in dem:
+    for dr, fam, use, q, w in dem:
         e = pulp.lpSum(x[k] for k in keys if k[1] == dr and prod[k[2]]["family"] == fam and k[3] == use)
         m += e <= q
         deliv.append(e)
@@ -60,17 +61,25 @@ def side_reference(inst):
 
     if inst.capacity is not None:
         for _, c in inst.capacity.iterrows():
+
             def on(a):
                 route_corridor = corridor.get(a, corridor.get((a[0], a[1], ""), ""))
-                return ((not c["source"] or a[0] == c["source"]) and (not c["region"] or a[1] == c["region"])
-                        and (not c["corridor"] or route_corridor == c["corridor"]))
+                return (
+                    (not c["source"] or a[0] == c["source"])
+                    and (not c["region"] or a[1] == c["region"])
+                    and (not c["corridor"] or route_corridor == c["corridor"])
+                )
+
             m += pulp.lpSum(size(a[2], c["measure"]) * flow[a] for a in ship if on(a)) <= float(c["capacity"])
     if inst.commitments is not None:
         com = inst.commitments
         for _, c in com.iterrows():
             if c["minimum"] > 0:
-                m += pulp.lpSum(flow[a] for a in ship if a[0] == c["source"] and a[1] == c["region"]
-                                and (not c["product"] or a[2] == c["product"])) >= float(c["minimum"])
+                m += pulp.lpSum(
+                    flow[a]
+                    for a in ship
+                    if a[0] == c["source"] and a[1] == c["region"] and (not c["product"] or a[2] == c["product"])
+                ) >= float(c["minimum"])
         des = com[com["kind"] == "designated"]
         for a in ship:
             rows = des[(des["source"] == a[0]) & ((des["product"] == a[2]) | (des["product"] == ""))]

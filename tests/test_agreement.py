@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
-import allocator
-
 from helpers import random_instance
 from reference import networkx_reference, pulp_reference
 from test_hand_cases import check_invariants
+
+import allocator
 
 SEEDS = range(12)
 
@@ -35,8 +34,7 @@ def test_equity_off_matches_pulp_and_networkx(seed):
 
 @pytest.mark.parametrize("seed", SEEDS)
 def test_equity_on_matches_pulp(seed):
-    inst = random_instance(100 + seed, equity=True, icu_for_general=seed % 4 == 1,
-                           fractional_family=seed % 2 == 0)
+    inst = random_instance(100 + seed, equity=True, icu_for_general=seed % 4 == 1, fractional_family=seed % 2 == 0)
     res = allocator.solve(inst)
     ref = pulp_reference(inst)
     assert res.objective["weighted_shortfall"] == pytest.approx(ref["weighted_shortfall"], abs=1e-6)
@@ -59,7 +57,11 @@ def test_equity_is_max_min_fair_per_tier():
     fill = res.plan.fill
     for _, rows in fill.groupby("tier"):
         rates = rows["fill_rate"].to_numpy()
-        fair = res.fair_fill[[list(zip(inst.demand["region"], inst.demand["family"], inst.demand["use"])).index(
-            (r, f, u)) for r, f, u in zip(rows["region"], rows["family"], rows["use"])]]
+        fair = res.fair_fill[
+            [
+                list(zip(inst.demand["region"], inst.demand["family"], inst.demand["use"])).index((r, f, u))
+                for r, f, u in zip(rows["region"], rows["family"], rows["use"])
+            ]
+        ]
         # Each row sits within one unit of its fair level.
         assert np.all(np.abs(rates - fair) <= 1.0 / rows["demand"].to_numpy() + 1e-9)

@@ -13,20 +13,16 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from helpers import random_instance, run_cli, write_folder
 
 import allocator
 from allocator import batch
 from allocator.batch import BatchError, Scenario, Task, make_tasks, read_scenarios, run_batch
 
-from helpers import random_instance, run_cli, write_folder
-
 ROOT = Path(__file__).resolve().parents[1]
 SUITS = str(ROOT / "instances" / "suits-2020-02-05")
 TABLES = ("products", "sources", "supply", "regions", "demand", "routes")
-SCENARIOS_CSV = ("scenario,equity,icu_grade_for_general,weights.icu\n"
-                 "base,,,\n"
-                 "icu-general,,true,1\n"
-                 "no-equity,off,,\n")
+SCENARIOS_CSV = "scenario,equity,icu_grade_for_general,weights.icu\nbase,,,\nicu-general,,true,1\nno-equity,off,,\n"
 NOT_TIMINGS = [c for c in batch.COLUMNS if c != "seconds"]
 
 
@@ -52,8 +48,9 @@ def cluster():
     """One local cluster of 2 worker processes for the module; each test connects by address."""
     from distributed import LocalCluster
 
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
-                      silence_logs=logging.CRITICAL) as c:
+    with LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None, silence_logs=logging.CRITICAL
+    ) as c:
         yield c.scheduler_address
 
 
@@ -104,8 +101,11 @@ def test_a_bad_instance_is_an_error_row_and_the_others_run(folders, cluster):
 
 def test_scenario_overrides_give_what_a_direct_solve_gives(folders, scenarios_file, cluster):
     scenarios = read_scenarios(scenarios_file)
-    assert scenarios == [Scenario("base"), Scenario("icu-general", ("icu_grade_for_general=true", "weights.icu=1")),
-                         Scenario("no-equity", ("equity=off",))]
+    assert scenarios == [
+        Scenario("base"),
+        Scenario("icu-general", ("icu_grade_for_general=true", "weights.icu=1")),
+        Scenario("no-equity", ("equity=off",)),
+    ]
     paths = [SUITS, folders["random"][2]]
     table = run_batch(make_tasks(paths, scenarios), scheduler=cluster)
     for row in table.itertuples(index=False):
@@ -125,17 +125,20 @@ def test_scenario_overrides_give_what_a_direct_solve_gives(folders, scenarios_fi
 
 def test_malformed_scenarios_file_names_file_row_and_column(tmp_path, capsys):
     path = tmp_path / "scenarios.csv"
-    path.write_text("scenario,equity,weights.icu,icu_grade_for_generl\n"
-                    "base,,,\n"
-                    "strict,maybe,,\n"
-                    "strict,,-2,\n"
-                    "bad name,,,\n", encoding="utf-8")
+    path.write_text(
+        "scenario,equity,weights.icu,icu_grade_for_generl\nbase,,,\nstrict,maybe,,\nstrict,,-2,\nbad name,,,\n",
+        encoding="utf-8",
+    )
     with pytest.raises(allocator.InstanceError) as info:
         read_scenarios(path)
     where = {(i.file, i.row, i.column) for i in info.value.issues}
-    assert where == {("scenarios.csv", 1, "icu_grade_for_generl"), ("scenarios.csv", 3, "equity"),
-                     ("scenarios.csv", 4, "weights.icu"), ("scenarios.csv", 4, "scenario"),
-                     ("scenarios.csv", 5, "scenario")}
+    assert where == {
+        ("scenarios.csv", 1, "icu_grade_for_generl"),
+        ("scenarios.csv", 3, "equity"),
+        ("scenarios.csv", 4, "weights.icu"),
+        ("scenarios.csv", 4, "scenario"),
+        ("scenarios.csv", 5, "scenario"),
+    }
     code, text = run_cli(capsys, "batch", SUITS, "--scenarios", str(path), "--scheduler", "serial")
     assert code == 2
     assert "scenarios.csv, row 3, column 'equity': equity must be 'on' or 'off', not 'maybe'" in text
@@ -154,8 +157,9 @@ def test_duplicate_tasks_are_refused():
 
 def test_cli_end_to_end(folders, scenarios_file, cluster, tmp_path, capsys):
     out = tmp_path / "out"
-    code, text = run_cli(capsys, "batch", SUITS, "--scenarios", str(scenarios_file), "--scheduler", cluster,
-                         "--output", str(out))
+    code, text = run_cli(
+        capsys, "batch", SUITS, "--scenarios", str(scenarios_file), "--scheduler", cluster, "--output", str(out)
+    )
     assert code == 0, text
     assert "3 task(s), 3 ok, 0 error(s)" in text and "tasks/s" in text
     results = pd.read_csv(out / "results.csv", keep_default_na=False)
@@ -189,6 +193,7 @@ def _flaky_run(fails):
         if len(calls) <= fails:
             raise OSError("the file server went away")
         return real(task, **kw)
+
     return run
 
 
@@ -239,6 +244,8 @@ def test_a_dead_worker_or_a_transient_error_is_retried_on_the_cluster(cluster, t
 
 
 def test_import_allocator_does_not_import_dask():
-    code = ("import sys, allocator, allocator.cli, allocator.batch; "
-            "sys.exit(any(m.split('.')[0] in ('dask', 'distributed') for m in sys.modules))")
+    code = (
+        "import sys, allocator, allocator.cli, allocator.batch; "
+        "sys.exit(any(m.split('.')[0] in ('dask', 'distributed') for m in sys.modules))"
+    )
     assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0

@@ -12,13 +12,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import instance, random_instance, run_cli
 
 import allocator
 from allocator import benchmark
 from allocator.generate import SCALES, generate, write_instance
 from allocator.model import build
-
-from helpers import instance, random_instance, run_cli
 
 
 def close(a: float, b: float) -> bool:
@@ -35,8 +34,12 @@ def province(tmp_path_factory):
 def test_the_four_paths_agree_on_the_province_scale(province, tmp_path):
     network, skipped = benchmark.prepare_network(province, tmp_path / "raw")
     assert skipped is None and network["ship_arcs"] > 10_000
-    rows = [benchmark.run_allocator(province, tmp_path, equity=False), benchmark.run_raw(tmp_path / "raw"),
-            benchmark.run_raw_family(tmp_path / "raw"), benchmark.run_naive(province)]
+    rows = [
+        benchmark.run_allocator(province, tmp_path, equity=False),
+        benchmark.run_raw(tmp_path / "raw"),
+        benchmark.run_raw_family(tmp_path / "raw"),
+        benchmark.run_naive(province),
+    ]
     for row in rows[1:]:
         assert close(row["weighted_shortfall"], rows[0]["weighted_shortfall"]), row["path"]
         assert close(row["route_cost"], rows[0]["route_cost"]), row["path"]
@@ -67,13 +70,14 @@ def test_the_multiplier_pays_for_an_exchange_along_two_routes(tmp_path):
     served (shortfall 0), route cost 2000. Serving B from S1 and leaving A short saves 2000
     for one unit of shortfall, so M must exceed twice the largest route cost: with M = 1001
     the weighted sum would leave A short."""
-    inst = instance(products=[{"product": "suit", "family": "suit", "grade": "general"}],
-                    sources=[{"source": "s1", "name": "S1", "region": "a"},
-                             {"source": "s2", "name": "S2", "region": "b"}],
-                    supply=[("s1", "suit", 1), ("s2", "suit", 1)],
-                    regions=[{"region": r, "name": r.upper(), "flags": ""} for r in ("a", "b")],
-                    demand=[{"region": r, "family": "suit", "quantity": 1} for r in ("a", "b")],
-                    routes=[("s1", "a", 1000), ("s1", "b", 0), ("s2", "b", 1000)])
+    inst = instance(
+        products=[{"product": "suit", "family": "suit", "grade": "general"}],
+        sources=[{"source": "s1", "name": "S1", "region": "a"}, {"source": "s2", "name": "S2", "region": "b"}],
+        supply=[("s1", "suit", 1), ("s2", "suit", 1)],
+        regions=[{"region": r, "name": r.upper(), "flags": ""} for r in ("a", "b")],
+        demand=[{"region": r, "family": "suit", "quantity": 1} for r in ("a", "b")],
+        routes=[("s1", "a", 1000), ("s1", "b", 0), ("s2", "b", 1000)],
+    )
     model = build(inst)
     assert benchmark.shortfall_multiplier(model, {"suit": "suit"}) > 2000
     arrays = benchmark.save_raw_arrays(inst, model, tmp_path)
@@ -93,8 +97,9 @@ def test_raw_arrays_scale_divisible_quantities_to_whole_numbers():
 
 
 def test_bench_command_json(capsys):
-    code, text = run_cli(capsys, "bench", "--scale", "province", "--paths", "raw-family,command,raw,allocator",
-                         "--format", "json")
+    code, text = run_cli(
+        capsys, "bench", "--scale", "province", "--paths", "raw-family,command,raw,allocator", "--format", "json"
+    )
     assert code == 0
     report = json.loads(text)
     assert set(report["machine"]) >= {"platform", "cpu_count", "memory_gib", "python", "versions"}
@@ -114,8 +119,10 @@ def test_bench_command_json(capsys):
     targets = block["targets"]
     assert targets["command_s"]["value"] == rows[1]["total_s"] and targets["command_s"]["unit"] == " s"
     # The end-to-end, naive and memory targets are set for the county scale; equity's for every scale.
-    assert all(targets[k]["value"] is None and targets[k]["what"].startswith("county: ")
-               for k in ("allocator_vs_raw", "naive_vs_allocator", "memory_vs_raw"))
+    assert all(
+        targets[k]["value"] is None and targets[k]["what"].startswith("county: ")
+        for k in ("allocator_vs_raw", "naive_vs_allocator", "memory_vs_raw")
+    )
     text = benchmark.render_text(report)
     assert "path" in text and "allocator" in text and "objective (raw): weighted shortfall" in text
     assert "target: province: the allocator solve command's wall clock, Python start included" in text
@@ -125,8 +132,12 @@ def test_targets_are_read_at_their_scale():
     def row(path, total, peak=100.0):
         return benchmark._row(path, "ok", total_s=total, peak_mib=peak)
 
-    rows = [row("allocator", 13.0, 400.0), row("allocator-equity", 20.0), row("raw-family", 10.0, 250.0),
-            row("naive", 200.0)]
+    rows = [
+        row("allocator", 13.0, 400.0),
+        row("allocator-equity", 20.0),
+        row("raw-family", 10.0, 250.0),
+        row("naive", 200.0),
+    ]
     county = benchmark.targets(rows, "county")
     assert county["allocator_vs_raw"]["value"] == 1.3 and county["allocator_vs_raw"]["met"]
     assert county["naive_vs_allocator"]["value"] == 200.0 / 13.0 and county["naive_vs_allocator"]["met"]
@@ -139,13 +150,16 @@ def test_targets_are_read_at_their_scale():
     assert slow["village_s"]["met"] is False
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--scale", "province,town"], "--scale: unknown value 'town': expected a comma list of province, prefecture"),
-    (["--scale", ","], "--scale: expected a comma list"),
-    (["--paths", "raw,cplex"], "--paths: unknown value 'cplex'"),
-    (["--timeout", "0"], "--timeout 0: expected a positive number of seconds"),
-    (["--seed", "-1"], "--seed -1: expected a whole number 0 or above"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--scale", "province,town"], "--scale: unknown value 'town': expected a comma list of province, prefecture"),
+        (["--scale", ","], "--scale: expected a comma list"),
+        (["--paths", "raw,cplex"], "--paths: unknown value 'cplex'"),
+        (["--timeout", "0"], "--timeout 0: expected a positive number of seconds"),
+        (["--seed", "-1"], "--seed -1: expected a whole number 0 or above"),
+    ],
+)
 def test_bad_arguments_exit_2_with_a_message(capsys, args, message):
     code, text = run_cli(capsys, "bench", *args)
     assert code == 2 and message in text
@@ -170,7 +184,7 @@ def test_naive_path_says_how_to_install_pulp(monkeypatch):
 
 
 def test_the_scales_are_the_generators():
-    assert benchmark.SCALES == tuple(SCALES)
+    assert tuple(SCALES) == benchmark.SCALES
 
 
 needs_proc = pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads /proc (Linux)")
@@ -179,8 +193,10 @@ needs_proc = pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="
 @needs_proc
 def test_a_childs_peak_memory_is_its_own_not_its_parents():
     """ru_maxrss would report at least this (large) test process's peak in the child."""
-    load = (f"import importlib.util as u; s = u.spec_from_file_location('b', {benchmark.__file__!r}); "
-            "m = u.module_from_spec(s); s.loader.exec_module(m); print(m.own_peak_mib())")
+    load = (
+        f"import importlib.util as u; s = u.spec_from_file_location('b', {benchmark.__file__!r}); "
+        "m = u.module_from_spec(s); s.loader.exec_module(m); print(m.own_peak_mib())"
+    )
     big = b"x" * (200 * 2**20)  # this process's peak: at least 200 MiB
     out = subprocess.run([sys.executable, "-c", load], capture_output=True, text=True, check=True).stdout
     del big

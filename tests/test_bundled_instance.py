@@ -7,11 +7,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-import allocator
-
 from reference import pulp_reference
 from test_hand_cases import check_invariants
+
+import allocator
 
 ROOT = Path(__file__).resolve().parents[1]
 SUITS = ROOT / "instances" / "suits-2020-02-05"

@@ -20,30 +20,63 @@ WIDTH_PX, HEIGHT_PX = round(WIDTH_IN * DPI), round(HEIGHT_IN * DPI)
 DAYS = [f"2020-02-0{d}" for d in range(1, 6)]
 
 
-def dated_instance(*, supply=(50, 20, 30, 80, 40), demand=((30, 10), (40, 20), (50, 20), (30, 10), (20, 5)),
-                   flags=("level_one_response", ""), days=DAYS, durable=False, policy=None, name="tiny"):
+def dated_instance(
+    *,
+    supply=(50, 20, 30, 80, 40),
+    demand=((30, 10), (40, 20), (50, 20), (30, 10), (20, 5)),
+    flags=("level_one_response", ""),
+    days=DAYS,
+    durable=False,
+    policy=None,
+    name="tiny",
+):
     """Two regions (Hubei, Anhui), one source, one product; demand above supply on some days."""
-    products = pd.DataFrame([{"product": "suit", "name": "Protective suit", "family": "suit", "grade": "general",
-                              "unit": "suits", "durable": durable}])
+    products = pd.DataFrame(
+        [
+            {
+                "product": "suit",
+                "name": "Protective suit",
+                "family": "suit",
+                "grade": "general",
+                "unit": "suits",
+                "durable": durable,
+            }
+        ]
+    )
     sources = pd.DataFrame([{"source": "s1", "name": "Factory", "region": "r1"}])
-    supply_rows = pd.DataFrame([{"source": "s1", "product": "suit", "quantity": q, "day": d}
-                                for q, d in zip(supply, days)])
-    regions = pd.DataFrame([{"region": "r1", "name": "Hubei", "flags": flags[0]},
-                            {"region": "r2", "name": "Anhui", "flags": flags[1]}])
-    demand_rows = pd.DataFrame([{"region": r, "family": "suit", "use": "general", "quantity": q, "day": d}
-                                for d, pair in zip(days, demand) for r, q in zip(("r1", "r2"), pair)])
+    supply_rows = pd.DataFrame(
+        [{"source": "s1", "product": "suit", "quantity": q, "day": d} for q, d in zip(supply, days)]
+    )
+    regions = pd.DataFrame(
+        [{"region": "r1", "name": "Hubei", "flags": flags[0]}, {"region": "r2", "name": "Anhui", "flags": flags[1]}]
+    )
+    demand_rows = pd.DataFrame(
+        [
+            {"region": r, "family": "suit", "use": "general", "quantity": q, "day": d}
+            for d, pair in zip(days, demand)
+            for r, q in zip(("r1", "r2"), pair)
+        ]
+    )
     routes = pd.DataFrame([{"source": "s1", "region": "r1", "cost": 1}, {"source": "s1", "region": "r2", "cost": 2}])
-    return allocator.Instance.from_frames(products=products, sources=sources, supply=supply_rows, regions=regions,
-                                          demand=demand_rows, routes=routes, policy=policy or Policy(), name=name)
+    return allocator.Instance.from_frames(
+        products=products,
+        sources=sources,
+        supply=supply_rows,
+        regions=regions,
+        demand=demand_rows,
+        routes=routes,
+        policy=policy or Policy(),
+        name=name,
+    )
 
 
 def png_chunks(data: bytes):
     pos = len(PNG_SIGNATURE)
     while pos < len(data):
-        (length,) = struct.unpack(">I", data[pos:pos + 4])
-        kind = data[pos + 4:pos + 8]
-        body = data[pos + 8:pos + 8 + length]
-        assert zlib.crc32(kind + body) == struct.unpack(">I", data[pos + 8 + length:pos + 12 + length])[0]
+        (length,) = struct.unpack(">I", data[pos : pos + 4])
+        kind = data[pos + 4 : pos + 8]
+        body = data[pos + 8 : pos + 8 + length]
+        assert zlib.crc32(kind + body) == struct.unpack(">I", data[pos + 8 + length : pos + 12 + length])[0]
         yield kind, body
         pos += 12 + length
 
@@ -172,6 +205,8 @@ def test_matplotlib_imported_only_when_drawing():
     import subprocess
     import sys
 
-    code = ("import sys, allocator, allocator.charts, allocator.replay; "
-            "assert 'matplotlib' not in sys.modules, 'matplotlib imported with the package'")
+    code = (
+        "import sys, allocator, allocator.charts, allocator.replay; "
+        "assert 'matplotlib' not in sys.modules, 'matplotlib imported with the package'"
+    )
     subprocess.run([sys.executable, "-c", code], check=True)

@@ -8,15 +8,13 @@ import sys
 from pathlib import Path
 
 import pandas as pd
+from helpers import run_cli as run
 
 from allocator.cli import main
-
-from helpers import run_cli as run
 
 ROOT = Path(__file__).resolve().parents[1]
 SUITS = str(ROOT / "instances" / "suits-2020-02-05")
 PLAN_FILES = ("dispatch.csv", "fill.csv", "allocation.csv", "marginal.csv", "sources.csv")
-
 
 
 def test_solve_prints_and_writes_the_plan(tmp_path, capsys):
@@ -27,8 +25,16 @@ def test_solve_prints_and_writes_the_plan(tmp_path, capsys):
     dispatch = pd.read_csv(tmp_path / "plan" / "dispatch.csv")
     assert list(dispatch.columns[:5]) == ["source", "region", "product", "quantity", "cost"]
     fill = pd.read_csv(tmp_path / "plan" / "fill.csv")
-    assert list(fill.columns[:8]) == ["region", "family", "use", "demand", "delivered", "shortfall", "fill_rate",
-                                      "weight"]
+    assert list(fill.columns[:8]) == [
+        "region",
+        "family",
+        "use",
+        "demand",
+        "delivered",
+        "shortfall",
+        "fill_rate",
+        "weight",
+    ]
     summary = json.loads((tmp_path / "plan" / "summary.json").read_text())
     assert summary["status"] == "optimal" and summary["solver"] == "network"
     assert set(summary["objective"]) >= {"weighted_shortfall", "route_cost"}
@@ -95,7 +101,8 @@ def test_icu_grade_sent_to_general_use_is_caught(tmp_path, capsys):
     fill = pd.read_csv(plan / "fill.csv")
     icu = fill[(fill["use"] == "icu") & (fill["region"] == "beijing")]["demand"].sum()
     pd.DataFrame([{"source": "sanqi", "region": "beijing", "product": "gb_suit", "quantity": int(icu) + 1}]).to_csv(
-        edited / "dispatch.csv", index=False)
+        edited / "dispatch.csv", index=False
+    )
     code, text = run(capsys, "verify", SUITS, str(edited), "--no-optimality")
     assert code == 1 and "[icu]" in text and "keeps ICU-grade items for ICU use" in text
 
@@ -105,8 +112,9 @@ def test_same_input_same_plan_byte_for_byte(tmp_path):
     outs = []
     for i in range(2):
         out = tmp_path / f"run{i}"
-        subprocess.run([sys.executable, "-m", "allocator", "solve", SUITS, "--output", str(out)], check=True,
-                       capture_output=True)
+        subprocess.run(
+            [sys.executable, "-m", "allocator", "solve", SUITS, "--output", str(out)], check=True, capture_output=True
+        )
         outs.append(out)
     for name in PLAN_FILES:
         assert (outs[0] / name).read_bytes() == (outs[1] / name).read_bytes(), name

@@ -12,16 +12,17 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from helpers import random_instance, run_cli, write_folder
+from reference_side import side_reference
 
 import allocator
 from allocator import Instance
 from allocator.errors import ConflictError, InstanceError
 from allocator.verify import verify
-from helpers import random_instance, run_cli, write_folder
-from reference_side import side_reference
 
-REGIONS = pd.DataFrame({"region": ["a", "b", "c"], "name": ["A", "B", "C"], "lat": [30, 31, 32],
-                        "lon": [114, 115, 116]})
+REGIONS = pd.DataFrame(
+    {"region": ["a", "b", "c"], "name": ["A", "B", "C"], "lat": [30, 31, 32], "lon": [114, 115, 116]}
+)
 
 
 def small(products=None, sources=None, routes=None, **extra) -> Instance:
@@ -30,15 +31,29 @@ def small(products=None, sources=None, routes=None, **extra) -> Instance:
         products = pd.DataFrame({"product": ["mask", "suit"], "per_pallet": [100, 10]})
     if sources is None:
         sources = pd.DataFrame({"source": ["s1", "s2"], "name": ["S1", "S2"], "region": ["a", "b"]})
-    supply = pd.DataFrame({"source": ["s1", "s1", "s2"], "product": ["mask", "suit", "mask"],
-                           "quantity": [500, 50, 100]})
-    demand = pd.DataFrame({"region": ["a", "b", "b", "c"], "family": ["mask", "mask", "suit", "mask"],
-                           "quantity": [300, 300, 40, 200], "weight": [1, 2, 5, 3]})
+    supply = pd.DataFrame(
+        {"source": ["s1", "s1", "s2"], "product": ["mask", "suit", "mask"], "quantity": [500, 50, 100]}
+    )
+    demand = pd.DataFrame(
+        {
+            "region": ["a", "b", "b", "c"],
+            "family": ["mask", "mask", "suit", "mask"],
+            "quantity": [300, 300, 40, 200],
+            "weight": [1, 2, 5, 3],
+        }
+    )
     if routes is None:
-        routes = pd.DataFrame({"source": ["s1", "s1", "s1", "s2", "s2"], "region": ["a", "b", "c", "b", "c"],
-                               "cost": [1, 2, 3, 1, 2], "corridor": ["", "east", "east", "", "east"]})
-    return Instance.from_frames(products=products, sources=sources, supply=supply, regions=REGIONS,
-                                demand=demand, routes=routes, **extra)
+        routes = pd.DataFrame(
+            {
+                "source": ["s1", "s1", "s1", "s2", "s2"],
+                "region": ["a", "b", "c", "b", "c"],
+                "cost": [1, 2, 3, 1, 2],
+                "corridor": ["", "east", "east", "", "east"],
+            }
+        )
+    return Instance.from_frames(
+        products=products, sources=sources, supply=supply, regions=REGIONS, demand=demand, routes=routes, **extra
+    )
 
 
 def shipped(result) -> dict:
@@ -142,8 +157,9 @@ def test_minimum_lot_and_destination_limit_are_a_mip():
     # (300 masks x 2 + 40 suits x 5 = 800 saved) beats c (200 x 3 = 600) and a (300).
     # W = a 300 + c 200 x 3 = 900. The LP relaxation splits the yes/no choices: 350.
     products = pd.DataFrame({"product": ["mask", "suit"], "min_lot": [150, 0]})
-    sources = pd.DataFrame({"source": ["s1", "s2"], "name": ["S1", "S2"], "region": ["a", "b"],
-                            "max_destinations": [1, None]})
+    sources = pd.DataFrame(
+        {"source": ["s1", "s2"], "name": ["S1", "S2"], "region": ["a", "b"], "max_destinations": [1, None]}
+    )
     r = allocator.solve(small(products=products, sources=sources))
     assert r.objective["method"] == "mip"
     assert r.objective["weighted_shortfall"] == 900
@@ -168,25 +184,39 @@ def conflict_of(inst) -> set:
 
 def test_conflicts_name_the_irreducible_rows():
     # 400 masks committed to a, whose demand is 300: that pair alone conflicts.
-    com = pd.DataFrame({"source": ["s1", "s2"], "region": ["a", "b"], "product": ["mask", "mask"],
-                        "minimum": [400, 10]})
+    com = pd.DataFrame(
+        {"source": ["s1", "s2"], "region": ["a", "b"], "product": ["mask", "mask"], "minimum": [400, 10]}
+    )
     assert conflict_of(small(commitments=com)) == {("commitments.csv", 2, "minimum"), ("demand.csv", 2, "quantity")}
     # Designated to a, yet committed to b.
-    com = pd.DataFrame({"source": ["s1", "s1"], "region": ["a", "b"], "product": ["mask", "mask"],
-                        "minimum": [0, 10], "kind": ["designated", "contract"]})
-    assert conflict_of(small(commitments=com)) == {("commitments.csv", 2, "kind"),
-                                                    ("commitments.csv", 3, "minimum")}
+    com = pd.DataFrame(
+        {
+            "source": ["s1", "s1"],
+            "region": ["a", "b"],
+            "product": ["mask", "mask"],
+            "minimum": [0, 10],
+            "kind": ["designated", "contract"],
+        }
+    )
+    assert conflict_of(small(commitments=com)) == {("commitments.csv", 2, "kind"), ("commitments.csv", 3, "minimum")}
     # Supply: 300 to b and 200 to c from s1 are fine (500), plus 10 suits... and 100 more masks
     # to a is 600 > 500: the three contracts and s1's supply row conflict; the demand rows do not.
-    com = pd.DataFrame({"source": ["s1", "s1", "s1"], "region": ["a", "b", "c"], "product": ["mask"] * 3,
-                        "minimum": [100, 250, 160]})
-    assert conflict_of(small(commitments=com)) == {("commitments.csv", 2, "minimum"), ("commitments.csv", 3, "minimum"),
-                                                    ("commitments.csv", 4, "minimum"), ("supply.csv", 2, "quantity")}
+    com = pd.DataFrame(
+        {"source": ["s1", "s1", "s1"], "region": ["a", "b", "c"], "product": ["mask"] * 3, "minimum": [100, 250, 160]}
+    )
+    assert conflict_of(small(commitments=com)) == {
+        ("commitments.csv", 2, "minimum"),
+        ("commitments.csv", 3, "minimum"),
+        ("commitments.csv", 4, "minimum"),
+        ("supply.csv", 2, "quantity"),
+    }
     # Shared capacity: the east corridor carries 50; s1 owes c 60 on it.
     com = pd.DataFrame({"source": ["s1"], "region": ["c"], "product": ["mask"], "minimum": [60]})
     cap = pd.DataFrame({"corridor": ["east"], "measure": ["units"], "capacity": [50]})
-    assert conflict_of(small(commitments=com, capacity=cap)) == {("commitments.csv", 2, "minimum"),
-                                                                  ("capacity.csv", 2, "capacity")}
+    assert conflict_of(small(commitments=com, capacity=cap)) == {
+        ("commitments.csv", 2, "minimum"),
+        ("capacity.csv", 2, "capacity"),
+    }
     # Nothing can carry it: s2 has no suits.
     com = pd.DataFrame({"source": ["s2"], "region": ["b"], "product": ["suit"], "minimum": [1]})
     with pytest.raises(ConflictError, match="nothing can carry it"):
@@ -197,18 +227,25 @@ def test_conflicts_name_the_irreducible_rows():
     products = pd.DataFrame({"product": ["mask", "suit"], "min_lot": [150, 0]})
     cap = pd.DataFrame({"corridor": ["east"], "measure": ["units"], "capacity": [120]})
     assert conflict_of(small(products=products, commitments=com, capacity=cap)) == {
-        ("commitments.csv", 2, "minimum"), ("capacity.csv", 2, "capacity"), ("products.csv", 2, "min_lot")}
+        ("commitments.csv", 2, "minimum"),
+        ("capacity.csv", 2, "capacity"),
+        ("products.csv", 2, "min_lot"),
+    }
     # A lot larger than the source has: the lot row says which route cannot carry it.
     com = pd.DataFrame({"source": ["s2"], "region": ["c"], "product": ["mask"], "minimum": [1]})
-    with pytest.raises(ConflictError, match=r"mask in lots of at least 150 \(more than some routes can carry: "
-                                            r"s2 -> b at most 100, s2 -> c at most 100\)"):
+    with pytest.raises(
+        ConflictError,
+        match=r"mask in lots of at least 150 \(more than some routes can carry: "
+        r"s2 -> b at most 100, s2 -> c at most 100\)",
+    ):
         allocator.solve(small(products=products, commitments=com))
 
 
 def test_each_conflicting_row_alone_restores_feasibility():
     """Irreducible: drop any one row of the conflict (and nothing else) and a plan exists."""
-    com = pd.DataFrame({"source": ["s1", "s1", "s1"], "region": ["a", "b", "c"], "product": ["mask"] * 3,
-                        "minimum": [100, 250, 160]})
+    com = pd.DataFrame(
+        {"source": ["s1", "s1", "s1"], "region": ["a", "b", "c"], "product": ["mask"] * 3, "minimum": [100, 250, 160]}
+    )
     for drop in range(3):
         r = allocator.solve(small(commitments=com.drop(index=drop)))
         check(r)
@@ -222,30 +259,45 @@ def test_each_conflicting_row_alone_restores_feasibility():
 def _with_sides(seed: int, equity: bool, lots: bool) -> Instance:
     base = random_instance(seed, equity=equity)
     rng = np.random.default_rng(1000 + seed)
-    frames = {k: getattr(base, k).drop(columns="_row") for k in ("products", "sources", "supply", "regions",
-                                                                    "demand", "routes")}
+    frames = {
+        k: getattr(base, k).drop(columns="_row")
+        for k in ("products", "sources", "supply", "regions", "demand", "routes")
+    }
     frames["products"]["per_pallet"] = rng.integers(3, 12, len(frames["products"]))
     frames["products"]["min_lot"] = rng.integers(0, 12, len(frames["products"])) if lots else 0
     n_src = len(frames["sources"])
-    frames["sources"]["max_destinations"] = [float(rng.integers(1, 4)) if lots and rng.random() < 0.5 else None
-                                             for _ in range(n_src)]
+    frames["sources"]["max_destinations"] = [
+        float(rng.integers(1, 4)) if lots and rng.random() < 0.5 else None for _ in range(n_src)
+    ]
     frames["routes"]["corridor"] = rng.choice(["", "north", "south"], len(frames["routes"]))
-    cap = [{"source": f"s{rng.integers(n_src)}", "measure": "pallets", "capacity": float(rng.integers(1, 12)) + 0.5},
-           {"corridor": "north", "measure": "units", "capacity": float(rng.integers(10, 60))},
-           {"region": f"r{rng.integers(len(frames['regions']))}", "measure": "pallets",
-            "capacity": round(float(rng.uniform(1, 8)), 2)}]
+    cap = [
+        {"source": f"s{rng.integers(n_src)}", "measure": "pallets", "capacity": float(rng.integers(1, 12)) + 0.5},
+        {"corridor": "north", "measure": "units", "capacity": float(rng.integers(10, 60))},
+        {
+            "region": f"r{rng.integers(len(frames['regions']))}",
+            "measure": "pallets",
+            "capacity": round(float(rng.uniform(1, 8)), 2),
+        },
+    ]
     routes = frames["routes"]
     makers = set(frames["supply"].loc[frames["supply"]["product"] == "mask", "source"])
     wanting = set(frames["demand"].loc[frames["demand"]["family"] == "mask", "region"])
     usable = routes.loc[routes["source"].isin(makers) & routes["region"].isin(wanting)]  # routes that can carry masks
     pick = usable.iloc[rng.choice(len(usable), min(2, len(usable)), replace=False)]
-    com = [{"source": s, "region": r, "product": "mask", "minimum": float(rng.integers(0, 4))}
-           for s, r in zip(pick["source"], pick["region"])]
+    com = [
+        {"source": s, "region": r, "product": "mask", "minimum": float(rng.integers(0, 4))}
+        for s, r in zip(pick["source"], pick["region"])
+    ]
     s0 = routes["source"].iloc[0]
-    com.append({"source": s0, "region": routes.loc[routes["source"] == s0, "region"].iloc[0], "product": "em",
-                "kind": "designated"})
-    return Instance.from_frames(policy=base.policy, capacity=pd.DataFrame(cap), commitments=pd.DataFrame(com),
-                                **frames)
+    com.append(
+        {
+            "source": s0,
+            "region": routes.loc[routes["source"] == s0, "region"].iloc[0],
+            "product": "em",
+            "kind": "designated",
+        }
+    )
+    return Instance.from_frames(policy=base.policy, capacity=pd.DataFrame(cap), commitments=pd.DataFrame(com), **frames)
 
 
 @pytest.mark.parametrize("seed", range(14))
@@ -276,25 +328,26 @@ def test_validation_names_file_row_and_column():
     assert "capacity.csv, row 2, column 'source'" in text  # names no routes
     assert "capacity.csv, row 3, column 'corridor': unknown corridor 'west'" in text
     assert "products.csv, row 2, column 'unit_volume': is empty: capacity.csv row 3 counts volume" in text
-    com = pd.DataFrame({"source": ["s1"], "region": ["a"], "product": ["mask"], "minimum": [2.5],
-                        "kind": ["maybe"]})
+    com = pd.DataFrame({"source": ["s1"], "region": ["a"], "product": ["mask"], "minimum": [2.5], "kind": ["maybe"]})
     with pytest.raises(InstanceError) as exc:
         small(commitments=com)
     text = str(exc.value)
     assert "commitments.csv, row 2, column 'minimum': is 2.5: the product is countable" in text
     assert "commitments.csv, row 2, column 'kind'" in text
-    sources = pd.DataFrame({"source": ["s1", "s2"], "name": ["S1", "S2"], "region": ["a", "b"],
-                            "max_destinations": [1.5, None]})
+    sources = pd.DataFrame(
+        {"source": ["s1", "s2"], "name": ["S1", "S2"], "region": ["a", "b"], "max_destinations": [1.5, None]}
+    )
     with pytest.raises(InstanceError, match=r"sources.csv, row 2, column 'max_destinations'"):
         small(sources=sources)
 
 
 def test_cli_reports_conflict_and_solves(tmp_path, capsys):
     inst = small()
-    tables = {k: getattr(inst, k).drop(columns="_row") for k in ("products", "sources", "supply", "regions",
-                                                                 "demand", "routes")}
-    tables["commitments"] = pd.DataFrame({"source": ["s1"], "region": ["a"], "product": ["mask"],
-                                          "minimum": [400]})
+    tables = {
+        k: getattr(inst, k).drop(columns="_row")
+        for k in ("products", "sources", "supply", "regions", "demand", "routes")
+    }
+    tables["commitments"] = pd.DataFrame({"source": ["s1"], "region": ["a"], "product": ["mask"], "minimum": [400]})
     folder = write_folder(tmp_path / "bad", tables)
     code, text = run_cli(capsys, "solve", str(folder))
     assert code == 2

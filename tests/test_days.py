@@ -19,11 +19,22 @@ def _inst(*, supply, demand, products=None, regions=None, routes=None, stock=Non
     products = products or [{"product": "suit", "family": "suit", "grade": "general"}]
     regions = regions or [{"region": "a", "name": "A"}, {"region": "b", "name": "B"}]
     sources = [{"source": "m", "name": "maker", "region": "a"}]
-    routes = routes or [{"source": "m", "region": r["region"], "cost": 1 + k, "transit_days": 0}
-                        for k, r in enumerate(regions)]
-    frames = {k: pd.DataFrame(v).astype(str) if v is not None else None for k, v in
-              dict(products=products, sources=sources, supply=supply, regions=regions, demand=demand, routes=routes,
-                   stock=stock, transfers=transfers).items()}
+    routes = routes or [
+        {"source": "m", "region": r["region"], "cost": 1 + k, "transit_days": 0} for k, r in enumerate(regions)
+    ]
+    frames = {
+        k: pd.DataFrame(v).astype(str) if v is not None else None
+        for k, v in dict(
+            products=products,
+            sources=sources,
+            supply=supply,
+            regions=regions,
+            demand=demand,
+            routes=routes,
+            stock=stock,
+            transfers=transfers,
+        ).items()
+    }
     return allocator.Instance.from_frames(**frames, policy=policy_from_dict(policy or {}, "test"))
 
 
@@ -75,8 +86,9 @@ def test_durable_units_stay_in_service_and_attrition_takes_its_share():
 def test_exports_rank_below_all_domestic_demand():
     regions = [{"region": "a", "name": "A"}, {"region": "x", "name": "Export", "flags": "export"}]
     supply = [{"source": "m", "product": "suit", "quantity": 5, "day": d} for d in D]
-    demand = [{"region": "a", "family": "suit", "quantity": 4, "day": d} for d in D] + \
-             [{"region": "x", "family": "suit", "quantity": 100, "day": d} for d in D]
+    demand = [{"region": "a", "family": "suit", "quantity": 4, "day": d} for d in D] + [
+        {"region": "x", "family": "suit", "quantity": 100, "day": d} for d in D
+    ]
     res = plan(_inst(supply=supply, demand=demand, regions=regions))
     f = res.plan.fill
     assert (f.loc[f["region"] == "a", "shortfall"] == 0).all()
@@ -112,15 +124,19 @@ def test_backlog_carries_unmet_demand_and_the_earlier_need_goes_first():
 def test_replay_with_a_one_day_horizon_equals_a_sequence_of_daily_solves(unmet):
     rng = np.random.default_rng(7)
     supply = [{"source": "m", "product": "suit", "quantity": int(rng.integers(0, 12)), "day": d} for d in D]
-    demand = [{"region": r, "family": "suit", "quantity": int(rng.integers(1, 9)), "day": d}
-              for d in D for r in ("a", "b")]
+    demand = [
+        {"region": r, "family": "suit", "quantity": int(rng.integers(1, 9)), "day": d} for d in D for r in ("a", "b")
+    ]
     inst = _inst(supply=supply, demand=demand, policy={"unmet": unmet})
     rp = replay(inst, horizon=1)
     left, backlog = 0, {"a": 0, "b": 0}
     for k, d in enumerate(D):
         sup = [{"source": "m", "product": "suit", "quantity": supply[k]["quantity"] + left}]
-        dem = [{"region": x["region"], "family": "suit", "quantity": x["quantity"] + backlog[x["region"]]}
-               for x in demand if x["day"] == d]
+        dem = [
+            {"region": x["region"], "family": "suit", "quantity": x["quantity"] + backlog[x["region"]]}
+            for x in demand
+            if x["day"] == d
+        ]
         daily = allocator.solve(_inst(supply=sup, demand=dem))
         got = rp.fill.loc[rp.fill["day"] == d].set_index("region")["delivered"]
         want = daily.plan.fill.set_index("region")["delivered"]
@@ -149,8 +165,12 @@ def test_replay_horizon_sees_every_shipment_arrive(capsys):
     assert hubei > 0 and one.fill.loc[one.fill["region"] == "hubei", "delivered"].sum() == 0
     assert one.warnings and one.summary()["fill_by_tier"][1] == 0.0
     assert default.summary()["fill_by_tier"][1] > 0.3
-    assert main(["replay", "instances/suits-2020-replay", "--horizon", "1", "--start", "2020-02-05",
-                 "--end", "2020-02-05"]) == 0
+    assert (
+        main(
+            ["replay", "instances/suits-2020-replay", "--horizon", "1", "--start", "2020-02-05", "--end", "2020-02-05"]
+        )
+        == 0
+    )
     assert "warning: horizon 1 day(s): 603 route(s)" in capsys.readouterr().err
 
 
@@ -172,8 +192,9 @@ def test_cli_plan_replay_and_their_errors(tmp_path, capsys):
     fill = pd.read_csv(tmp_path / "p" / "fill.csv")
     assert fill["delivered"].tolist() == res.plan.fill["delivered"].tolist()
     stock = pd.read_csv(tmp_path / "p" / "stock.csv")
-    assert np.allclose(stock["opening"] + stock["arrived"] - stock["sent"] - stock["used"] - stock["lost"],
-                       stock["closing"])
+    assert np.allclose(
+        stock["opening"] + stock["arrived"] - stock["sent"] - stock["used"] - stock["lost"], stock["closing"]
+    )
     capsys.readouterr()
     assert main(["replay", "instances/suits-2020-02-05"]) == 2  # not dated
     assert "dated" in capsys.readouterr().err
@@ -187,15 +208,23 @@ def test_cli_plan_replay_and_their_errors(tmp_path, capsys):
 
 def test_bad_multi_day_input_names_file_row_and_column(tmp_path):
     with pytest.raises(allocator.InstanceError) as err:
-        _inst(products=[{"product": "suit", "family": "suit", "grade": "general", "lead_days": "1.5",
-                         "attrition": "1"}],
-              supply=[{"source": "m", "product": "suit", "quantity": 1, "day": "2020-02-30"}],
-              demand=[{"region": "a", "family": "suit", "quantity": 1, "day": D[0]},
-                      {"region": "a", "family": "suit", "quantity": 1, "day": ""}],
-              stock=[{"source": "m", "region": "a", "product": "suit", "quantity": 1}],
-              transfers=[{"from_region": "a", "to_region": "a", "cost": 1}])
+        _inst(
+            products=[{"product": "suit", "family": "suit", "grade": "general", "lead_days": "1.5", "attrition": "1"}],
+            supply=[{"source": "m", "product": "suit", "quantity": 1, "day": "2020-02-30"}],
+            demand=[
+                {"region": "a", "family": "suit", "quantity": 1, "day": D[0]},
+                {"region": "a", "family": "suit", "quantity": 1, "day": ""},
+            ],
+            stock=[{"source": "m", "region": "a", "product": "suit", "quantity": 1}],
+            transfers=[{"from_region": "a", "to_region": "a", "cost": 1}],
+        )
     text = str(err.value)
-    for expected in ("products.csv, row 2, column 'lead_days'", "products.csv, row 2, column 'attrition'",
-                     "supply.csv, row 2, column 'day'", "demand.csv, row 3, column 'day'",
-                     "stock.csv, row 2, column 'source'", "transfers.csv, row 2, column 'to_region'"):
+    for expected in (
+        "products.csv, row 2, column 'lead_days'",
+        "products.csv, row 2, column 'attrition'",
+        "supply.csv, row 2, column 'day'",
+        "demand.csv, row 3, column 'day'",
+        "stock.csv, row 2, column 'source'",
+        "transfers.csv, row 2, column 'to_region'",
+    ):
         assert expected in text, expected

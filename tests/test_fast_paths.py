@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from helpers import instance, random_instance
 
 import allocator
 import allocator.netflow as netflow
@@ -27,8 +28,6 @@ from allocator.model import build, demand_reach
 from allocator.policy import Policy
 from allocator.schema import TABLES
 from allocator.validate import _parse_table
-
-from helpers import instance, random_instance
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -47,13 +46,15 @@ def _with_product_routes(seed: int, icu_for_general: bool, no_routes: bool = Fal
         regions["lat"] = rng.uniform(20, 45, len(regions)).round(3)
         regions["lon"] = rng.uniform(90, 125, len(regions)).round(3)
     policy = Policy().with_overrides({"icu_grade_for_general": icu_for_general})
-    return instance(policy=policy,
-                    products=base.products[["product", "family", "grade", "countable"]].to_dict("records"),
-                    sources=base.sources[["source", "name", "region"]].to_dict("records"),
-                    supply=[tuple(r) for r in base.supply[["source", "product", "quantity"]].itertuples(index=False)],
-                    regions=regions.to_dict("records"),
-                    demand=base.demand[["region", "family", "use", "quantity"]].to_dict("records"),
-                    routes=None if no_routes else routes)
+    return instance(
+        policy=policy,
+        products=base.products[["product", "family", "grade", "countable"]].to_dict("records"),
+        sources=base.sources[["source", "name", "region"]].to_dict("records"),
+        supply=[tuple(r) for r in base.supply[["source", "product", "quantity"]].itertuples(index=False)],
+        regions=regions.to_dict("records"),
+        demand=base.demand[["region", "family", "use", "quantity"]].to_dict("records"),
+        routes=None if no_routes else routes,
+    )
 
 
 @pytest.mark.parametrize("seed", range(12))
@@ -69,8 +70,9 @@ def test_demand_reach_is_what_build_serves(seed):
     products = inst.products
     for d, row in inst.demand.iterrows():
         fam = products[products["family"] == row["family"]]
-        ok = (fam["grade"] == row["use"]) | ((fam["grade"] == "icu") & (row["use"] == "general")
-                                              & inst.policy.icu_grade_for_general)
+        ok = (fam["grade"] == row["use"]) | (
+            (fam["grade"] == "icu") & (row["use"] == "general") & inst.policy.icu_grade_for_general
+        )
         assert has_supply[d] == bool(set(fam.loc[ok, "product"]) & stocked)
 
 
@@ -110,8 +112,22 @@ def test_equity_on_task_families_equals_whole_network(seed, monkeypatch):
 def test_command_writes_all_output_and_exit_code(tmp_path):
     """``python -m allocator`` runs ``cli.run``: output flushed before the process ends."""
     out = tmp_path / "plan"
-    proc = subprocess.run([sys.executable, "-m", "allocator", "solve", str(ROOT / "instances" / "suits-2020-02-05"),
-                           "--format", "json", "-o", str(out)], capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "allocator",
+            "solve",
+            str(ROOT / "instances" / "suits-2020-02-05"),
+            "--format",
+            "json",
+            "-o",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr
     data = json.loads(proc.stdout)  # the whole document arrived
     assert len(data["dispatch"]) == data["totals"]["shipments"]
@@ -120,8 +136,19 @@ def test_command_writes_all_output_and_exit_code(tmp_path):
     assert data["objective"] == json.loads(json.dumps(here.objective))
     assert sum(r["quantity"] for r in data["dispatch"]) == here.dispatch["quantity"].sum()
     assert (out / "dispatch.csv").read_bytes().count(b"\n") == len(here.dispatch) + 1
-    assert sorted(p.name for p in out.iterdir()) == ["allocation.csv", "dispatch.csv", "fill.csv", "marginal.csv",
-                                                      "places.csv", "sources.csv", "summary.json"]
-    bad = subprocess.run([sys.executable, "-m", "allocator", "solve", str(tmp_path / "missing")],
-                         capture_output=True, text=True, timeout=300)
+    assert sorted(p.name for p in out.iterdir()) == [
+        "allocation.csv",
+        "dispatch.csv",
+        "fill.csv",
+        "marginal.csv",
+        "places.csv",
+        "sources.csv",
+        "summary.json",
+    ]
+    bad = subprocess.run(
+        [sys.executable, "-m", "allocator", "solve", str(tmp_path / "missing")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert bad.returncode == 2 and "missing: is not a folder" in bad.stderr and "Traceback" not in bad.stderr

@@ -6,20 +6,19 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-
-import allocator
-
 from helpers import run_cli
 from test_validation import VALID, make
+
+import allocator
 
 CHINESE = {
     "products.csv": "product,name,family,grade\ngb,国标防护服,suit,icu\nem,应急防护服,suit,general\n",
     "sources.csv": "source,name,region\ns1,洁利康,hubei\ns2,三奇,henan\n",
     "supply.csv": 'source,product,quantity\ns1,gb,"42,700"\ns2,em,"１，２００"\n',
     "regions.csv": "region,name,name_zh,lat,lon,flags\nhubei,Hubei,湖北,30.59,114.31,level_one_response\n"
-                   "henan,Henan,河南,34.75,113.63,\n",
-    "demand.csv": "region,family,use,quantity\nhubei,suit,icu,\"100,000\"\nhubei,suit,general,500\n"
-                  "henan,suit,general,900\n",
+    "henan,Henan,河南,34.75,113.63,\n",
+    "demand.csv": 'region,family,use,quantity\nhubei,suit,icu,"100,000"\nhubei,suit,general,500\n'
+    "henan,suit,general,900\n",
 }
 
 
@@ -47,11 +46,14 @@ def test_utf8_with_bom_and_chinese(tmp_path):
     assert not [w for w in inst.warnings if "GB18030" in w.message]
 
 
-@pytest.mark.parametrize("cell,why", [
-    ('"1.234,5"', "is '1.234,5'"),      # European decimal comma
-    ('"42,70"', "is '42,70'"),          # not a thousands grouping
-    ("12 kg", "is '12 kg'"),
-])
+@pytest.mark.parametrize(
+    "cell,why",
+    [
+        ('"1.234,5"', "is '1.234,5'"),  # European decimal comma
+        ('"42,70"', "is '42,70'"),  # not a thousands grouping
+        ("12 kg", "is '12 kg'"),
+    ],
+)
 def test_numbers_that_are_not_numbers_are_rejected(tmp_path, capsys, cell, why):
     folder = make(tmp_path, supply_csv=f"source,product,quantity\ns1,gb,{cell}\ns2,em,5\n")
     code, text = run_cli(capsys, "validate", str(folder))
@@ -101,9 +103,25 @@ def test_other_files_are_rejected_clearly(tmp_path, capsys):
     assert code == 2 and "cannot be opened as an Excel workbook" in text
 
 
-PLAIN_CASES = ["a,b\n1,2\n", "a,b\n1,2", "a,b\n1,2\n\n", "a,b\n\n1,2\n", "a,b\n1\n3,4,5\n", "a,b\n1,2,\n",
-               "a,b\n ,\n1,2\n", "a,b\n1 ,2\n", "a,b\n,\n1,2\n", "A, B \n1,2\n", "a,a\n1,2\n", "a,b\n1,\u30002\n",
-               "a\n1\n\n2\n", "a\n\n", "a,b\n1\t,2\n", "a,b\n\u00a01,2\n", "a,b\n1,2,3\n4\n"]
+PLAIN_CASES = [
+    "a,b\n1,2\n",
+    "a,b\n1,2",
+    "a,b\n1,2\n\n",
+    "a,b\n\n1,2\n",
+    "a,b\n1\n3,4,5\n",
+    "a,b\n1,2,\n",
+    "a,b\n ,\n1,2\n",
+    "a,b\n1 ,2\n",
+    "a,b\n,\n1,2\n",
+    "A, B \n1,2\n",
+    "a,a\n1,2\n",
+    "a,b\n1,\u30002\n",
+    "a\n1\n\n2\n",
+    "a\n\n",
+    "a,b\n1\t,2\n",
+    "a,b\n\u00a01,2\n",
+    "a,b\n1,2,3\n4\n",
+]
 
 
 @pytest.mark.parametrize("text", PLAIN_CASES)
@@ -121,8 +139,20 @@ def test_fast_csv_reader_reads_as_the_careful_one(text, monkeypatch):
     assert fast[1] == slow[1] and [str(i) for i in fast[2]] == [str(i) for i in slow[2]]
 
 
-@pytest.mark.parametrize("cells", [["1", "2.5", "", "1e3"], ["1", "x"], ["1,000", "2"], ["\uff11", "2"],
-                                   ["nan", "1"], ["inf"], ["-1", "3"], ["1_000"], ["", ""]])
+@pytest.mark.parametrize(
+    "cells",
+    [
+        ["1", "2.5", "", "1e3"],
+        ["1", "x"],
+        ["1,000", "2"],
+        ["\uff11", "2"],
+        ["nan", "1"],
+        ["inf"],
+        ["-1", "3"],
+        ["1_000"],
+        ["", ""],
+    ],
+)
 def test_plain_number_path_parses_as_the_careful_one(cells, monkeypatch):
     from allocator import validate
     from allocator.policy import Policy

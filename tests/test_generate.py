@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import allocator
-from allocator.generate import SCALES, generate, write_instance
-
 from helpers import run_cli
 from test_hand_cases import check_invariants
+
+import allocator
+from allocator.generate import SCALES, generate, write_instance
 
 
 def test_same_seed_same_bytes_other_seed_other_instance(tmp_path):

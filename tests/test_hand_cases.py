@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from helpers import instance
 
 import allocator
 from allocator.policy import Policy
-
-from helpers import instance
 
 SUIT = [{"product": "suit", "family": "suit", "grade": "general"}]
 
@@ -32,8 +31,9 @@ def check_invariants(inst, result):
     if not inst.policy.icu_grade_for_general:
         alloc = result.plan.allocation
         assert not ((alloc["product"].map(grade) == "icu") & (alloc["use"] == "general")).any()
-    assert ((alloc := result.plan.allocation)["product"].map(grade) != "general").where(
-        alloc["use"] == "icu", True).all(), "general-grade item served ICU demand"
+    assert (
+        ((alloc := result.plan.allocation)["product"].map(grade) != "general").where(alloc["use"] == "icu", True).all()
+    ), "general-grade item served ICU demand"
     assert allocator.verify(inst, result.plan, optimality=False).ok
 
 
@@ -48,11 +48,14 @@ def test_priority_and_cost():
 
     A first: A gets 6, B the other 4. Weighted shortfall 1 x 4 = 4; route cost 6x5 + 4x1 = 34.
     """
-    inst = instance(products=SUIT, sources=[{"source": "s", "name": "S", "region": "a"}],
-                    supply=[("s", "suit", 10)], regions=regions(("a", "level_one_response"), ("b", "")),
-                    demand=[{"region": "a", "family": "suit", "quantity": 6},
-                            {"region": "b", "family": "suit", "quantity": 8}],
-                    routes=[("s", "a", 5), ("s", "b", 1)])
+    inst = instance(
+        products=SUIT,
+        sources=[{"source": "s", "name": "S", "region": "a"}],
+        supply=[("s", "suit", 10)],
+        regions=regions(("a", "level_one_response"), ("b", "")),
+        demand=[{"region": "a", "family": "suit", "quantity": 6}, {"region": "b", "family": "suit", "quantity": 8}],
+        routes=[("s", "a", 5), ("s", "b", 1)],
+    )
     res = allocator.solve(inst)
     assert res.objective["weighted_shortfall"] == 4
     assert res.objective["route_cost"] == 34
@@ -68,13 +71,21 @@ def test_icu_grade_reserved_for_icu_unless_policy_allows():
     Rule on (default): 5 to ICU, 3 stay unshipped; weighted shortfall 5 x 1 = 5.
     ICU-grade for general allowed: 5 ICU + 3 general; weighted shortfall 2 x 1 = 2.
     """
-    products = [{"product": "gb", "family": "suit", "grade": "icu"},
-                {"product": "em", "family": "suit", "grade": "general"}]
-    kw = dict(products=products, sources=[{"source": "s", "name": "S", "region": "a"}],
-              supply=[("s", "gb", 8), ("s", "em", 0)], regions=regions(("a", "")),
-              demand=[{"region": "a", "family": "suit", "use": "icu", "quantity": 5},
-                      {"region": "a", "family": "suit", "use": "general", "quantity": 5}],
-              routes=[("s", "a", 1)])
+    products = [
+        {"product": "gb", "family": "suit", "grade": "icu"},
+        {"product": "em", "family": "suit", "grade": "general"},
+    ]
+    kw = dict(
+        products=products,
+        sources=[{"source": "s", "name": "S", "region": "a"}],
+        supply=[("s", "gb", 8), ("s", "em", 0)],
+        regions=regions(("a", "")),
+        demand=[
+            {"region": "a", "family": "suit", "use": "icu", "quantity": 5},
+            {"region": "a", "family": "suit", "use": "general", "quantity": 5},
+        ],
+        routes=[("s", "a", 1)],
+    )
     inst = instance(**kw)
     res = allocator.solve(inst)
     assert res.objective["weighted_shortfall"] == 5
@@ -90,11 +101,17 @@ def test_icu_grade_reserved_for_icu_unless_policy_allows():
 def test_general_grade_never_serves_icu():
     """Only general-grade suits (10); A needs 4 ICU: none can be served, 4 general get 4."""
     products = [{"product": "em", "family": "suit", "grade": "general"}]
-    inst = instance(products=products, sources=[{"source": "s", "name": "S", "region": "a"}],
-                    supply=[("s", "em", 10)], regions=regions(("a", "")),
-                    demand=[{"region": "a", "family": "suit", "use": "icu", "quantity": 4},
-                            {"region": "a", "family": "suit", "use": "general", "quantity": 4}],
-                    routes=[("s", "a", 1)])
+    inst = instance(
+        products=products,
+        sources=[{"source": "s", "name": "S", "region": "a"}],
+        supply=[("s", "em", 10)],
+        regions=regions(("a", "")),
+        demand=[
+            {"region": "a", "family": "suit", "use": "icu", "quantity": 4},
+            {"region": "a", "family": "suit", "use": "general", "quantity": 4},
+        ],
+        routes=[("s", "a", 1)],
+    )
     res = allocator.solve(inst)
     assert delivered(res, "a", "icu") == 0 and delivered(res, "a", "general") == 4
     assert res.objective["weighted_shortfall"] == 4 * 4  # icu weight 4 x 4 units
@@ -144,10 +161,14 @@ def test_equity_rounds_to_whole_units_at_least_cost():
     Fair level 75% = 1.5 units each: whole units give one of them 2 and the other 1; the
     cheaper is A 2, B 1 at cost 2x1 + 1x2 = 4.
     """
-    inst = instance(products=SUIT, sources=[{"source": "s", "name": "S", "region": "a"}],
-                    supply=[("s", "suit", 3)], regions=regions(("a", ""), ("b", "")),
-                    demand=[{"region": r, "family": "suit", "quantity": 2} for r in "ab"],
-                    routes=[("s", "a", 1), ("s", "b", 2)])
+    inst = instance(
+        products=SUIT,
+        sources=[{"source": "s", "name": "S", "region": "a"}],
+        supply=[("s", "suit", 3)],
+        regions=regions(("a", ""), ("b", "")),
+        demand=[{"region": r, "family": "suit", "quantity": 2} for r in "ab"],
+        routes=[("s", "a", 1), ("s", "b", 2)],
+    )
     res = allocator.solve(inst)
     assert res.objective["route_cost"] == 4 and res.objective["weighted_shortfall"] == 1
     assert [delivered(res, r) for r in "ab"] == [2, 1]
@@ -159,12 +180,17 @@ def test_route_capacity_and_tiers():
 
     A gets 10 (capacity), B gets the other 10. Weighted shortfall 8x5 + 1x10 = 50.
     """
-    inst = instance(products=SUIT, sources=[{"source": "s", "name": "S", "region": "b"}],
-                    supply=[("s", "suit", 20)], regions=regions(("a", "level_one_response"), ("b", "")),
-                    demand=[{"region": "a", "family": "suit", "quantity": 15},
-                            {"region": "b", "family": "suit", "quantity": 20}],
-                    routes=[{"source": "s", "region": "a", "cost": 3, "capacity": 10},
-                            {"source": "s", "region": "b", "cost": 1, "capacity": None}])
+    inst = instance(
+        products=SUIT,
+        sources=[{"source": "s", "name": "S", "region": "b"}],
+        supply=[("s", "suit", 20)],
+        regions=regions(("a", "level_one_response"), ("b", "")),
+        demand=[{"region": "a", "family": "suit", "quantity": 15}, {"region": "b", "family": "suit", "quantity": 20}],
+        routes=[
+            {"source": "s", "region": "a", "cost": 3, "capacity": 10},
+            {"source": "s", "region": "b", "cost": 1, "capacity": None},
+        ],
+    )
     res = allocator.solve(inst)
     assert res.objective["weighted_shortfall"] == 50
     assert delivered(res, "a") == 10 and delivered(res, "b") == 10
@@ -174,11 +200,14 @@ def test_route_capacity_and_tiers():
 
 def test_non_countable_family_is_split_exactly():
     """2.5 t of sanitiser for A and B needing 2 t each (equal weight): 1.25 t each."""
-    inst = instance(products=[{"product": "gel", "family": "gel", "grade": "general", "countable": False}],
-                    sources=[{"source": "s", "name": "S", "region": "a"}], supply=[("s", "gel", 2.5)],
-                    regions=regions(("a", ""), ("b", "")),
-                    demand=[{"region": r, "family": "gel", "quantity": 2} for r in "ab"],
-                    routes=[("s", "a", 1), ("s", "b", 1)])
+    inst = instance(
+        products=[{"product": "gel", "family": "gel", "grade": "general", "countable": False}],
+        sources=[{"source": "s", "name": "S", "region": "a"}],
+        supply=[("s", "gel", 2.5)],
+        regions=regions(("a", ""), ("b", "")),
+        demand=[{"region": r, "family": "gel", "quantity": 2} for r in "ab"],
+        routes=[("s", "a", 1), ("s", "b", 1)],
+    )
     res = allocator.solve(inst)
     assert delivered(res, "a", family="gel") == pytest.approx(1.25)
     assert delivered(res, "b", family="gel") == pytest.approx(1.25)
@@ -188,24 +217,37 @@ def test_non_countable_family_is_split_exactly():
 def test_demand_weight_rule():
     """Own weight wins; else region weight x largest flag weight x ICU factor."""
     pol = Policy()
-    inst = instance(policy=pol, products=[{"product": "gb", "family": "suit", "grade": "icu"}],
-                    sources=[{"source": "s", "name": "S", "region": "a"}], supply=[("s", "gb", 1)],
-                    regions=[{"region": "a", "name": "A", "flags": "port_of_entry;level_one_response", "weight": 3},
-                             {"region": "b", "name": "B", "flags": "", "weight": None}],
-                    demand=[{"region": "a", "family": "suit", "use": "icu", "quantity": 1},
-                            {"region": "a", "family": "suit", "use": "general", "quantity": 1},
-                            {"region": "b", "family": "suit", "use": "general", "quantity": 1, "weight": 7.5}],
-                    routes=[("s", "a", 1)])
+    inst = instance(
+        policy=pol,
+        products=[{"product": "gb", "family": "suit", "grade": "icu"}],
+        sources=[{"source": "s", "name": "S", "region": "a"}],
+        supply=[("s", "gb", 1)],
+        regions=[
+            {"region": "a", "name": "A", "flags": "port_of_entry;level_one_response", "weight": 3},
+            {"region": "b", "name": "B", "flags": "", "weight": None},
+        ],
+        demand=[
+            {"region": "a", "family": "suit", "use": "icu", "quantity": 1},
+            {"region": "a", "family": "suit", "use": "general", "quantity": 1},
+            {"region": "b", "family": "suit", "use": "general", "quantity": 1, "weight": 7.5},
+        ],
+        routes=[("s", "a", 1)],
+    )
     assert list(inst.demand_weights()) == [3 * 8 * 4, 3 * 8, 7.5]
 
 
 def test_great_circle_costs_without_routes():
     """No routes.csv: cost = great-circle km x cost_per_km (Wuhan -> Beijing is about 1,050 km)."""
-    inst = instance(products=SUIT, sources=[{"source": "s", "name": "S", "region": "hubei"}],
-                    supply=[("s", "suit", 5)],
-                    regions=[{"region": "hubei", "name": "Hubei", "lat": 30.5928, "lon": 114.3055},
-                             {"region": "beijing", "name": "Beijing", "lat": 39.9042, "lon": 116.4074}],
-                    demand=[{"region": "beijing", "family": "suit", "quantity": 5}])
+    inst = instance(
+        products=SUIT,
+        sources=[{"source": "s", "name": "S", "region": "hubei"}],
+        supply=[("s", "suit", 5)],
+        regions=[
+            {"region": "hubei", "name": "Hubei", "lat": 30.5928, "lon": 114.3055},
+            {"region": "beijing", "name": "Beijing", "lat": 39.9042, "lon": 116.4074},
+        ],
+        demand=[{"region": "beijing", "family": "suit", "quantity": 5}],
+    )
     res = allocator.solve(inst)
     unit = float(res.plan.dispatch["unit_cost"].iloc[0])
     assert 1040 < unit < 1065
@@ -218,12 +260,18 @@ def test_verify_finds_the_fair_split_of_icu_grade_units_without_a_fill_table():
     each; 4 ICU-grade units arrive. Fair: 2 and 2. The dispatch alone does not say which use
     each unit served: verify must find the fair split rather than credit ICU use first."""
     products = [{"product": "gb", "family": "suit", "grade": "icu"}]
-    inst = instance(policy=Policy(icu_grade_for_general=True), products=products,
-                    sources=[{"source": "s", "name": "S", "region": "a"}], supply=[("s", "gb", 4)],
-                    regions=regions(("a", "")),
-                    demand=[{"region": "a", "family": "suit", "use": "icu", "quantity": 4, "weight": 1},
-                            {"region": "a", "family": "suit", "use": "general", "quantity": 4, "weight": 1}],
-                    routes=[("s", "a", 1)])
+    inst = instance(
+        policy=Policy(icu_grade_for_general=True),
+        products=products,
+        sources=[{"source": "s", "name": "S", "region": "a"}],
+        supply=[("s", "gb", 4)],
+        regions=regions(("a", "")),
+        demand=[
+            {"region": "a", "family": "suit", "use": "icu", "quantity": 4, "weight": 1},
+            {"region": "a", "family": "suit", "use": "general", "quantity": 4, "weight": 1},
+        ],
+        routes=[("s", "a", 1)],
+    )
     res = allocator.solve(inst)
     assert [delivered(res, "a", u) for u in ("icu", "general")] == [2, 2]
     assert allocator.verify(inst, res.plan.dispatch).ok  # dispatch only, no fill table

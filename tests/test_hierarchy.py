@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
+from helpers import instance, run_cli, write_folder
+from test_hand_cases import check_invariants
 
 import allocator
 from allocator.generate import generate
 from allocator.hierarchy import gap_vs_flat, level1_instance, solve_hierarchical, top_regions
 from allocator.policy import Policy
-
-from helpers import instance, run_cli, write_folder
-from test_hand_cases import check_invariants
 
 COUNTIES = [("p1", "P"), ("p2", "P"), ("q1", "Q"), ("q2", "Q")]
 
@@ -33,9 +32,11 @@ def two_provinces(*, equity: bool, b_to_p2: bool = False) -> allocator.Instance:
         sources=[{"source": s, "name": f"Source {s}", "region": "p1"} for s in "ABC"],
         supply=[("A", "kit", 10), ("B", "kit", 10), ("C", "kit", 5)],
         regions=regions,
-        demand=[{"region": r, "family": "kit", "quantity": q} for r, q in (("p1", 10), ("p2", 10), ("q1", 10),
-                                                                           ("q2", 5))],
-        routes=routes)
+        demand=[
+            {"region": r, "family": "kit", "quantity": q} for r, q in (("p1", 10), ("p2", 10), ("q1", 10), ("q2", 5))
+        ],
+        routes=routes,
+    )
 
 
 def shipped(plan) -> dict:
@@ -54,8 +55,9 @@ def test_level1_aggregates_demand_and_routes_by_the_stated_rule():
     l1, leaves = level1_instance(two_provinces(equity=False))
     assert dict(zip(l1.demand["region"], l1.demand["quantity"])) == {"P": 20, "Q": 15}
     assert (l1.demand["weight"] == 1).all()
-    arcs = {(s, r): (c, k) for s, r, c, k in l1.routes[["source", "region", "cost", "capacity"]].itertuples(
-        index=False)}
+    arcs = {
+        (s, r): (c, k) for s, r, c, k in l1.routes[["source", "region", "cost", "capacity"]].itertuples(index=False)
+    }
     assert arcs == {("A", "P"): (1, 10), ("A", "Q"): (4, 10), ("B", "P"): (2, 10), ("C", "Q"): (1, 5)}
     l1b, _ = level1_instance(two_provinces(equity=False, b_to_p2=True))
     assert l1b.routes.set_index(["source", "region"]).loc[("B", "P"), "capacity"] == 20
@@ -132,23 +134,40 @@ def test_leaves_of_different_weight_stay_apart_at_level_1():
     """County p1 is level-one (weight 8), p2 is not (1): P becomes two level-1 regions, each
     row with its exact weight; the ICU rows (x 4) keep theirs too."""
     inst = instance(
-        products=[{"product": "gb", "family": "suit", "grade": "icu"},
-                  {"product": "em", "family": "suit", "grade": "general"}],
+        products=[
+            {"product": "gb", "family": "suit", "grade": "icu"},
+            {"product": "em", "family": "suit", "grade": "general"},
+        ],
         sources=[{"source": "s", "name": "S", "region": "p1"}],
         supply=[("s", "gb", 7), ("s", "em", 9)],
-        regions=[{"region": "p1", "name": "P1", "parent": "P", "flags": "level_one_response"},
-                 {"region": "p2", "name": "P2", "parent": "P"},
-                 {"region": "q1", "name": "Q1", "parent": "Q", "weight": 3},
-                 {"region": "q2", "name": "Q2", "parent": "Q", "weight": 3}],
-        demand=[{"region": r, "family": "suit", "use": u, "quantity": q} for r, u, q in (
-            ("p1", "icu", 2), ("p1", "general", 3), ("p2", "icu", 4), ("p2", "general", 5),
-            ("q1", "general", 6), ("q2", "general", 7))],
-        routes=[("s", r, 1) for r in ("p1", "p2", "q1", "q2")])
+        regions=[
+            {"region": "p1", "name": "P1", "parent": "P", "flags": "level_one_response"},
+            {"region": "p2", "name": "P2", "parent": "P"},
+            {"region": "q1", "name": "Q1", "parent": "Q", "weight": 3},
+            {"region": "q2", "name": "Q2", "parent": "Q", "weight": 3},
+        ],
+        demand=[
+            {"region": r, "family": "suit", "use": u, "quantity": q}
+            for r, u, q in (
+                ("p1", "icu", 2),
+                ("p1", "general", 3),
+                ("p2", "icu", 4),
+                ("p2", "general", 5),
+                ("q1", "general", 6),
+                ("q2", "general", 7),
+            )
+        ],
+        routes=[("s", r, 1) for r in ("p1", "p2", "q1", "q2")],
+    )
     l1, leaves = level1_instance(inst)
-    got = {(r, u): (q, w) for r, u, q, w in l1.demand[["region", "use", "quantity", "weight"]].itertuples(
-        index=False)}
-    assert got == {("P#1", "icu"): (4, 4), ("P#1", "general"): (5, 1), ("P#2", "icu"): (2, 32),
-                   ("P#2", "general"): (3, 8), ("Q", "general"): (13, 3)}
+    got = {(r, u): (q, w) for r, u, q, w in l1.demand[["region", "use", "quantity", "weight"]].itertuples(index=False)}
+    assert got == {
+        ("P#1", "icu"): (4, 4),
+        ("P#1", "general"): (5, 1),
+        ("P#2", "icu"): (2, 32),
+        ("P#2", "general"): (3, 8),
+        ("Q", "general"): (13, 3),
+    }
     assert l1.demand_weights().tolist() == l1.demand["weight"].tolist()
     res = solve_hierarchical(inst)
     flat = allocator.solve(inst)
@@ -159,10 +178,17 @@ def test_leaves_of_different_weight_stay_apart_at_level_1():
 
 
 def test_top_regions_follow_the_chain_and_refuse_cycles():
-    regions = pd.DataFrame({"region": ["c1", "c2", "pref", "prov", "lone", "own"],
-                            "parent": ["pref", "prov", "prov", "", "", "own"]})
-    assert top_regions(regions).to_dict() == {"c1": "prov", "c2": "prov", "pref": "prov", "prov": "prov",
-                                              "lone": "lone", "own": "own"}
+    regions = pd.DataFrame(
+        {"region": ["c1", "c2", "pref", "prov", "lone", "own"], "parent": ["pref", "prov", "prov", "", "", "own"]}
+    )
+    assert top_regions(regions).to_dict() == {
+        "c1": "prov",
+        "c2": "prov",
+        "pref": "prov",
+        "prov": "prov",
+        "lone": "lone",
+        "own": "own",
+    }
     unlisted = pd.DataFrame({"region": ["a1", "a2"], "parent": ["anhui", "anhui"]})
     assert top_regions(unlisted).tolist() == ["anhui", "anhui"]
     cycle = pd.DataFrame({"region": ["a", "b", "c", "d"], "parent": ["b", "a", "a", ""]})
@@ -207,8 +233,10 @@ def test_generated_instance_invariants_and_gap(generated):
     fill = res.plan.fill
     keys = pd.MultiIndex.from_frame(inst.demand[["region", "family", "use"]])
     # Every row keeps its weight through aggregation.
-    assert (fill.set_index(["region", "family", "use"])["weight"].reindex(keys).to_numpy()
-            == inst.demand_weights().to_numpy()).all()
+    assert (
+        fill.set_index(["region", "family", "use"])["weight"].reindex(keys).to_numpy()
+        == inst.demand_weights().to_numpy()
+    ).all()
     level1 = res.level1.instance
     assert (level1.demand_weights().to_numpy() == level1.demand["weight"].to_numpy()).all()
     gap = gap_vs_flat(inst, res)
@@ -232,17 +260,25 @@ def test_parallel_equals_serial(generated):
 
 def test_cli_hierarchy(tmp_path, capsys):
     inst = two_provinces(equity=False)
-    folder = write_folder(tmp_path / "day", {
-        "products": inst.products.drop(columns="_row"), "sources": inst.sources.drop(columns="_row"),
-        "supply": inst.supply.drop(columns="_row"), "regions": inst.regions.drop(columns="_row"),
-        "demand": inst.demand.drop(columns="_row"), "routes": inst.routes.drop(columns="_row")},
-        'equity = "off"\n')
+    folder = write_folder(
+        tmp_path / "day",
+        {
+            "products": inst.products.drop(columns="_row"),
+            "sources": inst.sources.drop(columns="_row"),
+            "supply": inst.supply.drop(columns="_row"),
+            "regions": inst.regions.drop(columns="_row"),
+            "demand": inst.demand.drop(columns="_row"),
+            "routes": inst.routes.drop(columns="_row"),
+        },
+        'equity = "off"\n',
+    )
     code, text = run_cli(capsys, "solve", str(folder), "--hierarchy")
     assert code == 0, text
     assert "TWO-LEVEL PLAN" in text and "gap vs flat" not in text
     assert "weighted shortfall 20 | route cost 15" in text
-    code, text = run_cli(capsys, "solve", str(folder), "--hierarchy", "--gap", "--workers", "2",
-                         "--output", str(tmp_path / "plan"))
+    code, text = run_cli(
+        capsys, "solve", str(folder), "--hierarchy", "--gap", "--workers", "2", "--output", str(tmp_path / "plan")
+    )
     assert code == 0, text
     assert "gap vs flat: weighted shortfall +100.0000% (flat 10)" in text
     dispatch, fill = allocator.read_plan(tmp_path / "plan")

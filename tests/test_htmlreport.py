@@ -23,8 +23,16 @@ ROOT = Path(__file__).resolve().parents[1]
 DAY = ROOT / "instances" / "suits-2020-02-05"
 REPLAY = ROOT / "instances" / "suits-2020-replay"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 @pytest.fixture(scope="module")
@@ -33,8 +41,22 @@ def out(tmp_path_factory) -> Path:
     base = tmp_path_factory.mktemp("report")
     assert main(["solve", str(DAY), "-o", str(base / "day"), "--report", str(base / "day.html")]) == 0
     assert main(["report", str(base / "day"), "-o", str(base / "bare.html")]) == 0
-    assert main(["replay", str(REPLAY), "--start", "2020-02-05", "--end", "2020-02-09", "--no-chart",
-                 "-o", str(base / "replay")]) == 0
+    assert (
+        main(
+            [
+                "replay",
+                str(REPLAY),
+                "--start",
+                "2020-02-05",
+                "--end",
+                "2020-02-09",
+                "--no-chart",
+                "-o",
+                str(base / "replay"),
+            ]
+        )
+        == 0
+    )
     assert main(["report", str(base / "replay"), "--instance", str(REPLAY), "-o", str(base / "replay.html")]) == 0
     return base
 
@@ -42,8 +64,10 @@ def out(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def browser():
     if not Path(CHROMIUM).exists():
-        pytest.fail(f"Chromium not found ({CHROMIUM}): the report's tests need Debian's chromium "
-                    "(apt-get install chromium; .ci/run installs it)")
+        pytest.fail(
+            f"Chromium not found ({CHROMIUM}): the report's tests need Debian's chromium "
+            "(apt-get install chromium; .ci/run installs it)"
+        )
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
@@ -73,8 +97,14 @@ class Opened:
         el = self.page.locator(selector).first
         el.scroll_into_view_if_needed()
         box = el.bounding_box()  # in the viewport, now that it is scrolled into view (faster than el.screenshot())
-        shot = self.page.screenshot(clip={"x": box["x"], "y": max(box["y"], 0), "width": box["width"],
-                                          "height": min(box["height"], 1400 - max(box["y"], 0))})
+        shot = self.page.screenshot(
+            clip={
+                "x": box["x"],
+                "y": max(box["y"], 0),
+                "width": box["width"],
+                "height": min(box["height"], 1400 - max(box["y"], 0)),
+            }
+        )
         px = np.asarray(Image.open(io.BytesIO(shot)).convert("RGB")).reshape(-1, 3)
         inked = int((px.min(axis=1) < 235).sum())
         return inked / len(px), len(np.unique(px, axis=0))
@@ -121,7 +151,8 @@ def test_day_report_shows_the_plans_numbers(out, day):
     page = day
     # The full demand table, row by row, as in fill.csv.
     rows = page.page.eval_on_selector_all(
-        "#table-fill tbody tr", "rs => rs.map(r => Array.from(r.cells, c => c.textContent))")
+        "#table-fill tbody tr", "rs => rs.map(r => Array.from(r.cells, c => c.textContent))"
+    )
     head = page.texts("#table-fill thead th")
     assert len(rows) == len(fill) == 62
     for rec, cells in zip(fill.itertuples(index=False), rows):
@@ -145,8 +176,15 @@ def test_day_report_shows_the_plans_numbers(out, day):
     assert first[:3] == ["hubei", "protective_suit", "general"] and "22,736" in first
     assert first[-1] == "not enough supply: all 18,000 reachable units are delivered here"
     prov = page.page.locator("#provenance").inner_text()
-    for words in ("suits-2020-02-05", "2020-02-05", "optimal", "network", "7,683,376", "40,666,110",
-                  "policy.weights.icu"):
+    for words in (
+        "suits-2020-02-05",
+        "2020-02-05",
+        "optimal",
+        "network",
+        "7,683,376",
+        "40,666,110",
+        "policy.weights.icu",
+    ):
         assert words in prov
     page.check()
 
@@ -177,8 +215,7 @@ def test_replay_report_has_time_series(out, browser):
     regions = pd.read_csv(out / "replay" / "regions.csv", dtype={"region": str})["region"].nunique()
     assert page.page.locator("#time .sp").count() == min(regions, 32)
     assert page.page.locator("svg.map path.flow").count() > 0
-    assert page.page.locator("#table-shipments tbody tr").count() == len(pd.read_csv(out / "replay" /
-                                                                                    "shipments.csv"))
+    assert page.page.locator("#table-shipments tbody tr").count() == len(pd.read_csv(out / "replay" / "shipments.csv"))
     page.check()
     page.page.close()
 
@@ -191,8 +228,18 @@ def test_report_without_the_instance_reads_places_csv(out, browser, tmp_path):
     assert "regions and sources from places.csv in the plan folder" in bare
     assert bare.replace("places.csv in the plan folder", "the instance") == full
     places = pd.read_csv(out / "day" / "places.csv", keep_default_na=False)
-    assert list(places.columns) == ["kind", "id", "name", "name_zh", "lat", "lon", "flags", "parent", "region",
-                                    "family"]
+    assert list(places.columns) == [
+        "kind",
+        "id",
+        "name",
+        "name_zh",
+        "lat",
+        "lon",
+        "flags",
+        "parent",
+        "region",
+        "family",
+    ]
     assert places.loc[places["kind"] == "product", "family"].eq("protective_suit").all()
     assert places.loc[places["id"] == "hubei", "flags"].item() == "level_one_response"
     assert (places["kind"] == "source").sum() == len(pd.read_csv(DAY / "sources.csv"))
@@ -223,8 +270,9 @@ def test_text_is_escaped(out, browser, tmp_path):
     plan = tmp_path / "plan"
     shutil.copytree(out / "day", plan)
     fill = (plan / "fill.csv").read_text(encoding="utf-8")
-    (plan / "fill.csv").write_text(fill.replace("not enough supply: all 18,000",
-                                                "<script>alert(1)</script><b>bold</b> 18,000"), encoding="utf-8")
+    (plan / "fill.csv").write_text(
+        fill.replace("not enough supply: all 18,000", "<script>alert(1)</script><b>bold</b> 18,000"), encoding="utf-8"
+    )
     assert main(["report", str(plan), "-o", str(tmp_path / "r.html")]) == 0
     html = (tmp_path / "r.html").read_text(encoding="utf-8")
     assert "<script>alert(1)" not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
@@ -253,10 +301,13 @@ def test_not_a_plan_folder_exits_2_naming_it(case, out, tmp_path, capsys):
     code = main(["report", str(folder), "-o", str(tmp_path / "r.html")])
     err = capsys.readouterr().err
     assert code == 2
-    expected = {"missing": f"{folder}: no such folder", "empty": f"{folder}: not a plan folder",
-                "column": f"{folder / 'fill.csv'}: missing column(s) 'use', 'demand', 'delivered'",
-                "json": f"{folder / 'summary.json'}: not valid JSON",
-                "number": f"{folder / 'dispatch.csv'}, row 2, column 'quantity': expected a number, found 'lots'"}
+    expected = {
+        "missing": f"{folder}: no such folder",
+        "empty": f"{folder}: not a plan folder",
+        "column": f"{folder / 'fill.csv'}: missing column(s) 'use', 'demand', 'delivered'",
+        "json": f"{folder / 'summary.json'}: not valid JSON",
+        "number": f"{folder / 'dispatch.csv'}, row 2, column 'quantity': expected a number, found 'lots'",
+    }
     assert expected[case] in err
     assert not (tmp_path / "r.html").exists()
 

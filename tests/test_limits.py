@@ -2,21 +2,19 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import numpy as np
-import sys
-
 import pytest
+from helpers import instance, random_instance, run_cli
+from reference import networkx_reference
+from test_hand_cases import check_invariants
 
 import allocator
 from allocator.limits import InstanceTooLarge, count_arcs
 from allocator.model import build
 from allocator.solvers.base import Status
-
-from helpers import instance, random_instance, run_cli
-from reference import networkx_reference
-from test_hand_cases import check_invariants
 
 SUITS = Path(__file__).resolve().parents[1] / "instances" / "suits-2020-02-05"
 
@@ -118,11 +116,14 @@ def test_billion_units_and_six_orders_of_cost():
     land within two units of it, and the cheap route takes the odd units:
     A = 500,000,001 and B = 500,000,000 give 500,000,001 x 0.001 + 500,000,000 x 1,000.
     """
-    inst = instance(products=SUIT, sources=[{"source": "s", "name": "S", "region": "a"}],
-                    supply=[("s", "suit", 1_000_000_001)],
-                    regions=[{"region": "a", "name": "A"}, {"region": "b", "name": "B"}],
-                    demand=[{"region": r, "family": "suit", "quantity": 1_000_000_000} for r in "ab"],
-                    routes=[("s", "a", 0.001), ("s", "b", 1000)])
+    inst = instance(
+        products=SUIT,
+        sources=[{"source": "s", "name": "S", "region": "a"}],
+        supply=[("s", "suit", 1_000_000_001)],
+        regions=[{"region": "a", "name": "A"}, {"region": "b", "name": "B"}],
+        demand=[{"region": r, "family": "suit", "quantity": 1_000_000_000} for r in "ab"],
+        routes=[("s", "a", 0.001), ("s", "b", 1000)],
+    )
     res = allocator.solve(inst)
     fill = res.plan.fill.set_index("region")["delivered"]
     a, b = fill["a"], fill["b"]
@@ -158,12 +159,17 @@ def test_one_unit_and_a_billion_in_one_tier():
     1e9 of the tier's largest demand), which the fair box allows for; the cheapest fair plan
     is A 0, B 500,000,000 at cost 500,000,000.
     """
-    inst = instance(products=SUIT, sources=[{"source": "s", "name": "S", "region": "a"}],
-                    supply=[("s", "suit", 500_000_000)],
-                    regions=[{"region": "a", "name": "A"}, {"region": "b", "name": "B"}],
-                    demand=[{"region": "a", "family": "suit", "quantity": 1},
-                            {"region": "b", "family": "suit", "quantity": 1_000_000_000}],
-                    routes=[("s", "a", 5), ("s", "b", 1)])
+    inst = instance(
+        products=SUIT,
+        sources=[{"source": "s", "name": "S", "region": "a"}],
+        supply=[("s", "suit", 500_000_000)],
+        regions=[{"region": "a", "name": "A"}, {"region": "b", "name": "B"}],
+        demand=[
+            {"region": "a", "family": "suit", "quantity": 1},
+            {"region": "b", "family": "suit", "quantity": 1_000_000_000},
+        ],
+        routes=[("s", "a", 5), ("s", "b", 1)],
+    )
     res = allocator.solve(inst)
     assert res.fair_fill[1] == pytest.approx(5e8 / 1_000_000_001, rel=1e-9)
     fill = res.plan.fill.set_index("region")["delivered"]

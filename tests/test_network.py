@@ -44,13 +44,17 @@ def test_fair_levels_by_hand_are_exact_fractions():
         sources=[{"source": "s1", "name": "s1", "region": "a"}, {"source": "s2", "name": "s2", "region": "b"}],
         supply=[("s1", "suit", 3), ("s2", "suit", 5)],
         regions=[{"region": r, "name": r} for r in "abc"],
-        demand=[{"region": r, "family": "suit", "use": "general", "quantity": q} for r, q in (("a", 4), ("b", 4),
-                                                                                              ("c", 2))],
+        demand=[
+            {"region": r, "family": "suit", "use": "general", "quantity": q} for r, q in (("a", 4), ("b", 4), ("c", 2))
+        ],
         routes=[("s1", "a", 1), ("s2", "b", 1), ("s2", "c", 5)],
     )
     res = allocator.solve(inst, solver="network")
-    assert [Fraction(x).limit_denominator(100) for x in res.fair_fill] == [Fraction(3, 4), Fraction(5, 6),
-                                                                           Fraction(5, 6)]
+    assert [Fraction(x).limit_denominator(100) for x in res.fair_fill] == [
+        Fraction(3, 4),
+        Fraction(5, 6),
+        Fraction(5, 6),
+    ]
     lo, hi = res.fair_box
     assert list(lo) == [3, 3, 1] and list(hi) == [3, 4, 2]  # shares 3, 10/3, 5/3
     got = res.plan.fill.set_index("region")["delivered"]
@@ -70,8 +74,10 @@ def test_exact_boxes_where_the_lp_precision_runs_out():
         sources=[{"source": "s1", "name": "s1", "region": "x"}, {"source": "s2", "name": "s2", "region": "big"}],
         supply=[("s1", "suit", 5), ("s2", "suit", 10**9)],
         regions=[{"region": r, "name": r} for r in ("x", "y", "big")],
-        demand=[{"region": r, "family": "suit", "use": "general", "quantity": q}
-                for r, q in (("x", 3), ("y", 3), ("big", 10**9))],
+        demand=[
+            {"region": r, "family": "suit", "use": "general", "quantity": q}
+            for r, q in (("x", 3), ("y", 3), ("big", 10**9))
+        ],
         routes=[("s1", "x", 1), ("s1", "y", 2), ("s2", "big", 1)],
     )
     res = allocator.solve(inst, solver="network")
@@ -113,12 +119,15 @@ def test_divisible_goods_are_solved_in_thousandths(seed):
 def test_quantities_with_many_decimals_go_to_the_lp_engine():
     products = [{"product": "gel", "family": "gel", "grade": "general", "countable": False}] + SUIT
     inst = instance(
-        products=products, sources=[{"source": "s1", "name": "s1", "region": "a"}],
+        products=products,
+        sources=[{"source": "s1", "name": "s1", "region": "a"}],
         supply=[("s1", "gel", 1 / 3), ("s1", "suit", 4)],
         regions=[{"region": "a", "name": "a"}, {"region": "b", "name": "b"}],
-        demand=[{"region": "a", "family": "gel", "use": "general", "quantity": 0.2},
-                {"region": "b", "family": "gel", "use": "general", "quantity": 0.2},
-                {"region": "b", "family": "suit", "use": "general", "quantity": 5}],
+        demand=[
+            {"region": "a", "family": "gel", "use": "general", "quantity": 0.2},
+            {"region": "b", "family": "gel", "use": "general", "quantity": 0.2},
+            {"region": "b", "family": "suit", "use": "general", "quantity": 5},
+        ],
         routes=[("s1", "a", 1), ("s1", "b", 2)],
     )
     auto = allocator.solve(inst)
@@ -133,11 +142,13 @@ def test_quantities_with_many_decimals_go_to_the_lp_engine():
 
 def test_costs_with_many_decimals_go_to_the_lp_engine():
     inst = instance(
-        products=SUIT, sources=[{"source": "s1", "name": "s1", "region": "a"}],
+        products=SUIT,
+        sources=[{"source": "s1", "name": "s1", "region": "a"}],
         supply=[("s1", "suit", 3)],
         regions=[{"region": "a", "name": "a"}],
         demand=[{"region": "a", "family": "suit", "use": "general", "quantity": 2}],
-        routes=[("s1", "a", 1 / 3)], policy=Policy(equity=False),
+        routes=[("s1", "a", 1 / 3)],
+        policy=Policy(equity=False),
     )
     res = allocator.solve(inst)
     assert res.solver == "highs" and res.objective["route_cost"] == pytest.approx(2 / 3)
@@ -145,7 +156,6 @@ def test_costs_with_many_decimals_go_to_the_lp_engine():
 
 def test_network_engine_on_the_cli(tmp_path, capsys):
     from helpers import run_cli
-
     from test_bundled_instance import SUITS
 
     code, text = run_cli(capsys, "solve", str(SUITS), "--solver", "highs", "--format", "json")
@@ -191,8 +201,9 @@ def test_divisible_supply_nobody_demands_does_not_set_the_unit(solver):
     supply = pd.DataFrame({"source": ["s1", "s1"], "product": ["shield", "gel"], "quantity": [5, 1.5]})
     regions = pd.DataFrame({"region": ["a", "b"], "name": ["A", "B"], "lat": [30, 31], "lon": [114, 115]})
     demand = pd.DataFrame({"region": ["a", "b"], "family": ["shield", "shield"], "quantity": [8, 4]})
-    inst = allocator.Instance.from_frames(products=products, sources=sources, supply=supply, regions=regions,
-                                          demand=demand)
+    inst = allocator.Instance.from_frames(
+        products=products, sources=sources, supply=supply, regions=regions, demand=demand
+    )
     r = allocator.solve(inst, solver=solver)
     d = r.plan.dispatch.set_index("region")["quantity"]
     assert (d["a"], d["b"]) == (4, 1)

@@ -11,12 +11,11 @@ from pathlib import Path
 import openpyxl
 import pandas as pd
 import pytest
+from helpers import run_cli
+from test_validation import make
 
 import allocator
 from allocator.report import OutputError, write_outputs
-
-from helpers import run_cli
-from test_validation import make
 
 ROOT = Path(__file__).resolve().parents[1]
 SUITS = ROOT / "instances" / "suits-2020-02-05"
@@ -54,8 +53,9 @@ def test_interrupted_write_leaves_the_previous_plan(tmp_path, result, monkeypatc
 def test_killed_process_leaves_the_previous_plan(tmp_path):
     """A process killed outright mid-write (no clean-up runs) leaves the old plan whole."""
     out = tmp_path / "plan"
-    subprocess.run([sys.executable, "-m", "allocator", "solve", str(SUITS), "--output", str(out)], check=True,
-                   capture_output=True)
+    subprocess.run(
+        [sys.executable, "-m", "allocator", "solve", str(SUITS), "--output", str(out)], check=True, capture_output=True
+    )
     before = snapshot(out)
     script = textwrap.dedent(f"""
         import os, allocator.report as r
@@ -90,9 +90,11 @@ def test_output_folder_with_other_files_is_refused(tmp_path, result, capsys):
 
 
 def test_formulas_are_neutralised_in_csv_and_xlsx(tmp_path, capsys):
-    folder = make(tmp_path, sources_csv="source,name,region\ns1,=HYPERLINK(\"http://x\"),hubei\n"
-                                         "@s2,+cmd|' /C calc'!A0,henan\n",
-                  supply_csv="source,product,quantity\ns1,gb,100\n@s2,em,50\n")
+    folder = make(
+        tmp_path,
+        sources_csv="source,name,region\ns1,=HYPERLINK(\"http://x\"),hubei\n@s2,+cmd|' /C calc'!A0,henan\n",
+        supply_csv="source,product,quantity\ns1,gb,100\n@s2,em,50\n",
+    )
     out = tmp_path / "plan"
     code, _ = run_cli(capsys, "solve", str(folder), "--output", str(out), "--excel")
     assert code == 0
@@ -141,13 +143,15 @@ def test_csv_text_is_what_csv_writer_gives():
             w.writerow([neutralise(v) if isinstance(v, str) else _fmt_num(v) for v in row])
         return buf.getvalue()
 
-    frame = pd.DataFrame({
-        "text": ["x", "=1+1", 'say "hi"', "a,b", None, "l\nb"],
-        "float": [1.0, 2.5, np.nan, -0.0, 1e16, 1 / 3],
-        "int": [1, 2, 3, -4, 5, 6],
-        "bool": [True, False, True, True, False, True],
-        "small": [0.1234567, 1e-10, -3.0000000001, 123456.789, np.nan, -1e-7],
-        "str": pd.Series(["a", "-b", "c", "", "e", "f"], dtype="str"),
-    })
+    frame = pd.DataFrame(
+        {
+            "text": ["x", "=1+1", 'say "hi"', "a,b", None, "l\nb"],
+            "float": [1.0, 2.5, np.nan, -0.0, 1e16, 1 / 3],
+            "int": [1, 2, 3, -4, 5, 6],
+            "bool": [True, False, True, True, False, True],
+            "small": [0.1234567, 1e-10, -3.0000000001, 123456.789, np.nan, -1e-7],
+            "str": pd.Series(["a", "-b", "c", "", "e", "f"], dtype="str"),
+        }
+    )
     for part in (frame, frame.iloc[:0], frame[[]], frame[["float"]]):
         assert csv_text(part) == by_rows(part)

@@ -16,21 +16,24 @@ from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 
 import pytest
+from conftest import COUNTS
+from helpers import instance
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from reference import networkx_reference
+from test_hand_cases import check_invariants
+from test_validation import VALID
 
 import allocator
 from allocator.cli import main
 from allocator.policy import Policy
 
-from conftest import COUNTS
-from helpers import instance
-from reference import networkx_reference
-from test_hand_cases import check_invariants
-from test_validation import VALID
-
-SETTINGS = dict(derandomize=True, deadline=None, database=None,
-                suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+SETTINGS = dict(
+    derandomize=True,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 PRODUCTS = [
     {"product": "gb", "family": "suit", "grade": "icu"},
     {"product": "em", "family": "suit", "grade": "general"},
@@ -43,12 +46,19 @@ FLAGS = ["", "level_one_response", "port_of_entry", "border_port", "medium_risk"
 def instances(draw):
     n_s = draw(st.integers(1, 4))
     n_r = draw(st.integers(1, 5))
-    regions = [{"region": f"r{r}", "name": f"R{r}", "flags": draw(st.sampled_from(FLAGS)),
-                "weight": draw(st.sampled_from([None, None, 1, 2, 3]))} for r in range(n_r)]
-    sources = [{"source": f"s{s}", "name": f"S{s}", "region": f"r{draw(st.integers(0, n_r - 1))}"}
-               for s in range(n_s)]
-    supply = [(f"s{s}", p["product"], draw(st.integers(1, 40))) for s in range(n_s) for p in PRODUCTS
-              if draw(st.booleans())]
+    regions = [
+        {
+            "region": f"r{r}",
+            "name": f"R{r}",
+            "flags": draw(st.sampled_from(FLAGS)),
+            "weight": draw(st.sampled_from([None, None, 1, 2, 3])),
+        }
+        for r in range(n_r)
+    ]
+    sources = [{"source": f"s{s}", "name": f"S{s}", "region": f"r{draw(st.integers(0, n_r - 1))}"} for s in range(n_s)]
+    supply = [
+        (f"s{s}", p["product"], draw(st.integers(1, 40))) for s in range(n_s) for p in PRODUCTS if draw(st.booleans())
+    ]
     if not supply:
         supply = [("s0", "em", 1)]
     demand = []
@@ -64,13 +74,13 @@ def instances(draw):
         for r in range(n_r):
             if draw(st.integers(0, 3)) > 0:
                 cap = draw(st.one_of(st.none(), st.integers(0, 30)))
-                routes.append({"source": f"s{s}", "region": f"r{r}", "cost": draw(st.integers(0, 60)),
-                               "capacity": cap})
+                routes.append({"source": f"s{s}", "region": f"r{r}", "cost": draw(st.integers(0, 60)), "capacity": cap})
     if not routes:
         routes = [{"source": "s0", "region": "r0", "cost": 1, "capacity": None}]
     policy = Policy().with_overrides({"equity": draw(st.booleans()), "icu_grade_for_general": draw(st.booleans())})
-    return instance(policy=policy, products=PRODUCTS, sources=sources, supply=supply, regions=regions,
-                    demand=demand, routes=routes)
+    return instance(
+        policy=policy, products=PRODUCTS, sources=sources, supply=supply, regions=regions, demand=demand, routes=routes
+    )
 
 
 @settings(max_examples=80, **SETTINGS)
@@ -106,26 +116,44 @@ def _join(header, rows, end="\n"):
 def corruptions(draw):
     """(kind, files, what the message must name)."""
     files = dict(VALID)
-    kind = draw(st.sampled_from(["missing column", "non-numeric", "negative", "nan", "huge", "duplicate id",
-                                 "dangling reference", "empty file", "header only", "stray delimiter",
-                                 "mixed line endings", "missing file"]))
+    kind = draw(
+        st.sampled_from(
+            [
+                "missing column",
+                "non-numeric",
+                "negative",
+                "nan",
+                "huge",
+                "duplicate id",
+                "dangling reference",
+                "empty file",
+                "header only",
+                "stray delimiter",
+                "mixed line endings",
+                "missing file",
+            ]
+        )
+    )
     name = draw(st.sampled_from(FILES))
     header, rows = _rows(files[name])
     r = draw(st.integers(0, len(rows) - 1))
     expect = [name]
     if kind == "missing column":
         c = draw(st.integers(0, len(header) - 1))
-        header = header[:c] + header[c + 1:]
-        rows = [row[:c] + row[c + 1:] for row in rows]
+        header = header[:c] + header[c + 1 :]
+        rows = [row[:c] + row[c + 1 :] for row in rows]
         files[name] = _join(header, rows)  # dropping an optional column leaves the file valid
     elif kind in ("non-numeric", "negative", "nan", "huge"):
         name = draw(st.sampled_from(sorted(NUMERIC)))
         header, rows = _rows(files[name])
         r = draw(st.integers(0, len(rows) - 1))
         c = header.index(NUMERIC[name])
-        value = {"non-numeric": draw(st.sampled_from(["abc", "12kg", "--", "1.2.3", "一百"])),
-                 "negative": str(-draw(st.integers(1, 10**6))), "nan": draw(st.sampled_from(["NaN", "nan", "inf"])),
-                 "huge": draw(st.sampled_from(["1e300", "1e13", "9" * 20]))}[kind]
+        value = {
+            "non-numeric": draw(st.sampled_from(["abc", "12kg", "--", "1.2.3", "一百"])),
+            "negative": str(-draw(st.integers(1, 10**6))),
+            "nan": draw(st.sampled_from(["NaN", "nan", "inf"])),
+            "huge": draw(st.sampled_from(["1e300", "1e13", "9" * 20])),
+        }[kind]
         rows[r][c] = value
         files[name] = _join(header, rows)
         expect = [name, f"row {r + 2}", f"column '{NUMERIC[name]}'"]
@@ -137,9 +165,17 @@ def corruptions(draw):
         files[name] = _join(header, rows)
         expect = [name, f"row {len(rows) + 1}", "duplicate"]
     elif kind == "dangling reference":
-        name, col = draw(st.sampled_from([("supply.csv", "source"), ("supply.csv", "product"),
-                                          ("sources.csv", "region"), ("demand.csv", "region"),
-                                          ("demand.csv", "family")]))
+        name, col = draw(
+            st.sampled_from(
+                [
+                    ("supply.csv", "source"),
+                    ("supply.csv", "product"),
+                    ("sources.csv", "region"),
+                    ("demand.csv", "region"),
+                    ("demand.csv", "family"),
+                ]
+            )
+        )
         header, rows = _rows(files[name])
         r = draw(st.integers(0, len(rows) - 1))
         rows[r][header.index(col)] = draw(st.sampled_from(["nowhere", "x9", "湖南省"]))

@@ -12,13 +12,13 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from helpers import run_cli, write_folder
+from reference_side import side_reference
+from test_constrained import _with_sides, check, shipped, small
 
 import allocator
 from allocator import Instance, rounding, side_solve
 from allocator.errors import ConflictError, SolverError
-from helpers import run_cli, write_folder
-from reference_side import side_reference
-from test_constrained import _with_sides, check, shipped, small
 
 
 def test_fractional_pallets_rounded_reach_the_whole_unit_optimum():
@@ -42,8 +42,9 @@ def test_destinations_keep_the_lp_s_largest_shares():
     # the proven optimum (test_constrained) is b, W 900. Whatever region the rounding keeps,
     # the plan holds every row and its shortfall is not below 900.
     products = pd.DataFrame({"product": ["mask", "suit"], "min_lot": [150, 0]})
-    sources = pd.DataFrame({"source": ["s1", "s2"], "name": ["S1", "S2"], "region": ["a", "b"],
-                            "max_destinations": [1, None]})
+    sources = pd.DataFrame(
+        {"source": ["s1", "s2"], "name": ["S1", "S2"], "region": ["a", "b"], "max_destinations": [1, None]}
+    )
     inst = small(products=products, sources=sources)
     r = allocator.solve(inst, whole="rounded")
     proven = allocator.solve(inst, whole="proven")
@@ -87,8 +88,10 @@ def generated():
 
     tables = side_bench.shrink(generate("province", 3), 3, 16, 12)
     base = allocator.solve(Instance.from_frames(**tables), explain=False)
-    return {name: Instance.from_frames(**frames) for name, frames in
-            side_bench.side_tables(tables, base.dispatch, 3, "province").items()}
+    return {
+        name: Instance.from_frames(**frames)
+        for name, frames in side_bench.side_tables(tables, base.dispatch, 3, "province").items()
+    }
 
 
 @pytest.mark.parametrize("path", ["capacity", "lots", "destinations"])
@@ -144,8 +147,10 @@ def test_empty_neighbourhood_falls_back_to_proven(monkeypatch):
 def test_cli_whole_flag(tmp_path, capsys):
     cap = pd.DataFrame({"source": ["s1"], "measure": ["pallets"], "capacity": [5.35]})
     inst = small(capacity=cap)
-    tables = {name: getattr(inst, name).drop(columns="_row") for name in
-              ("products", "sources", "supply", "regions", "demand", "routes", "capacity")}
+    tables = {
+        name: getattr(inst, name).drop(columns="_row")
+        for name in ("products", "sources", "supply", "regions", "demand", "routes", "capacity")
+    }
     write_folder(tmp_path / "day", tables)
     code, out = run_cli(capsys, "solve", str(tmp_path / "day"), "--whole", "rounded")
     assert code == 0, out
@@ -162,8 +167,9 @@ def test_cli_whole_flag(tmp_path, capsys):
 def test_fix_destinations_ranks_contract_pairs_first():
     """A limited source keeps the regions its contracts ship to before its largest LP shares."""
     products = pd.DataFrame({"product": ["mask", "suit"], "min_lot": [0, 0]})
-    sources = pd.DataFrame({"source": ["s1", "s2"], "name": ["S1", "S2"], "region": ["a", "b"],
-                            "max_destinations": [1, None]})
+    sources = pd.DataFrame(
+        {"source": ["s1", "s2"], "name": ["S1", "S2"], "region": ["a", "b"], "max_destinations": [1, None]}
+    )
     com = pd.DataFrame({"source": ["s1"], "region": ["a"], "product": ["mask"], "minimum": [10]})
     inst = small(products=products, sources=sources, commitments=com)
     from allocator.constrained import build_side
@@ -213,8 +219,9 @@ def test_fix_destinations_ranks_by_share_and_by_weight():
     from allocator.constrained import build_side
     from allocator.model import build
 
-    sources = pd.DataFrame({"source": ["s1", "s2"], "name": ["S1", "S2"], "region": ["a", "b"],
-                            "max_destinations": [1, None]})
+    sources = pd.DataFrame(
+        {"source": ["s1", "s2"], "name": ["S1", "S2"], "region": ["a", "b"], "max_destinations": [1, None]}
+    )
     inst = small(sources=sources)
     side = build_side(inst, build(inst))
     flow = side.flow

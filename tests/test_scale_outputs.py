@@ -14,6 +14,7 @@ from dataclasses import replace
 import numpy as np
 import pandas as pd
 import pytest
+from helpers import instance, random_instance
 
 import allocator
 from allocator.engine import solve_model
@@ -21,13 +22,12 @@ from allocator.model import build
 from allocator.plan import Plan, group_sums, plan_from_solution, rows_sorted
 from allocator.policy import Policy
 
-from helpers import instance, random_instance
-
 verify_module = importlib.import_module("allocator.verify")
 explain_module = importlib.import_module("allocator.explain")
 
 
 # --- the row-by-row definitions ------------------------------------------------------------
+
 
 def _ref_n(x: float) -> str:
     x = float(x)
@@ -78,24 +78,49 @@ def _ref_verify(instance, plan, fill=None):
     q = pd.to_numeric(dispatch["quantity"], errors="coerce")
     bad = q.isna() | ~np.isfinite(q.fillna(0)) | (q < 0)
     for pos in np.flatnonzero(bad.to_numpy()):
-        v.append(("quantity", "dispatch.csv", dispatch["_row"].iloc[pos], f"quantity is "
-                  f"{dispatch['quantity'].iloc[pos]!r}: expected a number 0 or more", "error"))
+        v.append(
+            (
+                "quantity",
+                "dispatch.csv",
+                dispatch["_row"].iloc[pos],
+                f"quantity is {dispatch['quantity'].iloc[pos]!r}: expected a number 0 or more",
+                "error",
+            )
+        )
     dispatch["quantity"] = q.where(~bad, 0.0).astype(float)
-    known = {"source": set(instance.sources["source"]), "region": set(instance.regions["region"]),
-             "product": set(instance.products["product"])}
+    known = {
+        "source": set(instance.sources["source"]),
+        "region": set(instance.regions["region"]),
+        "product": set(instance.products["product"]),
+    }
     unknown = np.zeros(len(dispatch), dtype=bool)
     for col, ids in known.items():
         miss = ~dispatch[col].isin(ids)
         for pos in np.flatnonzero(miss.to_numpy()):
-            v.append(("unknown id", "dispatch.csv", dispatch["_row"].iloc[pos],
-                      f"unknown {col} {dispatch[col].iloc[pos]!r}", "error"))
+            v.append(
+                (
+                    "unknown id",
+                    "dispatch.csv",
+                    dispatch["_row"].iloc[pos],
+                    f"unknown {col} {dispatch[col].iloc[pos]!r}",
+                    "error",
+                )
+            )
         unknown |= miss.to_numpy()
     dispatch = dispatch[~unknown].reset_index(drop=True)
     countable = dispatch["product"].map(instance.products.set_index("product")["countable"]).astype(bool)
     frac = countable & (dispatch["quantity"] != np.round(dispatch["quantity"]))
     for pos in np.flatnonzero(frac.to_numpy()):
-        v.append(("whole units", "dispatch.csv", dispatch["_row"].iloc[pos], f"{_ref_n(dispatch['quantity'].iloc[pos])}"
-                  f" of countable product {dispatch['product'].iloc[pos]!r}: expected a whole number", "error"))
+        v.append(
+            (
+                "whole units",
+                "dispatch.csv",
+                dispatch["_row"].iloc[pos],
+                f"{_ref_n(dispatch['quantity'].iloc[pos])}"
+                f" of countable product {dispatch['product'].iloc[pos]!r}: expected a whole number",
+                "error",
+            )
+        )
 
     keys = dispatch[["source", "region", "product"]]
     if instance.routes is None:
@@ -109,36 +134,76 @@ def _ref_verify(instance, plan, fill=None):
         costs = pd.DataFrame({"unit_cost": km * instance.policy.cost_per_km, "capacity": np.nan})
     else:
         routes = instance.routes
-        specific = keys.merge(routes[routes["product"] != ""][["source", "region", "product", "cost", "capacity"]],
-                              on=["source", "region", "product"], how="left")
-        generic = keys.merge(routes[routes["product"] == ""][["source", "region", "cost", "capacity"]],
-                             on=["source", "region"], how="left")
+        specific = keys.merge(
+            routes[routes["product"] != ""][["source", "region", "product", "cost", "capacity"]],
+            on=["source", "region", "product"],
+            how="left",
+        )
+        generic = keys.merge(
+            routes[routes["product"] == ""][["source", "region", "cost", "capacity"]],
+            on=["source", "region"],
+            how="left",
+        )
         use_specific = specific["cost"].notna()
-        costs = pd.DataFrame({"unit_cost": np.where(use_specific, specific["cost"], generic["cost"]),
-                              "capacity": np.where(use_specific, specific["capacity"], generic["capacity"])})
+        costs = pd.DataFrame(
+            {
+                "unit_cost": np.where(use_specific, specific["cost"], generic["cost"]),
+                "capacity": np.where(use_specific, specific["capacity"], generic["capacity"]),
+            }
+        )
     for _, row in dispatch[costs["unit_cost"].isna().to_numpy()].iterrows():
-        v.append(("route", "dispatch.csv", row["_row"], f"no route from {row['source']!r} to {row['region']!r} for "
-                  f"product {row['product']!r}", "error"))
+        v.append(
+            (
+                "route",
+                "dispatch.csv",
+                row["_row"],
+                f"no route from {row['source']!r} to {row['region']!r} for product {row['product']!r}",
+                "error",
+            )
+        )
     over = costs["capacity"].notna() & (dispatch["quantity"].to_numpy() > costs["capacity"].to_numpy() + 1e-9)
     for pos in np.flatnonzero(over.to_numpy()):
         row = dispatch.iloc[pos]
-        v.append(("capacity", "dispatch.csv", row["_row"], f"ships {_ref_n(row['quantity'])} of {row['product']!r} "
-                  f"from {row['source']!r} to {row['region']!r}; the route carries at most "
-                  f"{_ref_n(costs['capacity'].iloc[pos])}", "error"))
+        v.append(
+            (
+                "capacity",
+                "dispatch.csv",
+                row["_row"],
+                f"ships {_ref_n(row['quantity'])} of {row['product']!r} "
+                f"from {row['source']!r} to {row['region']!r}; the route carries at most "
+                f"{_ref_n(costs['capacity'].iloc[pos])}",
+                "error",
+            )
+        )
     if "cost" in dispatch.columns:
         stated = pd.to_numeric(dispatch["cost"], errors="coerce")
         true = dispatch["quantity"] * costs["unit_cost"].to_numpy()
         off = stated.notna() & true.notna() & ((stated - true).abs() > 1e-6 * np.maximum(1.0, true.abs()))
         for pos in np.flatnonzero(off.to_numpy()):
-            v.append(("cost", "dispatch.csv", dispatch["_row"].iloc[pos], f"cost column says "
-                      f"{_ref_n(stated.iloc[pos])}; quantity x route cost is {_ref_n(true.iloc[pos])}", "warning"))
+            v.append(
+                (
+                    "cost",
+                    "dispatch.csv",
+                    dispatch["_row"].iloc[pos],
+                    f"cost column says {_ref_n(stated.iloc[pos])}; quantity x route cost is {_ref_n(true.iloc[pos])}",
+                    "warning",
+                )
+            )
 
     shipped = dispatch.groupby(["source", "product"], as_index=False)["quantity"].sum()
     have = instance.supply.set_index(["source", "product"])["quantity"]
     shipped["have"] = [have.get((s, p), 0.0) for s, p in zip(shipped["source"], shipped["product"])]
     for _, row in shipped[shipped["quantity"] > shipped["have"] + 1e-9].iterrows():
-        v.append(("supply", "dispatch.csv", None, f"source {row['source']!r} ships {_ref_n(row['quantity'])} of "
-                  f"{row['product']!r} but has {_ref_n(row['have'])}", "error"))
+        v.append(
+            (
+                "supply",
+                "dispatch.csv",
+                None,
+                f"source {row['source']!r} ships {_ref_n(row['quantity'])} of "
+                f"{row['product']!r} but has {_ref_n(row['have'])}",
+                "error",
+            )
+        )
 
     prod = instance.products.set_index("product")
     d = dispatch.assign(family=dispatch["product"].map(prod["family"]), grade=dispatch["product"].map(prod["grade"]))
@@ -150,17 +215,35 @@ def _ref_verify(instance, plan, fill=None):
         gi, gg = float(row.get("icu", 0.0)), float(row.get("general", 0.0))
         d_icu, d_gen = float(dq.get((region, family, "icu"), 0.0)), float(dq.get((region, family, "general"), 0.0))
         if gg > d_gen + 1e-9:
-            v.append(("demand", "dispatch.csv", None, f"{_ref_n(gg)} general-grade {family!r} delivered to "
-                      f"{region!r} against general demand of {_ref_n(d_gen)} (general-grade items cannot serve ICU "
-                      "use)", "error"))
+            v.append(
+                (
+                    "demand",
+                    "dispatch.csv",
+                    None,
+                    f"{_ref_n(gg)} general-grade {family!r} delivered to "
+                    f"{region!r} against general demand of {_ref_n(d_gen)} (general-grade items cannot serve ICU "
+                    "use)",
+                    "error",
+                )
+            )
         room = d_icu + (d_gen - min(gg, d_gen) if allow else 0.0)
         if gi > room + 1e-9:
             if not allow and gi > d_icu + 1e-9 and d_gen > 0:
-                rule, why = "icu", (f"ICU-grade {family!r} delivered to {region!r}: {_ref_n(gi)} against ICU demand "
-                                    f"of {_ref_n(d_icu)}; the policy keeps ICU-grade items for ICU use")
+                rule, why = (
+                    "icu",
+                    (
+                        f"ICU-grade {family!r} delivered to {region!r}: {_ref_n(gi)} against ICU demand "
+                        f"of {_ref_n(d_icu)}; the policy keeps ICU-grade items for ICU use"
+                    ),
+                )
             else:
-                rule, why = "demand", (f"{_ref_n(gi)} ICU-grade {family!r} delivered to {region!r} where the demand "
-                                       f"they may serve is {_ref_n(room)}")
+                rule, why = (
+                    "demand",
+                    (
+                        f"{_ref_n(gi)} ICU-grade {family!r} delivered to {region!r} where the demand "
+                        f"they may serve is {_ref_n(room)}"
+                    ),
+                )
             v.append((rule, "dispatch.csv", None, why, "error"))
     delivered = _ref_delivered_by_demand(instance, by)
 
@@ -174,12 +257,21 @@ def _ref_verify(instance, plan, fill=None):
             i = idx.get(key)
             c = claimed_col.iloc[pos]
             if i is None:
-                v.append(("fill", "fill.csv", rows.iloc[pos], f"no demand row {'/'.join(key)} in the instance",
-                          "error"))
+                v.append(
+                    ("fill", "fill.csv", rows.iloc[pos], f"no demand row {'/'.join(key)} in the instance", "error")
+                )
             elif pd.isna(c) or c < -1e-9 or c > demand["quantity"].iloc[i] + 1e-9:
-                v.append(("fill", "fill.csv", rows.iloc[pos], f"delivered {fill['delivered'].iloc[pos]!r} for "
-                          f"{'/'.join(key)}: expected a number from 0 to its demand "
-                          f"{_ref_n(demand['quantity'].iloc[i])}", "error"))
+                v.append(
+                    (
+                        "fill",
+                        "fill.csv",
+                        rows.iloc[pos],
+                        f"delivered {fill['delivered'].iloc[pos]!r} for "
+                        f"{'/'.join(key)}: expected a number from 0 to its demand "
+                        f"{_ref_n(demand['quantity'].iloc[i])}",
+                        "error",
+                    )
+                )
             else:
                 claimed[i] = c
         for (region, family), row in by.iterrows():
@@ -187,23 +279,43 @@ def _ref_verify(instance, plan, fill=None):
             ci = claimed[idx[(region, family, "icu")]] if (region, family, "icu") in idx else 0.0
             cg = claimed[idx[(region, family, "general")]] if (region, family, "general") in idx else 0.0
             tol = 1e-6 * max(1.0, gi + gg)
-            if not (ci <= gi + tol and cg <= gg + (gi - ci if allow else 0.0) + tol
-                    and abs(ci + cg - (gi + gg)) <= tol):
-                v.append(("fill", "fill.csv", None, f"{region}/{family}: says delivered {_ref_n(ci)} to ICU use and "
-                          f"{_ref_n(cg)} to general use; the dispatch delivers {_ref_n(gi)} ICU-grade and "
-                          f"{_ref_n(gg)} general-grade units", "error"))
+            if not (
+                ci <= gi + tol and cg <= gg + (gi - ci if allow else 0.0) + tol and abs(ci + cg - (gi + gg)) <= tol
+            ):
+                v.append(
+                    (
+                        "fill",
+                        "fill.csv",
+                        None,
+                        f"{region}/{family}: says delivered {_ref_n(ci)} to ICU use and "
+                        f"{_ref_n(cg)} to general use; the dispatch delivers {_ref_n(gi)} ICU-grade and "
+                        f"{_ref_n(gg)} general-grade units",
+                        "error",
+                    )
+                )
         served = set(by.index)
         for (region, family, use), i in idx.items():
             if (region, family) not in served and claimed[i] > 1e-9:
-                v.append(("fill", "fill.csv", None, f"{region}/{family}/{use}: says delivered {_ref_n(claimed[i])}; "
-                          "the dispatch delivers nothing there", "error"))
+                v.append(
+                    (
+                        "fill",
+                        "fill.csv",
+                        None,
+                        f"{region}/{family}/{use}: says delivered {_ref_n(claimed[i])}; "
+                        "the dispatch delivers nothing there",
+                        "error",
+                    )
+                )
         delivered = claimed
 
     weights = instance.demand_weights().to_numpy(float)
     shortfall = demand["quantity"].to_numpy(float) - delivered
-    metrics = {"weighted_shortfall": float(weights @ shortfall),
-               "route_cost": float((dispatch["quantity"] * costs["unit_cost"].fillna(0.0).to_numpy()).sum()),
-               "delivered": float(delivered.sum()), "shortfall": float(shortfall.sum())}
+    metrics = {
+        "weighted_shortfall": float(weights @ shortfall),
+        "route_cost": float((dispatch["quantity"] * costs["unit_cost"].fillna(0.0).to_numpy()).sum()),
+        "delivered": float(delivered.sum()),
+        "shortfall": float(shortfall.sum()),
+    }
     violations = pd.DataFrame(v, columns=["rule", "file", "row", "detail", "severity"])
     violations["row"] = violations["row"].astype("Int64")
     return violations.reset_index(drop=True), metrics
@@ -221,13 +333,20 @@ def _ref_reasons(instance, model, x, fill):
     key = pd.MultiIndex.from_frame(demand[["region", "family", "use"]])
     short_d = key.get_indexer(pd.MultiIndex.from_frame(fill[["region", "family", "use"]]))[short_pos]
     ship = model.ship[["source", "region", "product", "capacity"]].assign(q=x[: model.n_ship])
-    serve = model.serve[["region", "product", "demand_idx"]].assign(q=x[model.n_ship: model.n_ship + model.n_serve])
+    serve = model.serve[["region", "product", "demand_idx"]].assign(q=x[model.n_ship : model.n_ship + model.n_serve])
     hub_total = serve.groupby(["region", "product"])["q"].transform("sum")
     serve["share"] = np.where(hub_total > 0, serve["q"] / hub_total.where(hub_total > 0, 1.0), 0.0)
-    sent = ship[ship["q"] > 0].merge(serve.loc[serve["share"] > 0, ["region", "product", "demand_idx", "share"]],
-                                     on=["region", "product"])
-    sent = pd.DataFrame({"source": sent["source"], "product": sent["product"], "to": sent["demand_idx"],
-                         "units": sent["q"] * sent["share"]})
+    sent = ship[ship["q"] > 0].merge(
+        serve.loc[serve["share"] > 0, ["region", "product", "demand_idx", "share"]], on=["region", "product"]
+    )
+    sent = pd.DataFrame(
+        {
+            "source": sent["source"],
+            "product": sent["product"],
+            "to": sent["demand_idx"],
+            "units": sent["q"] * sent["share"],
+        }
+    )
     wanted = serve.loc[serve["demand_idx"].isin(short_d), ["region", "product", "demand_idx"]]
     reach = wanted.merge(ship[["source", "region", "product", "capacity", "q"]], on=["region", "product"])
     reach = reach.rename(columns={"demand_idx": "d"})
@@ -238,19 +357,32 @@ def _ref_reasons(instance, model, x, fill):
     equal = flows[np.isclose(flows["w_to"], flows["w_d"], rtol=1e-12) & (flows["to"] != flows["d"])]
     own = flows[flows["to"] == flows["d"]].groupby("d")["units"].sum()
     equal_sum = equal.groupby("d")["units"].sum()
-    higher_by = higher.groupby(["d", "to"], as_index=False)["units"].sum().sort_values(
-        ["d", "units", "to"], ascending=[True, False, True])
+    higher_by = (
+        higher.groupby(["d", "to"], as_index=False)["units"]
+        .sum()
+        .sort_values(["d", "units", "to"], ascending=[True, False, True])
+    )
     cap = reach[np.isfinite(reach["capacity"].to_numpy(float))]
     full = cap[cap["q"] >= cap["capacity"] - 1e-9].groupby("d")["source"].apply(lambda s: sorted(set(s)))
     supply = model.supply.set_index(["source", "product"])["quantity"]
     shipped = ship.groupby(["source", "product"])["q"].sum()
     left_sp = (supply - shipped.reindex(supply.index).fillna(0.0)).rename("left").reset_index()
-    left = reach[["d", "source", "product"]].drop_duplicates().merge(left_sp, on=["source", "product"]).groupby(
-        "d")["left"].sum()
-    pairs = instance.demand[["family", "use"]].rename_axis("demand_idx").reset_index().merge(
-        instance.products[["product", "family", "grade"]], on="family")
-    ok = (pairs["grade"] == pairs["use"]) | ((pairs["grade"] == "icu") & (pairs["use"] == "general")
-                                             & instance.policy.icu_grade_for_general)
+    left = (
+        reach[["d", "source", "product"]]
+        .drop_duplicates()
+        .merge(left_sp, on=["source", "product"])
+        .groupby("d")["left"]
+        .sum()
+    )
+    pairs = (
+        instance.demand[["family", "use"]]
+        .rename_axis("demand_idx")
+        .reset_index()
+        .merge(instance.products[["product", "family", "grade"]], on="family")
+    )
+    ok = (pairs["grade"] == pairs["use"]) | (
+        (pairs["grade"] == "icu") & (pairs["use"] == "general") & instance.policy.icu_grade_for_general
+    )
     stock = instance.supply.groupby("product")["quantity"].sum()
     has_stock = set(pairs.loc[ok & (pairs["product"].map(stock).fillna(0.0) > 0), "demand_idx"])
     reachable = set(reach["d"])
@@ -272,20 +404,24 @@ def _ref_reasons(instance, model, x, fill):
         parts = []
         g = higher_groups.get(d)
         if g is not None and g["units"].sum() > 0.5:
-            named = [f"{region_name[demand['region'].iloc[t]]} {demand['use'].iloc[t]} (w {weight[t]:g})"
-                     for t in g["to"].iloc[:3]]
+            named = [
+                f"{region_name[demand['region'].iloc[t]]} {demand['use'].iloc[t]} (w {weight[t]:g})"
+                for t in g["to"].iloc[:3]
+            ]
             more = f" and {len(g) - 3} more" if len(g) > 3 else ""
-            parts.append(f"outranked: {n(g['units'].sum())} reachable units went to higher-weight demand in "
-                         f"{', '.join(named)}{more}")
+            parts.append(
+                f"outranked: {n(g['units'].sum())} reachable units went to higher-weight demand in "
+                f"{', '.join(named)}{more}"
+            )
         if equal_sum.get(d, 0.0) > 0.5:
-            parts.append(f"shared: {n(equal_sum[d])} reachable units went to equal-weight demand, rationed to "
-                         "equal fill rates")
+            parts.append(
+                f"shared: {n(equal_sum[d])} reachable units went to equal-weight demand, rationed to equal fill rates"
+            )
         if d in full.index:
             parts.append(f"route capacity full from {', '.join(full[d][:3])}")
         if not parts:
             if left.get(d, 0.0) <= 1e-9:
-                parts.append(f"not enough supply: all {n(own.get(d, 0.0))} reachable {grade}units are "
-                             "delivered here")
+                parts.append(f"not enough supply: all {n(own.get(d, 0.0))} reachable {grade}units are delivered here")
             else:
                 parts.append(f"{n(left[d])} reachable units left unshipped")
         reasons.iloc[pos] = "; ".join(parts)
@@ -302,25 +438,35 @@ def _ref_plan_tables(instance, model, x):
     dispatch["cost"] = dispatch["quantity"] * dispatch["unit_cost"]
     dispatch["source_name"] = dispatch["source"].map(instance.sources.set_index("source")["name"])
     dispatch["region_name"] = dispatch["region"].map(instance.regions.set_index("region")["name"])
-    dispatch = dispatch[["source", "region", "product", "quantity", "cost", "unit_cost", "distance_km",
-                         "source_name", "region_name"]].sort_values(["source", "region", "product"])
-    serve_q = x[model.n_ship: model.n_ship + model.n_serve]
+    dispatch = dispatch[
+        ["source", "region", "product", "quantity", "cost", "unit_cost", "distance_km", "source_name", "region_name"]
+    ].sort_values(["source", "region", "product"])
+    serve_q = x[model.n_ship : model.n_ship + model.n_serve]
     keep = serve_q > 0
     allocation = model.serve.loc[keep, ["region", "product", "use"]].copy()
     allocation["family"] = allocation["product"].map(instance.products.set_index("product")["family"])
     allocation["quantity"] = serve_q[keep]
-    allocation = allocation[["region", "product", "family", "use", "quantity"]].groupby(
-        ["region", "product", "family", "use"], as_index=False)["quantity"].sum()
+    allocation = (
+        allocation[["region", "product", "family", "use", "quantity"]]
+        .groupby(["region", "product", "family", "use"], as_index=False)["quantity"]
+        .sum()
+    )
     demand = instance.demand
     quantity = demand["quantity"].to_numpy(float)
-    delivered = np.clip(quantity - x[model.n_ship + model.n_serve:], 0.0, quantity)
+    delivered = np.clip(quantity - x[model.n_ship + model.n_serve :], 0.0, quantity)
     delivered = np.where(np.abs(delivered) < 1e-9, 0.0, delivered)
-    fill = pd.DataFrame({
-        "region": demand["region"].to_numpy(), "family": demand["family"].to_numpy(),
-        "use": demand["use"].to_numpy(), "demand": quantity, "delivered": delivered,
-        "shortfall": quantity - delivered,
-        "fill_rate": np.where(quantity > 0, delivered / np.where(quantity > 0, quantity, 1.0), 1.0),
-        "weight": model.demand["weight"].to_numpy(float)})
+    fill = pd.DataFrame(
+        {
+            "region": demand["region"].to_numpy(),
+            "family": demand["family"].to_numpy(),
+            "use": demand["use"].to_numpy(),
+            "demand": quantity,
+            "delivered": delivered,
+            "shortfall": quantity - delivered,
+            "fill_rate": np.where(quantity > 0, delivered / np.where(quantity > 0, quantity, 1.0), 1.0),
+            "weight": model.demand["weight"].to_numpy(float),
+        }
+    )
     keys = fill["weight"].map(lambda w: float(f"{w:.12g}"))
     order = {w: i + 1 for i, w in enumerate(sorted(keys.unique(), reverse=True))}
     fill["tier"] = keys.map(order).astype(int)
@@ -330,6 +476,7 @@ def _ref_plan_tables(instance, model, x):
 
 
 # --- instances, solutions and corrupted plans -------------------------------------------
+
 
 def _with_specific_routes(inst, seed):
     """Some routes also listed for one product, at another cost and capacity."""
@@ -346,13 +493,21 @@ def _with_specific_routes(inst, seed):
 def _cases():
     out = []
     for seed in range(4):
-        inst = random_instance(seed, n_sources=5 + seed, n_regions=6 + seed, capacities=seed % 2 == 0,
-                               icu_for_general=seed % 2 == 1, fractional_family=True, equity=seed != 2)
+        inst = random_instance(
+            seed,
+            n_sources=5 + seed,
+            n_regions=6 + seed,
+            capacities=seed % 2 == 0,
+            icu_for_general=seed % 2 == 1,
+            fractional_family=True,
+            equity=seed != 2,
+        )
         if seed == 3:
             inst = _with_specific_routes(inst, seed)
         out.append((f"random{seed}", inst))
-    suits = allocator.load(str(__import__("pathlib").Path(__file__).resolve().parents[1] / "instances" /
-                               "suits-2020-02-05"))
+    suits = allocator.load(
+        str(__import__("pathlib").Path(__file__).resolve().parents[1] / "instances" / "suits-2020-02-05")
+    )
     out.append(("suits", suits))
     return out
 
@@ -406,8 +561,9 @@ def _corrupted(inst, plan, seed):
     d.loc[p, "region"] = rng.choice(inst.regions["region"].to_numpy(object), size=len(p))
     d.loc[p, "source"] = rng.choice(inst.sources["source"].to_numpy(object), size=len(p))
     products = inst.products
-    icu = dict(zip(products.loc[products["grade"] == "icu", "family"],
-                   products.loc[products["grade"] == "icu", "product"]))
+    icu = dict(
+        zip(products.loc[products["grade"] == "icu", "family"], products.loc[products["grade"] == "icu", "product"])
+    )
     family = dict(zip(products["product"], products["family"]))
     d["product"] = [icu[family[x]] if family[x] in icu and rng.random() < 0.6 else x for x in d["product"]]
     d = pd.concat([d, d.iloc[pick(n)]], ignore_index=True)
@@ -432,8 +588,11 @@ def _variants(inst):
     w = inst.demand_weights().to_numpy(float)
     icu = inst.demand["use"].to_numpy(object) == "icu"
     lighter = replace(inst, demand=inst.demand.assign(weight=np.where(icu, w * 0.5, w)))
-    return [("as given", inst), ("ICU rule flipped", flipped),
-            ("ICU lighter", lighter.with_policy(lighter.policy.with_overrides({"icu_grade_for_general": True})))]
+    return [
+        ("as given", inst),
+        ("ICU rule flipped", flipped),
+        ("ICU lighter", lighter.with_policy(lighter.policy.with_overrides({"icu_grade_for_general": True}))),
+    ]
 
 
 def _assert_same_verification(got, ref, what):
@@ -443,6 +602,7 @@ def _assert_same_verification(got, ref, what):
 
 
 # --- the tests -------------------------------------------------------------------------
+
 
 def test_plan_tables_equal_the_sorted_grouped_tables(solved):
     for name, inst, model, x in solved:
@@ -460,15 +620,26 @@ def test_verify_finds_the_same_violations_as_row_by_row(solved):
         for vname, variant in _variants(inst):
             for cname, dispatch, fill in _corrupted(variant, plan, len(name)):
                 what = f"{name} / {vname} / {cname}"
-                got = allocator.verify(variant, dispatch.copy(), fill=None if fill is None else fill.copy(),
-                                       optimality=False)
+                got = allocator.verify(
+                    variant, dispatch.copy(), fill=None if fill is None else fill.copy(), optimality=False
+                )
                 _assert_same_verification(got, _ref_verify(variant, dispatch, fill), what)
                 rules |= set(got.violations["rule"])
         got = allocator.verify(inst, plan, optimality=False)
         _assert_same_verification(got, _ref_verify(inst, plan), f"{name} / Plan")
         assert got.ok, name
-    assert rules == {"quantity", "unknown id", "whole units", "route", "capacity", "cost", "supply", "demand", "icu",
-                     "fill"}
+    assert rules == {
+        "quantity",
+        "unknown id",
+        "whole units",
+        "route",
+        "capacity",
+        "cost",
+        "supply",
+        "demand",
+        "icu",
+        "fill",
+    }
 
 
 def test_corrupted_plans_are_caught():
@@ -487,10 +658,12 @@ def test_delivered_by_demand_matches_row_by_row(solved):
     for name, inst, model, x in solved:
         plan = plan_from_solution(inst, model, x)
         prod = inst.products.set_index("product")
-        d = plan.dispatch.assign(family=plan.dispatch["product"].map(prod["family"]),
-                                 grade=plan.dispatch["product"].map(prod["grade"]))
-        by = d.pivot_table(index=["region", "family"], columns="grade", values="quantity", aggfunc="sum",
-                           fill_value=0.0)
+        d = plan.dispatch.assign(
+            family=plan.dispatch["product"].map(prod["family"]), grade=plan.dispatch["product"].map(prod["grade"])
+        )
+        by = d.pivot_table(
+            index=["region", "family"], columns="grade", values="quantity", aggfunc="sum", fill_value=0.0
+        )
         by.loc[("atlantis", "mask"), :] = 5.0  # a pair with no demand row
         for vname, variant in _variants(inst):
             got = verify_module.delivered_by_demand(variant, by)
@@ -502,7 +675,7 @@ def _perturbed(model, x, seed):
     x = x.copy()
     ns, nv = model.n_ship, model.n_serve
     x[:ns] = x[:ns] * rng.choice([0.0, 1.0, 1.0, 2.0, 1 / 3], size=ns)
-    x[ns: ns + nv] = x[ns: ns + nv] * rng.choice([0.0, 1.0, 1.0, 3.0, 0.7], size=nv)
+    x[ns : ns + nv] = x[ns : ns + nv] * rng.choice([0.0, 1.0, 1.0, 3.0, 0.7], size=nv)
     return x
 
 
@@ -537,15 +710,26 @@ def test_reasons_the_same_by_every_path(solved, monkeypatch):
 def test_reason_kinds_on_a_small_case():
     """Outranked by a named higher-weight region, shared with equal weight, route full, no route."""
     products = [{"product": "m", "family": "mask", "grade": "general", "countable": True}]
-    regions = [{"region": r, "name": r.upper(), "flags": f, "weight": ""}
-               for r, f in (("a", "level_one_response"), ("b", ""), ("c", ""), ("d", ""))]
+    regions = [
+        {"region": r, "name": r.upper(), "flags": f, "weight": ""}
+        for r, f in (("a", "level_one_response"), ("b", ""), ("c", ""), ("d", ""))
+    ]
     sources = [{"source": "s", "name": "S", "region": "a"}, {"source": "t", "name": "T", "region": "d"}]
-    demand = [{"region": r, "family": "mask", "use": "general", "quantity": q}
-              for r, q in (("a", 10), ("b", 10), ("c", 10), ("d", 5))]
+    demand = [
+        {"region": r, "family": "mask", "use": "general", "quantity": q}
+        for r, q in (("a", 10), ("b", 10), ("c", 10), ("d", 5))
+    ]
     routes = [{"source": "s", "region": r, "cost": 1, "capacity": None} for r in ("a", "b", "c")]
     routes.append({"source": "t", "region": "d", "cost": 1, "capacity": 2})
-    inst = instance(policy=Policy().with_overrides({"equity": True}), products=products, sources=sources,
-                    supply=[("s", "m", 16), ("t", "m", 9)], regions=regions, demand=demand, routes=routes)
+    inst = instance(
+        policy=Policy().with_overrides({"equity": True}),
+        products=products,
+        sources=sources,
+        supply=[("s", "m", 16), ("t", "m", 9)],
+        regions=regions,
+        demand=demand,
+        routes=routes,
+    )
     res = allocator.solve(inst)
     reasons = dict(zip(res.plan.fill["region"], res.plan.fill["reason"]))
     assert reasons["a"] == ""
@@ -554,8 +738,10 @@ def test_reason_kinds_on_a_small_case():
     assert reasons["d"] == "route capacity full from t"
     model = build(inst)
     x = solve_model(model, equity=True, instance=inst).x
-    assert explain_module.shortfall_reasons(inst, model, x, res.plan.fill).tolist() == \
-        _ref_reasons(inst, model, x, res.plan.fill).tolist()
+    assert (
+        explain_module.shortfall_reasons(inst, model, x, res.plan.fill).tolist()
+        == _ref_reasons(inst, model, x, res.plan.fill).tolist()
+    )
 
 
 def test_group_sums_add_as_pandas_does():

@@ -12,11 +12,10 @@ from __future__ import annotations
 import json
 
 import pytest
+from helpers import run_cli
 
 from allocator import side_bench
 from allocator.generate import generate
-
-from helpers import run_cli
 
 
 @pytest.fixture(scope="module")
@@ -81,9 +80,20 @@ def test_side_tables_are_the_same_for_the_same_seed():
 
 
 def test_text_and_json(block, capsys):
-    report = {"date": "2026-01-01", "machine": {"platform": "p", "machine": "m", "cpu_count": 2, "memory_gib": 1.0,
-                                                "python": "3", "versions": {"highspy": "x"}},
-              "seed": 1, "time_limit_s": 120.0, "scales": [block]}
+    report = {
+        "date": "2026-01-01",
+        "machine": {
+            "platform": "p",
+            "machine": "m",
+            "cpu_count": 2,
+            "memory_gib": 1.0,
+            "python": "3",
+            "versions": {"highspy": "x"},
+        },
+        "seed": 1,
+        "time_limit_s": 120.0,
+        "scales": [block],
+    }
     text = side_bench.render_side_text(report)
     assert "# allocator bench --side | 2026-01-01 | p | 2 cores" in text
     for path in side_bench.SIDE_PATHS:
@@ -111,8 +121,16 @@ def test_highs_time_limit_counts_from_now():
     from allocator.solvers import make_lp
 
     m = build(Instance.from_frames(**side_bench.shrink(generate("province", 1), 4, 30, 32)))
-    lp = make_lp("highs", col_lower=m.col_lower, col_upper=m.col_upper, row_lower=m.row_lower,
-                 row_upper=m.row_upper, start=m.start, index=m.index, value=m.value)
+    lp = make_lp(
+        "highs",
+        col_lower=m.col_lower,
+        col_upper=m.col_upper,
+        row_lower=m.row_lower,
+        row_upper=m.row_upper,
+        start=m.start,
+        index=m.index,
+        value=m.value,
+    )
     for stage in ("shortfall", "plan", "shortfall"):
         lp.set_costs(m.cost_vector(stage))
         assert lp.solve().status.value == "optimal"

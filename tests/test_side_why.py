@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
+from reference_side import side_reference
+from test_constrained import _with_sides, small
 
 import allocator
 from allocator import Instance
 from allocator.errors import ConflictError
-from reference_side import side_reference
-from test_constrained import _with_sides, small
 
 FRAMES = ("products", "sources", "supply", "regions", "demand", "routes", "capacity", "commitments")
 
@@ -31,8 +31,9 @@ def cases():
     corridor = pd.DataFrame({"corridor": ["east"], "measure": ["units"], "capacity": [250]})
     designated = pd.DataFrame({"source": ["s1"], "region": ["a"], "product": ["mask"], "kind": ["designated"]})
     lots = pd.DataFrame({"product": ["mask", "suit"], "min_lot": [150, 0]})
-    limited = pd.DataFrame({"source": ["s1", "s2"], "name": ["S1", "S2"], "region": ["a", "b"],
-                            "max_destinations": [1, None]})
+    limited = pd.DataFrame(
+        {"source": ["s1", "s2"], "name": ["S1", "S2"], "region": ["a", "b"], "max_destinations": [1, None]}
+    )
     yield "pallets", small(capacity=cap)
     yield "corridor", small(capacity=corridor)
     yield "designated", small(commitments=designated)
@@ -63,8 +64,7 @@ def test_source_values_are_what_one_more_unit_saves(name, inst):
         at = (supply["source"] == rec.source) & (supply["product"] == rec.product)
         supply.loc[at, "quantity"] += 1
         more = allocator.solve(Instance.from_frames(policy=inst.policy, **{**f, "supply": supply}), explain=False)
-        assert w - more.objective["weighted_shortfall"] == pytest.approx(rec.value, abs=1e-6), (rec.source,
-                                                                                               rec.product)
+        assert w - more.objective["weighted_shortfall"] == pytest.approx(rec.value, abs=1e-6), (rec.source, rec.product)
 
 
 @pytest.mark.parametrize("name,inst", CASES, ids=[c[0] for c in CASES])
@@ -78,8 +78,15 @@ def test_every_not_sent_reason_is_the_true_one(name, inst):
     for rec in lines.itertuples(index=False):
         com = f.get("commitments", pd.DataFrame(columns=["source", "region", "product", "minimum", "kind"]))
         own = (com["source"] == rec.source) & (com["region"] == rec.region) & (com["product"] == rec.product)
-        ask = pd.DataFrame({"source": [rec.source], "region": [rec.region], "product": [rec.product],
-                            "minimum": [rec.quantity + 1], "kind": ["contract"]})
+        ask = pd.DataFrame(
+            {
+                "source": [rec.source],
+                "region": [rec.region],
+                "product": [rec.product],
+                "minimum": [rec.quantity + 1],
+                "kind": ["contract"],
+            }
+        )
         if own.any():  # a designated row for this route: keep it, raise its minimum
             com = com.copy()
             com.loc[own, "minimum"] = rec.quantity + 1
@@ -106,8 +113,11 @@ def test_accounts_name_the_side_limit_and_sum_to_the_plan():
     line = r.accounts.query("source == 's1' and product == 'suit' and line == 'not_sent'")
     # One more suit (5 saved) needs 0.1 pallet; 0.05 is free, the rest is 5 masks to a (w 1): 5 lost.
     assert line["why"].tolist() == ["equal_weight"]
-    assert line["reason"].iloc[0].startswith("capacity.csv row 2 full (5.35 pallets from s1): one more unit here "
-                                             "costs no weighted shortfall")
+    assert (
+        line["reason"]
+        .iloc[0]
+        .startswith("capacity.csv row 2 full (5.35 pallets from s1): one more unit here costs no weighted shortfall")
+    )
     # Where the output went: the sent lines add up to the dispatch.
     sent = r.accounts.loc[r.accounts["line"] == "sent"].groupby(["source", "product"])["quantity"].sum()
     shipped = r.plan.dispatch.groupby(["source", "product"])["quantity"].sum()

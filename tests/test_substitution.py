@@ -12,15 +12,14 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+from helpers import frames, random_instance, run_cli, write_folder
+from reference import networkx_reference, pulp_reference
 
 import allocator
 from allocator import engine
 from allocator.errors import InstanceError
 from allocator.model import build, family_components, partition
 from allocator.policy import Policy
-
-from helpers import frames, random_instance, run_cli, write_folder
-from reference import networkx_reference, pulp_reference
 
 SOLVERS = ("network", "highs", "auto")
 SHIELD_GOGGLES = [{"product": "shield", "family": "face_shield"}, {"product": "goggles", "family": "goggles"}]
@@ -32,8 +31,14 @@ def make(products, supply, demand, routes, substitutes, policy=None, regions=Non
     if regions is None:
         names = sorted({d["region"] for d in demand} | {r[1] for r in routes} | {"a"})
         regions = [{"region": r, "name": r.upper()} for r in names]
-    tables = frames(products=products, sources=[{"source": s, "name": s.upper(), "region": "a"} for s in sources],
-                    supply=supply, regions=regions, demand=demand, routes=routes)
+    tables = frames(
+        products=products,
+        sources=[{"source": s, "name": s.upper(), "region": "a"} for s in sources],
+        supply=supply,
+        regions=regions,
+        demand=demand,
+        routes=routes,
+    )
     subs = None if substitutes is None else pd.DataFrame(substitutes)
     return allocator.Instance.from_frames(**tables, substitutes=subs, policy=policy or Policy())
 
@@ -64,10 +69,15 @@ def test_a_substitute_fills_a_shortfall(solver):
     serve face-shield demand: A gets 3 shields + 3 goggles, B its 4 goggles; shortfall 0, route
     cost 10, 3 units substituted at the default charge 1 x 1000 each (not in route cost).
     """
-    kw = dict(products=SHIELD_GOGGLES, supply=[("s", "shield", 3), ("s", "goggles", 10)],
-              demand=[{"region": "a", "family": "face_shield", "quantity": 6},
-                      {"region": "b", "family": "goggles", "quantity": 4}],
-              routes=[("s", "a", 1), ("s", "b", 1)])
+    kw = dict(
+        products=SHIELD_GOGGLES,
+        supply=[("s", "shield", 3), ("s", "goggles", 10)],
+        demand=[
+            {"region": "a", "family": "face_shield", "quantity": 6},
+            {"region": "b", "family": "goggles", "quantity": 4},
+        ],
+        routes=[("s", "a", 1), ("s", "b", 1)],
+    )
     without = allocator.solve(make(**kw, substitutes=None), solver=solver)
     assert without.objective["weighted_shortfall"] == 3
     assert "substituted" not in without.objective and "substituted" not in without.plan.fill.columns
@@ -82,12 +92,31 @@ def test_a_substitute_fills_a_shortfall(solver):
     alloc = res.plan.allocation
     assert list(alloc.columns) == ["region", "product", "family", "use", "quantity", "substitute"]
     assert alloc.to_dict("records") == [
-        {"region": "a", "product": "goggles", "family": "face_shield", "use": "general", "quantity": 3.0,
-         "substitute": True},
-        {"region": "a", "product": "shield", "family": "face_shield", "use": "general", "quantity": 3.0,
-         "substitute": False},
-        {"region": "b", "product": "goggles", "family": "goggles", "use": "general", "quantity": 4.0,
-         "substitute": False}]
+        {
+            "region": "a",
+            "product": "goggles",
+            "family": "face_shield",
+            "use": "general",
+            "quantity": 3.0,
+            "substitute": True,
+        },
+        {
+            "region": "a",
+            "product": "shield",
+            "family": "face_shield",
+            "use": "general",
+            "quantity": 3.0,
+            "substitute": False,
+        },
+        {
+            "region": "b",
+            "product": "goggles",
+            "family": "goggles",
+            "use": "general",
+            "quantity": 4.0,
+            "substitute": False,
+        },
+    ]
 
 
 @pytest.mark.parametrize("solver", SOLVERS)
@@ -98,10 +127,13 @@ def test_own_product_preferred_unless_the_charge_is_small(solver):
     shields go (route cost 250, nothing substituted). ``substitution.cost = 10``: goggles
     5 + 50 = 55 < 250, so the goggles go (route cost 5, charge 50).
     """
-    kw = dict(products=SHIELD_GOGGLES, supply=[("s1", "shield", 5), ("s2", "goggles", 5)],
-              demand=[{"region": "a", "family": "face_shield", "quantity": 5}],
-              routes=[("s1", "a", 50), ("s2", "a", 1)],
-              substitutes=[{"product": "goggles", "family": "face_shield", "preference": 1}])
+    kw = dict(
+        products=SHIELD_GOGGLES,
+        supply=[("s1", "shield", 5), ("s2", "goggles", 5)],
+        demand=[{"region": "a", "family": "face_shield", "quantity": 5}],
+        routes=[("s1", "a", 50), ("s2", "a", 1)],
+        substitutes=[{"product": "goggles", "family": "face_shield", "preference": 1}],
+    )
     res = checked(make(**kw), solver)
     assert res.objective["weighted_shortfall"] == 0
     assert (res.objective["route_cost"], res.objective["substituted"]) == (250, 0)
@@ -121,10 +153,13 @@ def test_preference_order_among_substitutes(solver):
     goggle, charge 3 x 1000 + 1 x 2000 = 5,000. Preferences swapped: 4 goggles.
     """
     products = SHIELD_GOGGLES + [{"product": "visor", "family": "visor"}]
-    subs = [{"product": "goggles", "family": "face_shield", "preference": 2},
-            {"product": "visor", "family": "face_shield", "preference": 1}]
-    kw = dict(products=products, demand=[{"region": "a", "family": "face_shield", "quantity": 4}],
-              routes=[("s", "a", 1)])
+    subs = [
+        {"product": "goggles", "family": "face_shield", "preference": 2},
+        {"product": "visor", "family": "face_shield", "preference": 1},
+    ]
+    kw = dict(
+        products=products, demand=[{"region": "a", "family": "face_shield", "quantity": 4}], routes=[("s", "a", 1)]
+    )
     res = checked(make(**kw, supply=[("s", "goggles", 4), ("s", "visor", 4)], substitutes=subs), solver)
     assert served(res, "a", "visor", "face_shield") == 4 and served(res, "a", "goggles", "face_shield") == 0
     assert (res.objective["route_cost"], res.objective["substitution_charge"]) == (4, 4000)
@@ -144,11 +179,16 @@ def test_own_use_preferred_between_rows_of_equal_weight(solver):
     Charge 1000: goggles to C, route cost 20 < 4 + 4,000. Charge 0: to A, route cost 4. (The
     network engine merges A's hub with its one row: the charge then sits on the ship arc.)
     """
-    kw = dict(products=SHIELD_GOGGLES, supply=[("s", "goggles", 4)],
-              demand=[{"region": "a", "family": "face_shield", "quantity": 4},
-                      {"region": "c", "family": "goggles", "quantity": 4}],
-              routes=[("s", "a", 1), ("s", "c", 5)],
-              substitutes=[{"product": "goggles", "family": "face_shield", "preference": 1}])
+    kw = dict(
+        products=SHIELD_GOGGLES,
+        supply=[("s", "goggles", 4)],
+        demand=[
+            {"region": "a", "family": "face_shield", "quantity": 4},
+            {"region": "c", "family": "goggles", "quantity": 4},
+        ],
+        routes=[("s", "a", 1), ("s", "c", 5)],
+        substitutes=[{"product": "goggles", "family": "face_shield", "preference": 1}],
+    )
     res = checked(make(**kw, policy=Policy(equity=False)), solver)
     assert (res.objective["weighted_shortfall"], res.objective["route_cost"]) == (4, 20)
     assert row(res, "c", "goggles")["delivered"] == 4 and res.objective["substituted"] == 0
@@ -163,17 +203,23 @@ def test_priority_outranks_preference(solver):
     goggles, route cost 1. A's shortfall weighs more: A gets the 5 goggles despite the charge
     (5 x 1000), B is short 5: weighted shortfall 5, route cost 5. B's reason names A.
     """
-    inst = make(products=SHIELD_GOGGLES, supply=[("s", "goggles", 5)],
-                demand=[{"region": "a", "family": "face_shield", "quantity": 5},
-                        {"region": "b", "family": "goggles", "quantity": 5}],
-                routes=[("s", "a", 1), ("s", "b", 1)],
-                regions=[{"region": "a", "name": "A", "flags": "level_one_response"}, {"region": "b", "name": "B"}],
-                substitutes=[{"product": "goggles", "family": "face_shield", "preference": 1}])
+    inst = make(
+        products=SHIELD_GOGGLES,
+        supply=[("s", "goggles", 5)],
+        demand=[
+            {"region": "a", "family": "face_shield", "quantity": 5},
+            {"region": "b", "family": "goggles", "quantity": 5},
+        ],
+        routes=[("s", "a", 1), ("s", "b", 1)],
+        regions=[{"region": "a", "name": "A", "flags": "level_one_response"}, {"region": "b", "name": "B"}],
+        substitutes=[{"product": "goggles", "family": "face_shield", "preference": 1}],
+    )
     res = checked(inst, solver)
     assert (res.objective["weighted_shortfall"], res.objective["route_cost"]) == (5, 5)
     assert row(res, "a", "face_shield")["substituted"] == 5
-    assert row(res, "b", "goggles")["reason"] == ("outranked: 5 reachable units went to higher-weight demand in "
-                                                  "A general (w 8)")
+    assert row(res, "b", "goggles")["reason"] == (
+        "outranked: 5 reachable units went to higher-weight demand in A general (w 8)"
+    )
 
 
 GOWN_SUIT = [{"product": "gown", "family": "gown", "grade": "icu"}, {"product": "suit", "family": "suit"}]
@@ -187,9 +233,13 @@ def test_icu_rule_still_holds(solver):
     weighted shortfall 5, and the short row says no supply. ICU-grade for general allowed: A gets
     the 5 gowns, shortfall 0.
     """
-    kw = dict(products=GOWN_SUIT, supply=[("s", "gown", 5)],
-              demand=[{"region": "a", "family": "suit", "quantity": 5}], routes=[("s", "a", 1)],
-              substitutes=[{"product": "gown", "family": "suit", "use": "general", "preference": 1}])
+    kw = dict(
+        products=GOWN_SUIT,
+        supply=[("s", "gown", 5)],
+        demand=[{"region": "a", "family": "suit", "quantity": 5}],
+        routes=[("s", "a", 1)],
+        substitutes=[{"product": "gown", "family": "suit", "use": "general", "preference": 1}],
+    )
     inst = make(**kw)
     (warning,) = [w for w in inst.warnings if w.file == "substitutes.csv"]
     assert (warning.row, warning.column, warning.severity) == (2, "use", "warning")
@@ -205,12 +255,23 @@ def test_verify_accepts_substitutes_and_rejects_the_rest():
     """The dispatch of 3 goggles + 3 shields to A (face shields) and 4 goggles to B is feasible
     only through the substitute row; without it, the goggles in A serve nothing. ICU-grade gowns
     sent for general suit demand break the ICU rule even though a substitutes row lists them."""
-    kw = dict(products=SHIELD_GOGGLES, supply=[("s", "shield", 3), ("s", "goggles", 10)],
-              demand=[{"region": "a", "family": "face_shield", "quantity": 6},
-                      {"region": "b", "family": "goggles", "quantity": 4}],
-              routes=[("s", "a", 1), ("s", "b", 1)])
-    dispatch = pd.DataFrame({"source": ["s", "s", "s"], "region": ["a", "a", "b"],
-                             "product": ["goggles", "shield", "goggles"], "quantity": [3, 3, 4]})
+    kw = dict(
+        products=SHIELD_GOGGLES,
+        supply=[("s", "shield", 3), ("s", "goggles", 10)],
+        demand=[
+            {"region": "a", "family": "face_shield", "quantity": 6},
+            {"region": "b", "family": "goggles", "quantity": 4},
+        ],
+        routes=[("s", "a", 1), ("s", "b", 1)],
+    )
+    dispatch = pd.DataFrame(
+        {
+            "source": ["s", "s", "s"],
+            "region": ["a", "a", "b"],
+            "product": ["goggles", "shield", "goggles"],
+            "quantity": [3, 3, 4],
+        }
+    )
     inst = make(**kw, substitutes=[{"product": "goggles", "family": "face_shield", "preference": 1}])
     ver = allocator.verify(inst, dispatch)
     assert ver.ok, ver.errors()
@@ -219,8 +280,11 @@ def test_verify_accepts_substitutes_and_rejects_the_rest():
     over = dispatch.assign(quantity=[4, 3, 4])
     errors = allocator.verify(inst, over, optimality=False).errors()
     assert list(errors["rule"]) == ["demand"]
-    assert errors["detail"].iloc[0].startswith("1 of the 7 units delivered to 'a' (4 goggles, 3 shield) serve no "
-                                               "demand they may serve")
+    assert (
+        errors["detail"]
+        .iloc[0]
+        .startswith("1 of the 7 units delivered to 'a' (4 goggles, 3 shield) serve no demand they may serve")
+    )
     # A fill table claiming a split the dispatch cannot make.
     res = allocator.solve(inst)
     fill = res.plan.fill.copy()
@@ -228,15 +292,21 @@ def test_verify_accepts_substitutes_and_rejects_the_rest():
     errors = allocator.verify(inst, res.plan.dispatch, fill=fill, optimality=False).errors()
     assert list(errors["rule"]) == ["fill"] and errors["detail"].iloc[0].startswith("b: says delivered goggles/")
     # A plan that substitutes where the family's own product would do costs more than the optimum.
-    own = make(**dict(kw, supply=[("s", "shield", 6), ("s", "goggles", 10)]),
-               substitutes=[{"product": "goggles", "family": "face_shield", "preference": 1}])
+    own = make(
+        **dict(kw, supply=[("s", "shield", 6), ("s", "goggles", 10)]),
+        substitutes=[{"product": "goggles", "family": "face_shield", "preference": 1}],
+    )
     errors = allocator.verify(own, dispatch).errors()
     assert list(errors["rule"]) == ["least cost"]
     assert "plus substitution charge 3,000" in errors["detail"].iloc[0]
     # ICU rule: gowns for general suits.
-    gowns = make(products=GOWN_SUIT, supply=[("s", "gown", 5)], demand=[{"region": "a", "family": "suit",
-                                                                        "quantity": 5}],
-                 routes=[("s", "a", 1)], substitutes=[{"product": "gown", "family": "suit", "preference": 1}])
+    gowns = make(
+        products=GOWN_SUIT,
+        supply=[("s", "gown", 5)],
+        demand=[{"region": "a", "family": "suit", "quantity": 5}],
+        routes=[("s", "a", 1)],
+        substitutes=[{"product": "gown", "family": "suit", "preference": 1}],
+    )
     sent = pd.DataFrame({"source": ["s"], "region": ["a"], "product": ["gown"], "quantity": [5]})
     errors = allocator.verify(gowns, sent, optimality=False).errors()
     assert list(errors["rule"]) == ["icu"]
@@ -246,13 +316,19 @@ def test_verify_accepts_substitutes_and_rejects_the_rest():
 def linked_instance(policy=None):
     """Three families: shields and goggles linked by a substitute, masks on their own."""
     products = SHIELD_GOGGLES + [{"product": "mask", "family": "mask"}]
-    return make(products=products, supply=[("s", "shield", 4), ("s", "goggles", 9), ("t", "mask", 7)],
-                demand=[{"region": "a", "family": "face_shield", "quantity": 8},
-                        {"region": "b", "family": "face_shield", "quantity": 3},
-                        {"region": "b", "family": "goggles", "quantity": 5},
-                        {"region": "a", "family": "mask", "quantity": 9}],
-                routes=[("s", "a", 2), ("s", "b", 3), ("t", "a", 1)],
-                substitutes=[{"product": "goggles", "family": "face_shield", "preference": 1}], policy=policy)
+    return make(
+        products=products,
+        supply=[("s", "shield", 4), ("s", "goggles", 9), ("t", "mask", 7)],
+        demand=[
+            {"region": "a", "family": "face_shield", "quantity": 8},
+            {"region": "b", "family": "face_shield", "quantity": 3},
+            {"region": "b", "family": "goggles", "quantity": 5},
+            {"region": "a", "family": "mask", "quantity": 9},
+        ],
+        routes=[("s", "a", 2), ("s", "b", 3), ("t", "a", 1)],
+        substitutes=[{"product": "goggles", "family": "face_shield", "preference": 1}],
+        policy=policy,
+    )
 
 
 def test_linked_families_stay_in_one_part(monkeypatch):
@@ -286,20 +362,32 @@ def test_linked_families_stay_in_one_part(monkeypatch):
             np.testing.assert_allclose(apart.fair_fill, other.fair_fill, atol=1e-9)
 
 
-@pytest.mark.parametrize("change, column, message", [
-    ("family=face_sheild", "family", "no product belongs to family 'face_sheild': expected a family from "
-                                     "products.csv (did you mean 'face_shield'?)"),
-    ("family=goggles", "family", "is 'goggles', the family of product 'goggles' itself"),
-    ("family=sanitiser", "family", "family 'sanitiser' is divisible (not countable) but product 'goggles' is "
-                                   "countable"),
-    ("preference=0", "preference", "is 0: expected a whole number 1 or more"),
-    ("use=icu", "use", "is 'icu' but product 'goggles' is general-grade"),
-])
+@pytest.mark.parametrize(
+    "change, column, message",
+    [
+        (
+            "family=face_sheild",
+            "family",
+            "no product belongs to family 'face_sheild': expected a family from "
+            "products.csv (did you mean 'face_shield'?)",
+        ),
+        ("family=goggles", "family", "is 'goggles', the family of product 'goggles' itself"),
+        (
+            "family=sanitiser",
+            "family",
+            "family 'sanitiser' is divisible (not countable) but product 'goggles' is countable",
+        ),
+        ("preference=0", "preference", "is 0: expected a whole number 1 or more"),
+        ("use=icu", "use", "is 'icu' but product 'goggles' is general-grade"),
+    ],
+)
 def test_validation_names_file_row_and_column(tmp_path, capsys, change, column, message):
     key, value = change.split("=")
     subs = {"product": "goggles", "family": "face_shield", "use": "general", "preference": 1}
-    folder = folder_with(tmp_path, [{"product": "visor", "family": "face_shield", "use": "general",
-                                     "preference": 2}, dict(subs, **{key: value})])
+    folder = folder_with(
+        tmp_path,
+        [{"product": "visor", "family": "face_shield", "use": "general", "preference": 2}, dict(subs, **{key: value})],
+    )
     with pytest.raises(InstanceError) as err:
         allocator.load(folder)
     (issue,) = [i for i in err.value.issues if i.severity == "error"]
@@ -310,18 +398,28 @@ def test_validation_names_file_row_and_column(tmp_path, capsys, change, column, 
 
 
 def folder_with(tmp_path, substitutes, policy_toml=None):
-    products = pd.DataFrame([{"product": "shield", "family": "face_shield", "countable": "true"},
-                             {"product": "goggles", "family": "goggles", "countable": "true"},
-                             {"product": "visor", "family": "visor", "countable": "true"},
-                             {"product": "gel", "family": "sanitiser", "countable": "false"}])
+    products = pd.DataFrame(
+        [
+            {"product": "shield", "family": "face_shield", "countable": "true"},
+            {"product": "goggles", "family": "goggles", "countable": "true"},
+            {"product": "visor", "family": "visor", "countable": "true"},
+            {"product": "gel", "family": "sanitiser", "countable": "false"},
+        ]
+    )
     tables = {
         "products": products,
         "sources": pd.DataFrame([{"source": "s", "name": "S", "region": "a"}]),
-        "supply": pd.DataFrame([("s", "shield", 3), ("s", "goggles", 10), ("s", "visor", 2), ("s", "gel", 1.5)],
-                               columns=["source", "product", "quantity"]),
+        "supply": pd.DataFrame(
+            [("s", "shield", 3), ("s", "goggles", 10), ("s", "visor", 2), ("s", "gel", 1.5)],
+            columns=["source", "product", "quantity"],
+        ),
         "regions": pd.DataFrame([{"region": "a", "name": "A"}, {"region": "b", "name": "B"}]),
-        "demand": pd.DataFrame([{"region": "a", "family": "face_shield", "quantity": 8},
-                                {"region": "b", "family": "goggles", "quantity": 4}]),
+        "demand": pd.DataFrame(
+            [
+                {"region": "a", "family": "face_shield", "quantity": 8},
+                {"region": "b", "family": "goggles", "quantity": 4},
+            ]
+        ),
         "routes": pd.DataFrame([("s", "a", 1), ("s", "b", 2)], columns=["source", "region", "cost"]),
         "substitutes": pd.DataFrame(substitutes),
     }
@@ -332,8 +430,13 @@ def test_cli_round_trip(tmp_path, capsys):
     """3 shields, 2 visors (preference 2), 10 goggles (preference 1) for A's 8 face shields; B needs
     4 goggles. A gets 3 shields + 5 goggles (the first choice; the visors stay), B 4 goggles.
     Route cost 8 x 1 + 4 x 2 = 16; 5 units substituted, charge 5,000."""
-    folder = folder_with(tmp_path, [{"product": "goggles", "family": "face_shield", "preference": 1},
-                                    {"product": "visor", "family": "face_shield", "preference": 2}])
+    folder = folder_with(
+        tmp_path,
+        [
+            {"product": "goggles", "family": "face_shield", "preference": 1},
+            {"product": "visor", "family": "face_shield", "preference": 2},
+        ],
+    )
     out = tmp_path / "plan"
     code, text = run_cli(capsys, "solve", str(folder), "--output", str(out))
     assert code == 0, text
@@ -343,7 +446,8 @@ def test_cli_round_trip(tmp_path, capsys):
     assert fill.set_index("region").loc["a", ["delivered", "substituted"]].tolist() == [8, 5]
     alloc = pd.read_csv(out / "allocation.csv")
     assert alloc.loc[alloc["substitute"], ["region", "product", "family", "quantity"]].values.tolist() == [
-        ["a", "goggles", "face_shield", 5]]
+        ["a", "goggles", "face_shield", 5]
+    ]
     summary = json.loads((out / "summary.json").read_text())
     assert summary["objective"]["substituted"] == 5 and summary["objective"]["substitution_charge"] == 5000
     assert summary["policy"]["substitution"] == {"cost": 1000.0}
@@ -378,14 +482,18 @@ def with_substitutes(inst, rng):
     """The instance with a random substitutes table (each candidate row with probability 0.7) and
     the supply of one random product tripled (so that a family has units to spare for another)."""
     candidates = [("em", "mask"), ("mask", "suit"), ("gb", "mask")]  # gb is ICU-grade: inert unless allowed
-    rows = [{"product": p, "family": f, "use": "general", "preference": int(rng.integers(1, 4))}
-            for p, f in candidates if rng.random() < 0.7]
+    rows = [
+        {"product": p, "family": f, "use": "general", "preference": int(rng.integers(1, 4))}
+        for p, f in candidates
+        if rng.random() < 0.7
+    ]
     tables = {t: getattr(inst, t) for t in ("products", "sources", "supply", "regions", "demand", "routes")}
     tables = {t: f.drop(columns=[c for c in f.columns if c.startswith("_")]) for t, f in tables.items()}
     more = tables["supply"]["product"] == ["gb", "em", "mask"][int(rng.integers(3))]
     tables["supply"].loc[more, "quantity"] *= 3
-    return allocator.Instance.from_frames(**tables, substitutes=pd.DataFrame(rows, columns=[
-        "product", "family", "use", "preference"]), policy=inst.policy)
+    return allocator.Instance.from_frames(
+        **tables, substitutes=pd.DataFrame(rows, columns=["product", "family", "use", "preference"]), policy=inst.policy
+    )
 
 
 @pytest.mark.parametrize("seed", range(8))
@@ -400,7 +508,8 @@ def test_random_instances_agree_with_the_reference(seed):
         flow = networkx_reference(inst)
         assert flow["weighted_shortfall"] == pytest.approx(ref["weighted_shortfall"], abs=1e-6)
         assert flow["route_cost"] + flow["substitution_charge"] == pytest.approx(
-            ref["route_cost"] + ref["substitution_charge"], abs=1e-6)
+            ref["route_cost"] + ref["substitution_charge"], abs=1e-6
+        )
     for solver in ("network", "highs"):
         res = allocator.solve(inst, solver=solver)
         assert res.objective["weighted_shortfall"] == pytest.approx(ref["weighted_shortfall"], abs=1e-6)

@@ -7,10 +7,9 @@ from __future__ import annotations
 import re
 
 import pytest
+from helpers import run_cli as run
 
 import allocator
-
-from helpers import run_cli as run
 
 VALID = {
     "products.csv": "product,family,grade,countable\ngb,suit,icu,true\nem,suit,general,true\n",
@@ -35,7 +34,6 @@ def make(tmp_path, **changes):
     return folder
 
 
-
 def test_valid_folder(tmp_path, capsys):
     folder = make(tmp_path)
     code, text = run(capsys, "validate", str(folder))
@@ -46,36 +44,73 @@ def test_valid_folder(tmp_path, capsys):
 CASES = [
     # (file changes, expected pattern in the output)
     ({"demand_csv": None}, r"demand\.csv: file is missing"),
-    ({"supply_csv": "source,product,qty\ns1,gb,100\n"}, r"supply\.csv, row 1, column 'quantity': required column is missing"),
-    ({"supply_csv": "source,product,quantity\ns9,gb,100\n"}, r"supply\.csv, row 2, column 'source': unknown source 's9'"),
-    ({"products_csv": "product,family,grade\ngb,suit,icu\ngb,suit,general\nem,suit,general\n"},
-     r"products\.csv, row 3, column 'product': duplicate product='gb': already on row 2"),
-    ({"demand_csv": "region,family,use,quantity\nhubei,suit,icu,lots\n"},
-     r"demand\.csv, row 2, column 'quantity': is 'lots': expected a number from 0 to 1e\+12"),
-    ({"supply_csv": "source,product,quantity\ns1,gb,-5\n"}, r"supply\.csv, row 2, column 'quantity': is -5: expected a number from 0"),
+    (
+        {"supply_csv": "source,product,qty\ns1,gb,100\n"},
+        r"supply\.csv, row 1, column 'quantity': required column is missing",
+    ),
+    (
+        {"supply_csv": "source,product,quantity\ns9,gb,100\n"},
+        r"supply\.csv, row 2, column 'source': unknown source 's9'",
+    ),
+    (
+        {"products_csv": "product,family,grade\ngb,suit,icu\ngb,suit,general\nem,suit,general\n"},
+        r"products\.csv, row 3, column 'product': duplicate product='gb': already on row 2",
+    ),
+    (
+        {"demand_csv": "region,family,use,quantity\nhubei,suit,icu,lots\n"},
+        r"demand\.csv, row 2, column 'quantity': is 'lots': expected a number from 0 to 1e\+12",
+    ),
+    (
+        {"supply_csv": "source,product,quantity\ns1,gb,-5\n"},
+        r"supply\.csv, row 2, column 'quantity': is -5: expected a number from 0",
+    ),
     ({"supply_csv": "source,product,quantity\ns1,gb,NaN\n"}, r"supply\.csv, row 2, column 'quantity': is 'NaN'"),
-    ({"supply_csv": "source,product,quantity\ns1,gb,1e300\n"}, r"supply\.csv, row 2, column 'quantity': is 1e300: expected a number from 0 to 1e\+12"),
-    ({"demand_csv": "region,family,use,quantity\nhubei,gloves,general,5\n"},
-     r"demand\.csv, row 2, column 'family': no product belongs to family 'gloves'"),
-    ({"sources_csv": "source,name,region\ns1,Maker 1,hubie\ns2,Maker 2,henan\n"},
-     r"sources\.csv, row 2, column 'region': unknown region 'hubie'.*did you mean 'hubei'"),
+    (
+        {"supply_csv": "source,product,quantity\ns1,gb,1e300\n"},
+        r"supply\.csv, row 2, column 'quantity': is 1e300: expected a number from 0 to 1e\+12",
+    ),
+    (
+        {"demand_csv": "region,family,use,quantity\nhubei,gloves,general,5\n"},
+        r"demand\.csv, row 2, column 'family': no product belongs to family 'gloves'",
+    ),
+    (
+        {"sources_csv": "source,name,region\ns1,Maker 1,hubie\ns2,Maker 2,henan\n"},
+        r"sources\.csv, row 2, column 'region': unknown region 'hubie'.*did you mean 'hubei'",
+    ),
     ({"supply_csv": ""}, r"supply\.csv: file is empty"),
     ({"demand_csv": "region,family,use,quantity\n"}, r"demand\.csv: has a header but no rows"),
-    ({"supply_csv": "source,product,quantity\ns1,gb,100,7\n"}, r"supply\.csv, row 2: has 4 fields where the header \(row 1\) has 3"),
-    ({"supply_csv": "source,product,quantity\ns1,gb,10.5\n"}, r"supply\.csv, row 2, column 'quantity': is 10.5: product 'gb' is countable"),
-    ({"regions_csv": "region,name,lat,lon,flags\nhubei,Hubei,30.6,114.3,level_two\nhenan,Henan,34.7,113.6,\n"},
-     r"regions\.csv, row 2, column 'flags': unknown flag 'level_two'"),
-    ({"demand_csv": "region,family,use,quantity,wieght\nhubei,suit,icu,5,3\n"},
-     r"demand\.csv, row 1, column 'wieght': unknown column: did you mean 'weight'"),
-    ({"demand_csv": "region,family,use,quantity\nhubei,suit,ICU-ish,5\n"},
-     r"demand\.csv, row 2, column 'use': is 'ICU-ish': expected one of general, icu"),
+    (
+        {"supply_csv": "source,product,quantity\ns1,gb,100,7\n"},
+        r"supply\.csv, row 2: has 4 fields where the header \(row 1\) has 3",
+    ),
+    (
+        {"supply_csv": "source,product,quantity\ns1,gb,10.5\n"},
+        r"supply\.csv, row 2, column 'quantity': is 10.5: product 'gb' is countable",
+    ),
+    (
+        {"regions_csv": "region,name,lat,lon,flags\nhubei,Hubei,30.6,114.3,level_two\nhenan,Henan,34.7,113.6,\n"},
+        r"regions\.csv, row 2, column 'flags': unknown flag 'level_two'",
+    ),
+    (
+        {"demand_csv": "region,family,use,quantity,wieght\nhubei,suit,icu,5,3\n"},
+        r"demand\.csv, row 1, column 'wieght': unknown column: did you mean 'weight'",
+    ),
+    (
+        {"demand_csv": "region,family,use,quantity\nhubei,suit,ICU-ish,5\n"},
+        r"demand\.csv, row 2, column 'use': is 'ICU-ish': expected one of general, icu",
+    ),
     ({"supply_csv": "source,product,quantity\ns1,gb,\n"}, r"supply\.csv, row 2, column 'quantity': is empty"),
-    ({"supply_csv": b"source,product,quantity\ns1,gb,100\n\xff\xfe,gb,1\n"}, r"supply\.csv, row 3: is neither UTF-8 nor GB18030/GBK"),
+    (
+        {"supply_csv": b"source,product,quantity\ns1,gb,100\n\xff\xfe,gb,1\n"},
+        r"supply\.csv, row 3: is neither UTF-8 nor GB18030/GBK",
+    ),
     ({"policy.toml": "equity = 'sometimes'\n"}, r"policy\.toml: equity must be 'on' or 'off'"),
     ({"policy.toml": "[weights]\nicu = -1\n"}, r"policy\.toml: weights\.icu must be a finite number more than 0"),
     ({"policy.toml": "colour = 'red'\n"}, r"policy\.toml: unknown key\(s\) colour"),
-    ({"regions_csv": "region,name,flags\nhubei,Hubei,\nhenan,Henan,\n"},
-     r"sources\.csv, row 2, column 'lat': no coordinates for the source or its region, and there is no routes\.csv"),
+    (
+        {"regions_csv": "region,name,flags\nhubei,Hubei,\nhenan,Henan,\n"},
+        r"sources\.csv, row 2, column 'lat': no coordinates for the source or its region, and there is no routes\.csv",
+    ),
     ({"routes_csv": "source,region,cost\ns1,hubei,abc\n"}, r"routes\.csv, row 2, column 'cost': is 'abc'"),
 ]
 
@@ -93,14 +128,21 @@ def test_bad_input_is_named_precisely(tmp_path, capsys, changes, pattern):
 
 
 def test_every_problem_at_once(tmp_path, capsys):
-    folder = make(tmp_path, supply_csv="source,product,quantity\ns9,gb,-1\ns1,zz,abc\n",
-                  demand_csv="region,family,use,quantity\nhubei,suit,icu,x\nmars,suit,general,3\n")
+    folder = make(
+        tmp_path,
+        supply_csv="source,product,quantity\ns9,gb,-1\ns1,zz,abc\n",
+        demand_csv="region,family,use,quantity\nhubei,suit,icu,x\nmars,suit,general,3\n",
+    )
     code, text = run(capsys, "validate", str(folder))
     assert code == 2
-    for expected in ("supply.csv, row 2, column 'quantity'", "supply.csv, row 3, column 'quantity'",
-                     "supply.csv, row 2, column 'source': unknown source 's9'",
-                     "supply.csv, row 3, column 'product': unknown product 'zz'",
-                     "demand.csv, row 2, column 'quantity'", "demand.csv, row 3, column 'region': unknown region"):
+    for expected in (
+        "supply.csv, row 2, column 'quantity'",
+        "supply.csv, row 3, column 'quantity'",
+        "supply.csv, row 2, column 'source': unknown source 's9'",
+        "supply.csv, row 3, column 'product': unknown product 'zz'",
+        "demand.csv, row 2, column 'quantity'",
+        "demand.csv, row 3, column 'region': unknown region",
+    ):
         assert expected in text, text
     assert re.search(r"(\d+) error\(s\)", text).group(1) == "6"
 
@@ -114,8 +156,11 @@ def test_unreachable_demand_is_a_warning(tmp_path, capsys):
     folder = make(tmp_path, routes_csv="source,region,cost\ns1,hubei,1\ns2,hubei,1\n")
     code, text = run(capsys, "validate", str(folder))
     assert code == 0
-    assert re.search(r"warning: demand\.csv, row 4: no route from any source holding family 'suit' reaches "
-                     r"region 'henan'", text), text
+    assert re.search(
+        r"warning: demand\.csv, row 4: no route from any source holding family 'suit' reaches "
+        r"region 'henan'",
+        text,
+    ), text
     code, text = run(capsys, "solve", str(folder))
     assert code == 0 and "no route reaches Henan" in text
 

@@ -10,12 +10,11 @@ import sys
 
 import pandas as pd
 import pytest
+from helpers import frames, instance, run_cli, write_folder
+from test_hand_cases import check_invariants
 
 import allocator
 from allocator.whatif import apply_changes, compare, parse_changes
-
-from helpers import frames, instance, run_cli, write_folder
-from test_hand_cases import check_invariants
 
 SUIT = [{"product": "suit", "family": "suit", "grade": "general"}]
 
@@ -26,18 +25,24 @@ def regions(*specs):
 
 # Two regions: A (level one response, weight 8) needs 6, B (no flag, weight 1) needs 8. S1 has
 # 10 suits and reaches A (cost 5) and B (cost 1); S2 has no supply row but a route to B (cost 2).
-PRIORITY = dict(products=SUIT,
-                sources=[{"source": "s1", "name": "S1", "region": "a"}, {"source": "s2", "name": "S2", "region": "b"}],
-                supply=[("s1", "suit", 10)], regions=regions(("a", "level_one_response"), ("b", "")),
-                demand=[{"region": "a", "family": "suit", "quantity": 6},
-                        {"region": "b", "family": "suit", "quantity": 8}],
-                routes=[("s1", "a", 5), ("s1", "b", 1), ("s2", "b", 2)])
+PRIORITY = dict(
+    products=SUIT,
+    sources=[{"source": "s1", "name": "S1", "region": "a"}, {"source": "s2", "name": "S2", "region": "b"}],
+    supply=[("s1", "suit", 10)],
+    regions=regions(("a", "level_one_response"), ("b", "")),
+    demand=[{"region": "a", "family": "suit", "quantity": 6}, {"region": "b", "family": "suit", "quantity": 8}],
+    routes=[("s1", "a", 5), ("s1", "b", 1), ("s2", "b", 2)],
+)
 
 # Two equal regions A and B (weight 1) need 10 each; S has 10 and reaches A (cost 1), B (cost 2).
-EVEN = dict(products=SUIT, sources=[{"source": "s", "name": "S", "region": "a"}], supply=[("s", "suit", 10)],
-            regions=regions(("a", ""), ("b", "")),
-            demand=[{"region": r, "family": "suit", "quantity": 10} for r in "ab"],
-            routes=[("s", "a", 1), ("s", "b", 2)])
+EVEN = dict(
+    products=SUIT,
+    sources=[{"source": "s", "name": "S", "region": "a"}],
+    supply=[("s", "suit", 10)],
+    regions=regions(("a", ""), ("b", "")),
+    demand=[{"region": r, "family": "suit", "quantity": 10} for r in "ab"],
+    routes=[("s", "a", 1), ("s", "b", 2)],
+)
 
 
 def what_if(kw, *exprs):
@@ -67,21 +72,37 @@ def test_added_supply_removes_the_named_shortfall():
     """
     changed, base, new, diff = what_if(PRIORITY, "supply:s2:suit+=4")
     assert rows(changed.changes, ["set", "change", "before", "after"]) == [
-        ("supply:s2:suit+=4", "supply s2 suit", "0 (no row)", "4")]
+        ("supply:s2:suit+=4", "supply s2 suit", "0 (no row)", "4")
+    ]
     t = terms(diff)
     assert t["weighted_shortfall"] == (4, 0, -4)
     assert t["route_cost"] == (34, 42, 8)
     assert t["supply"] == (10, 14, 4) and t["delivered"] == (10, 14, 4) and t["shortfall"] == (4, 0, -4)
     assert t["shipments"] == (2, 3, 1)
     assert t["fill_rate"] == pytest.approx((10 / 14, 1.0, 4 / 14))
-    assert rows(diff.shipments, ["source", "region", "product", "base_quantity", "whatif_quantity",
-                                 "quantity_change"]) == [("s2", "b", "suit", 0, 4, 4)]
-    assert rows(diff.fill, ["region", "family", "use", "base_demand", "whatif_demand", "base_delivered",
-                            "whatif_delivered", "delivered_change", "base_fill_rate", "whatif_fill_rate",
-                            "fill_rate_change"]) == [("b", "suit", "general", 8, 8, 4, 8, 4, 0.5, 1.0, 0.5)]
+    assert rows(
+        diff.shipments, ["source", "region", "product", "base_quantity", "whatif_quantity", "quantity_change"]
+    ) == [("s2", "b", "suit", 0, 4, 4)]
+    assert rows(
+        diff.fill,
+        [
+            "region",
+            "family",
+            "use",
+            "base_demand",
+            "whatif_demand",
+            "base_delivered",
+            "whatif_delivered",
+            "delivered_change",
+            "base_fill_rate",
+            "whatif_fill_rate",
+            "fill_rate_change",
+        ],
+    ) == [("b", "suit", "general", 8, 8, 4, 8, 4, 0.5, 1.0, 0.5)]
     # Tier of weight 1 (tier 2 on both sides) filled from 4 of 8 to 8 of 8; weight 8 did not change.
-    assert rows(diff.tiers, ["weight", "base_tier", "whatif_tier", "base_delivered", "whatif_delivered",
-                             "fill_rate_change"]) == [(1, 2, 2, 4, 8, 0.5)]
+    assert rows(
+        diff.tiers, ["weight", "base_tier", "whatif_tier", "base_delivered", "whatif_delivered", "fill_rate_change"]
+    ) == [(1, 2, 2, 4, 8, 0.5)]
     assert diff.status == {"base": "optimal", "whatif": "optimal"}
 
 
@@ -120,9 +141,13 @@ def test_raising_a_weight_moves_the_scarce_units():
     t = terms(diff)
     assert t["weighted_shortfall"] == (10, 10, 0) and t["route_cost"] == (15, 20, 5)
     assert rows(diff.shipments, ["source", "region", "base_quantity", "whatif_quantity", "quantity_change"]) == [
-        ("s", "a", 5, 0, -5), ("s", "b", 5, 10, 5)]
+        ("s", "a", 5, 0, -5),
+        ("s", "b", 5, 10, 5),
+    ]
     assert rows(diff.fill, ["region", "base_weight", "whatif_weight", "base_delivered", "whatif_delivered"]) == [
-        ("a", 1, 1, 5, 0), ("b", 1, 3, 5, 10)]
+        ("a", 1, 1, 5, 0),
+        ("b", 1, 3, 5, 10),
+    ]
     tiers = diff.tiers
     assert list(tiers["weight"]) == [3, 1]
     top = tiers.iloc[0]
@@ -140,7 +165,9 @@ def test_a_priority_flag_moves_the_scarce_units_and_removing_it_moves_them_back(
     assert terms(diff)["route_cost"] == (15, 10, -5)
     assert rows(diff.shipments, ["region", "base_quantity", "whatif_quantity"]) == [("a", 5, 10), ("b", 5, 0)]
     assert rows(diff.fill, ["region", "base_weight", "whatif_weight", "whatif_delivered"]) == [
-        ("a", 1, 4, 10), ("b", 1, 1, 0)]
+        ("a", 1, 4, 10),
+        ("b", 1, 1, 0),
+    ]
     _, _, _, back = what_if(EVEN, "flags:a+=port_of_entry,border_port", "flags:a-=port_of_entry,border_port")
     assert back.shipments.empty and back.fill.empty and back.tiers.empty
     assert (back.terms["change"] == 0).all()
@@ -155,8 +182,10 @@ def test_changes_apply_in_order_and_a_policy_value_can_change():
     assert rows(diff.shipments, ["region", "whatif_quantity"]) == [("a", 7), ("b", 7)]
     assert terms(diff)["route_cost"] == (15, 21, 6)
     changed, _, new, diff = what_if(EVEN, "supply:s:suit=+4", "policy:equity=off")
-    assert rows(changed.changes, ["change", "before", "after"]) == [("supply s suit", "10", "14"),
-                                                                    ("policy equity", "on", "off")]
+    assert rows(changed.changes, ["change", "before", "after"]) == [
+        ("supply s suit", "10", "14"),
+        ("policy equity", "on", "off"),
+    ]
     assert rows(diff.shipments, ["region", "whatif_quantity"]) == [("a", 10), ("b", 4)]
     assert terms(diff)["route_cost"] == (15, 18, 3)
 
@@ -166,8 +195,9 @@ def test_no_change_gives_the_same_tables():
     inst = instance(**PRIORITY)
     same = apply_changes(inst, []).instance
     for table in ("products", "sources", "supply", "regions", "demand", "routes"):
-        pd.testing.assert_frame_equal(getattr(inst, table).drop(columns="_row"),
-                                      getattr(same, table).drop(columns="_row"))
+        pd.testing.assert_frame_equal(
+            getattr(inst, table).drop(columns="_row"), getattr(same, table).drop(columns="_row")
+        )
     assert same.policy == inst.policy and same.name == "instance (what-if)"
     diff = compare(allocator.solve(inst), allocator.solve(same))
     assert diff.fill.empty and diff.shipments.empty and diff.tiers.empty and (diff.terms["change"] == 0).all()
@@ -177,8 +207,10 @@ def test_a_weight_from_the_policy_is_refused_with_the_key_to_change():
     inst = instance(policy=allocator.Policy().with_overrides(["region_weight.b=5"]), **EVEN)
     with pytest.raises(allocator.InstanceError) as exc:
         apply_changes(inst, ["weight:b=3"])
-    assert ("--set 'weight:b=3': region 'b' takes its weight 5 from the policy's [region_weight], which "
-            "replaces regions.csv's: expected policy:region_weight.b=W") in str(exc.value)
+    assert (
+        "--set 'weight:b=3': region 'b' takes its weight 5 from the policy's [region_weight], which "
+        "replaces regions.csv's: expected policy:region_weight.b=W"
+    ) in str(exc.value)
 
 
 BAD = [
@@ -198,8 +230,10 @@ BAD = [
     ("flags:a+=red_zone", "unknown flag 'red_zone': expected any of level_one_response, port_of_entry"),
     ("flags:a-=export", "region 'a' has no flag 'export' (its flags: none): expected one of its flags"),
     ("policy:weights.icu=-1", "weights.icu must be a finite number more than 0"),
-    ("policy:region_weight.z=2", "the changed instance is not valid: policy, column 'region_weight': unknown "
-                                 "region(s) z"),
+    (
+        "policy:region_weight.z=2",
+        "the changed instance is not valid: policy, column 'region_weight': unknown region(s) z",
+    ),
 ]
 
 
@@ -236,12 +270,13 @@ def test_text_output_and_the_what_if_plan_written(tmp_path, capsys):
     assert code == 0
     assert text.startswith("allocator: priority: what-if, 1 change(s); base optimal, what-if optimal")
     lines = text.splitlines()
-    assert any(line.split() == ["supply:s2:suit+=4", "supply", "s2", "suit", "0", "(no", "row)", "4"]
-               for line in lines)
+    assert any(line.split() == ["supply:s2:suit+=4", "supply", "s2", "suit", "0", "(no", "row)", "4"] for line in lines)
     assert any(line.split() == ["weighted", "shortfall", "4", "0", "-4"] for line in lines)
     assert any(line.split() == ["route", "cost", "34", "42", "+8"] for line in lines)
-    assert any(line.split() == ["b", "suit", "general", "1", "8", "4", "->", "8", "+4", "50.0%", "->", "100.0%"]
-               for line in lines)
+    assert any(
+        line.split() == ["b", "suit", "general", "1", "8", "4", "->", "8", "+4", "50.0%", "->", "100.0%"]
+        for line in lines
+    )
     assert any(line.split() == ["s2", "b", "suit", "0", "->", "4", "+4"] for line in lines)
     assert "s1  " not in text.split("Shipments that changed", 1)[1]  # S1's shipments did not change
     assert "wrote the what-if plan:" in text
@@ -259,7 +294,9 @@ def test_json_has_the_change_tables(even_folder, capsys):
     assert data["changes"] == [{"set": "weight:b=3", "change": "weight of b", "before": "1", "after": "3"}]
     assert {"term": "route_cost", "base": 15, "whatif": 20, "change": 5} in data["terms"]
     assert [(s["region"], s["base_quantity"], s["whatif_quantity"]) for s in data["shipments"]] == [
-        ("a", 5, 0), ("b", 5, 10)]
+        ("a", 5, 0),
+        ("b", 5, 10),
+    ]
     assert data["tiers"][0]["weight"] == 3 and data["tiers"][0]["base_tier"] is None
     assert "timings_s" not in text
 
@@ -273,8 +310,17 @@ def test_a_new_unreachable_demand_row_is_warned_about(tmp_path, capsys):
 
 def test_same_command_twice_same_bytes(even_folder):
     """Two processes, the same what-if: byte-identical standard output (no timings in it)."""
-    cmd = [sys.executable, "-m", "allocator", "solve", str(even_folder), "--set", "weight:b=3", "--set",
-           "supply:s:suit+=5"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "allocator",
+        "solve",
+        str(even_folder),
+        "--set",
+        "weight:b=3",
+        "--set",
+        "supply:s:suit+=5",
+    ]
     first, second = (subprocess.run(cmd, check=True, capture_output=True).stdout for _ in range(2))
     assert first == second and b"Shipments that changed" in first
     cmd.extend(["--format", "json"])

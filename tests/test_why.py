@@ -15,6 +15,7 @@ import networkx as nx
 import numpy as np
 import pandas as pd
 import pytest
+from helpers import instance, random_instance
 
 import allocator
 from allocator.engine import solve_model
@@ -22,10 +23,15 @@ from allocator.model import build
 from allocator.policy import Policy
 from allocator.schema import TABLES
 from allocator.whatif import apply_changes
-from allocator.why import (ACCOUNT_COLUMNS, MARGINAL_COLUMNS, WHY_CODES, _Graph, _potentials, _strong_components,
-                           why_tables)
-
-from helpers import instance, random_instance
+from allocator.why import (
+    ACCOUNT_COLUMNS,
+    MARGINAL_COLUMNS,
+    WHY_CODES,
+    _Graph,
+    _potentials,
+    _strong_components,
+    why_tables,
+)
 
 SUIT = [{"product": "suit", "family": "suit", "grade": "general"}]
 
@@ -40,10 +46,14 @@ def src(*names):
 
 def level_one_and_other(need, cost):
     """S (10 suits, in A) with a route to A (level one: weight 8) and one to B (weight 1)."""
-    return instance(products=SUIT, sources=src(("s", "a")), supply=[("s", "suit", 10)],
-                    regions=regions(("a", "level_one_response"), ("b", "")),
-                    demand=[{"region": r, "family": "suit", "quantity": q} for r, q in zip("ab", need)],
-                    routes=[("s", r, c) for r, c in zip("ab", cost)])
+    return instance(
+        products=SUIT,
+        sources=src(("s", "a")),
+        supply=[("s", "suit", 10)],
+        regions=regions(("a", "level_one_response"), ("b", "")),
+        demand=[{"region": r, "family": "suit", "quantity": q} for r, q in zip("ab", need)],
+        routes=[("s", r, c) for r, c in zip("ab", cost)],
+    )
 
 
 def solved(inst, x=None):
@@ -89,7 +99,8 @@ def test_higher_weight():
     assert sent[["region", "quantity", "shortfall", "unit_cost"]].values.tolist() == [["a", 10, 2, 5]]
     not_sent = lines(accounts, "s", "not_sent")
     assert not_sent[["region", "weight", "quantity", "shortfall", "why"]].values.tolist() == [
-        ["b", 1, 0, 5, "higher_weight"]]
+        ["b", 1, 0, 5, "higher_weight"]
+    ]
     assert not_sent["reason"].iloc[0] == "its units serve higher-weight demand: A general (w 8)"
     assert list(accounts.columns) == ACCOUNT_COLUMNS and list(marginal.columns) == MARGINAL_COLUMNS
 
@@ -102,27 +113,36 @@ def test_capacity_no_route_and_units_left():
     more unit at either is worth 0. A unit at region A or B is worth 1 (each is short); at C, 0.
     S1's only route is full (not_sent: capacity; total: capacity). S2 has no route to A or B.
     """
-    inst = instance(products=SUIT, sources=src(("s1", "a"), ("s2", "c")),
-                    supply=[("s1", "suit", 10), ("s2", "suit", 5)], regions=regions(("a", ""), ("b", ""), ("c", "")),
-                    demand=[{"region": r, "family": "suit", "quantity": q} for r, q in (("a", 10), ("b", 4), ("c", 2))],
-                    routes=[{"source": "s1", "region": "a", "cost": 1, "capacity": 3},
-                            {"source": "s2", "region": "c", "cost": 1}])
+    inst = instance(
+        products=SUIT,
+        sources=src(("s1", "a"), ("s2", "c")),
+        supply=[("s1", "suit", 10), ("s2", "suit", 5)],
+        regions=regions(("a", ""), ("b", ""), ("c", "")),
+        demand=[{"region": r, "family": "suit", "quantity": q} for r, q in (("a", 10), ("b", 4), ("c", 2))],
+        routes=[{"source": "s1", "region": "a", "cost": 1, "capacity": 3}, {"source": "s2", "region": "c", "cost": 1}],
+    )
     model, sol, marginal, accounts = solved(inst)
     assert sol.weighted_shortfall == 7 + 4
     for s in ("s1", "s2"):
         row = value(marginal, "source", s)
-        assert row["value"] == 0 and row["to_region"] == "" and row["detail"] == \
-            "units are left over: one more saves nothing"
+        assert (
+            row["value"] == 0
+            and row["to_region"] == ""
+            and row["detail"] == "units are left over: one more saves nothing"
+        )
     assert [value(marginal, "region", r)["value"] for r in "abc"] == [1, 1, 0]
     assert value(marginal, "region", "c")["detail"].startswith("nothing: the demand it may serve there is met")
     total = lines(accounts, "s1", "total").iloc[0]
     assert (total["why"], total["reason"]) == ("capacity", "7 of 10 units left: every route to a short row is full")
     not_sent = lines(accounts, "s1", "not_sent")
     assert not_sent[["region", "quantity", "why", "reason"]].values.tolist() == [
-        ["a", 3, "capacity", "route full: 3 units"]]
+        ["a", 3, "capacity", "route full: 3 units"]
+    ]
     total = lines(accounts, "s2", "total").iloc[0]
     assert (total["why"], total["reason"]) == (
-        "no_route", "3 of 5 units left: no route to the rows still short: A general (w 1), B general (w 1)")
+        "no_route",
+        "3 of 5 units left: no route to the rows still short: A general (w 1), B general (w 1)",
+    )
     assert lines(accounts, "s2", "not_sent").empty
 
 
@@ -133,10 +153,14 @@ def test_fair_share():
     S2's units, so both get 10 (50%). S2's route to A carries nothing: one more unit there
     would take a unit from B, below its fair share (or lift A above its own): fair_share.
     """
-    inst = instance(products=SUIT, sources=src(("s1", "a"), ("s2", "b")),
-                    supply=[("s1", "suit", 10), ("s2", "suit", 10)], regions=regions(("a", ""), ("b", "")),
-                    demand=[{"region": r, "family": "suit", "quantity": 20} for r in "ab"],
-                    routes=[("s1", "a", 1), ("s2", "a", 1), ("s2", "b", 1)])
+    inst = instance(
+        products=SUIT,
+        sources=src(("s1", "a"), ("s2", "b")),
+        supply=[("s1", "suit", 10), ("s2", "suit", 10)],
+        regions=regions(("a", ""), ("b", "")),
+        demand=[{"region": r, "family": "suit", "quantity": 20} for r in "ab"],
+        routes=[("s1", "a", 1), ("s2", "a", 1), ("s2", "b", 1)],
+    )
     model, sol, marginal, accounts = solved(inst)
     assert sol.weighted_shortfall == 20
     assert [value(marginal, "source", s)["value"] for s in ("s1", "s2")] == [1, 1]
@@ -150,9 +174,13 @@ def test_fair_share():
     assert set(accounts.loc[accounts["line"] == "not_sent", "why"]) <= {"tie", "cost"}
 
 
-CROSS = dict(products=SUIT, sources=src(("s1", "a"), ("s2", "b")), supply=[("s1", "suit", 10), ("s2", "suit", 10)],
-             regions=regions(("a", ""), ("b", "")),
-             demand=[{"region": r, "family": "suit", "quantity": 15} for r in "ab"])
+CROSS = dict(
+    products=SUIT,
+    sources=src(("s1", "a"), ("s2", "b")),
+    supply=[("s1", "suit", 10), ("s2", "suit", 10)],
+    regions=regions(("a", ""), ("b", "")),
+    demand=[{"region": r, "family": "suit", "quantity": 15} for r in "ab"],
+)
 
 
 def test_cost():
@@ -168,7 +196,9 @@ def test_cost():
     assert (sol.weighted_shortfall, sol.route_cost) == (10, 20)
     not_sent = accounts[accounts["line"] == "not_sent"]
     assert not_sent[["source", "region", "why", "reason"]].values.tolist() == [
-        ["s1", "b", "cost", ""], ["s2", "a", "cost", ""]]
+        ["s1", "b", "cost", ""],
+        ["s2", "a", "cost", ""],
+    ]
     assert_reasons_are_true(inst, model, sol, accounts)
 
 
@@ -192,26 +222,38 @@ def test_icu_rule_and_all_served():
     anywhere; one more general-grade suit at A is worth 1 (general use is short); a mask, 0.
     With ICU-grade suits allowed for general use, the 3 go there and one more is worth 1.
     """
-    products = [{"product": "gb", "family": "suit", "grade": "icu"},
-                {"product": "em", "family": "suit", "grade": "general"},
-                {"product": "mask", "family": "mask", "grade": "general"}]
-    inst = instance(products=products, sources=src(("s", "a")), supply=[("s", "gb", 8), ("s", "mask", 10)],
-                    regions=regions(("a", "")),
-                    demand=[{"region": "a", "family": "suit", "use": "icu", "quantity": 5},
-                            {"region": "a", "family": "suit", "use": "general", "quantity": 5},
-                            {"region": "a", "family": "mask", "use": "general", "quantity": 4}],
-                    routes=[("s", "a", 1)])
+    products = [
+        {"product": "gb", "family": "suit", "grade": "icu"},
+        {"product": "em", "family": "suit", "grade": "general"},
+        {"product": "mask", "family": "mask", "grade": "general"},
+    ]
+    inst = instance(
+        products=products,
+        sources=src(("s", "a")),
+        supply=[("s", "gb", 8), ("s", "mask", 10)],
+        regions=regions(("a", "")),
+        demand=[
+            {"region": "a", "family": "suit", "use": "icu", "quantity": 5},
+            {"region": "a", "family": "suit", "use": "general", "quantity": 5},
+            {"region": "a", "family": "mask", "use": "general", "quantity": 4},
+        ],
+        routes=[("s", "a", 1)],
+    )
     model, sol, marginal, accounts = solved(inst)
     assert value(marginal, "source", "s", "gb")["value"] == 0
     assert value(marginal, "source", "s", "mask")["value"] == 0
     assert [value(marginal, "region", "a", p)["value"] for p in ("gb", "em", "mask")] == [0, 1, 0]
     total = accounts[accounts["line"] == "total"].set_index("product")
     assert total.loc["gb", "why"] == "icu_rule"
-    assert total.loc["gb", "reason"] == ("3 of 8 units left: ICU-grade units are kept for ICU use (policy "
-                                         "icu_grade_for_general off) and no ICU demand is short; general demand "
-                                         "is: A general (w 1)")
+    assert total.loc["gb", "reason"] == (
+        "3 of 8 units left: ICU-grade units are kept for ICU use (policy "
+        "icu_grade_for_general off) and no ICU demand is short; general demand "
+        "is: A general (w 1)"
+    )
     assert (total.loc["mask", "why"], total.loc["mask", "reason"]) == (
-        "all_served", "6 of 10 units left: all demand the product may serve is met")
+        "all_served",
+        "6 of 10 units left: all demand the product may serve is met",
+    )
     allowed = inst.with_policy(inst.policy.with_overrides({"icu_grade_for_general": True}))
     _, _, marginal, accounts = solved(allowed)
     assert value(marginal, "source", "s", "gb")["value"] == 1
@@ -227,8 +269,11 @@ def test_value_by_replanning():
     inst = level_one_and_other(need=(4, 10), cost=(1, 1))
     _, sol, marginal, _ = solved(inst)
     a = value(marginal, "region", "a")
-    assert (a["value"], a["to_region"], a["detail"]) == (1, "b", "one more unit frees another for B general (w 1) "
-                                                                  "(re-planned)")
+    assert (a["value"], a["to_region"], a["detail"]) == (
+        1,
+        "b",
+        "one more unit frees another for B general (w 1) (re-planned)",
+    )
     assert sol.weighted_shortfall - shortfall(with_unit_at(inst, "a", "suit")) == 1
 
 
@@ -272,7 +317,10 @@ def test_region_values_are_finite_differences(seed):
     base = shortfall(inst)
     for row in marginal[marginal["kind"] == "region"].itertuples():
         assert base - shortfall(with_unit_at(inst, row.region, row.product)) == row.value, (
-            row.region, row.product, row.detail)
+            row.region,
+            row.product,
+            row.detail,
+        )
 
 
 @pytest.mark.parametrize("seed", SEEDS + [13, 21])
@@ -309,16 +357,23 @@ def test_with_substitutes(seed):
     """General suits may stand in for masks and masks for general suits (``substitutes.csv``; the
     cost stage charges them): every value and reason holds on that network too."""
     t = tables(random_instance(seed))
-    t["substitutes"] = pd.DataFrame([{"product": "em", "family": "mask", "use": "general", "preference": 1},
-                                     {"product": "mask", "family": "suit", "use": "general", "preference": 2}])
+    t["substitutes"] = pd.DataFrame(
+        [
+            {"product": "em", "family": "mask", "use": "general", "preference": 1},
+            {"product": "mask", "family": "suit", "use": "general", "preference": 2},
+        ]
+    )
     inst = allocator.Instance.from_frames(**t, policy=Policy().with_overrides({"substitution.cost": 5}))
     model, sol, marginal, accounts = solved(inst)
     assert (model.serve["preference"] > 0).any()
     assert_reasons_are_true(inst, model, sol, accounts)
     base = shortfall(inst)
     for row in marginal.itertuples():
-        more = (apply_changes(inst, [f"supply:{row.source}:{row.product}+=1"]).instance if row.kind == "source" else
-                with_unit_at(inst, row.region, row.product))
+        more = (
+            apply_changes(inst, [f"supply:{row.source}:{row.product}+=1"]).instance
+            if row.kind == "source"
+            else with_unit_at(inst, row.region, row.product)
+        )
         assert base - shortfall(more) == row.value, row
 
 
@@ -418,12 +473,26 @@ def equal_weight_instance(seed, n_sources=5, n_regions=6, equity=True):
     sources = [{"source": f"s{s}", "name": f"S{s}", "region": f"r{rng.integers(n_regions)}"} for s in range(n_sources)]
     supply = [(f"s{s}", "em", int(rng.integers(5, 30))) for s in range(n_sources)]
     demand = [{"region": f"r{r}", "family": "suit", "quantity": int(rng.integers(5, 40))} for r in range(n_regions)]
-    routes = [{"source": f"s{s}", "region": f"r{r}", "cost": int(rng.integers(1, 4)),
-               "capacity": int(rng.integers(2, 15)) if rng.random() < 0.15 else None}
-              for s in range(n_sources) for r in range(n_regions) if rng.random() < 0.6]
-    return instance(policy=Policy().with_overrides({"equity": equity}), products=products, sources=sources,
-                    supply=supply, regions=regions(*((f"r{r}", "") for r in range(n_regions))), demand=demand,
-                    routes=routes)
+    routes = [
+        {
+            "source": f"s{s}",
+            "region": f"r{r}",
+            "cost": int(rng.integers(1, 4)),
+            "capacity": int(rng.integers(2, 15)) if rng.random() < 0.15 else None,
+        }
+        for s in range(n_sources)
+        for r in range(n_regions)
+        if rng.random() < 0.6
+    ]
+    return instance(
+        policy=Policy().with_overrides({"equity": equity}),
+        products=products,
+        sources=sources,
+        supply=supply,
+        regions=regions(*((f"r{r}", "") for r in range(n_regions))),
+        demand=demand,
+        routes=routes,
+    )
 
 
 def shortfall(inst) -> float:
@@ -463,9 +532,9 @@ def plan_by_hand(model, ships: dict) -> np.ndarray:
     delivered = model.ship.assign(q=x[: model.n_ship]).groupby("region")["q"].sum()
     for j, (r, d) in enumerate(zip(model.serve["region"], model.serve["demand_idx"])):
         x[model.n_ship + j] = delivered.get(r, 0)
-    served = model.serve.assign(q=x[model.n_ship: model.n_ship + model.n_serve]).groupby("demand_idx")["q"].sum()
+    served = model.serve.assign(q=x[model.n_ship : model.n_ship + model.n_serve]).groupby("demand_idx")["q"].sum()
     quantity = model.demand["quantity"].to_numpy(float)
-    x[model.n_ship + model.n_serve:] = quantity - served.reindex(range(len(quantity)), fill_value=0).to_numpy()
+    x[model.n_ship + model.n_serve :] = quantity - served.reindex(range(len(quantity)), fill_value=0).to_numpy()
     return x
 
 
@@ -523,7 +592,7 @@ def assert_reasons_are_true(inst, model, sol, accounts):
     assert lp_min(model, cost, lower, upper, held) == pytest.approx(c_star, abs=1e-6)
     ship = model.ship.reset_index(drop=True)
     key = pd.Series(np.arange(len(ship)), index=pd.MultiIndex.from_frame(ship[["source", "region", "product"]]))
-    hub_rows = x[model.n_ship: model.n_ship + model.n_serve] > 0
+    hub_rows = x[model.n_ship : model.n_ship + model.n_serve] > 0
     served = model.serve.loc[hub_rows, ["region", "product", "demand_idx"]]
     dem_weight = model.demand["weight"].to_numpy(float)
     seen = set()

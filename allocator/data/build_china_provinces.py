@@ -26,23 +26,40 @@ MIN_AREA = 0.02  # square degrees (about 200 km2)
 
 # DCW state code -> (the project's region id as in allocator/data/provinces.csv, English name, Chinese name)
 CODES = {
-    "AH": ("anhui", "Anhui", "安徽省"), "BJ": ("beijing", "Beijing", "北京市"),
-    "CQ": ("chongqing", "Chongqing", "重庆市"), "FJ": ("fujian", "Fujian", "福建省"),
-    "GD": ("guangdong", "Guangdong", "广东省"), "GS": ("gansu", "Gansu", "甘肃省"),
-    "GX": ("guangxi", "Guangxi", "广西壮族自治区"), "GZ": ("guizhou", "Guizhou", "贵州省"),
-    "HA": ("henan", "Henan", "河南省"), "HB": ("hubei", "Hubei", "湖北省"),
-    "HE": ("hebei", "Hebei", "河北省"), "HI": ("hainan", "Hainan", "海南省"),
-    "HK": ("hong_kong", "Hong Kong", "香港特别行政区"), "HL": ("heilongjiang", "Heilongjiang", "黑龙江省"),
-    "HN": ("hunan", "Hunan", "湖南省"), "JL": ("jilin", "Jilin", "吉林省"),
-    "JS": ("jiangsu", "Jiangsu", "江苏省"), "JX": ("jiangxi", "Jiangxi", "江西省"),
-    "LN": ("liaoning", "Liaoning", "辽宁省"), "MO": ("macao", "Macao", "澳门特别行政区"),
-    "NM": ("inner_mongolia", "Inner Mongolia", "内蒙古自治区"), "NX": ("ningxia", "Ningxia", "宁夏回族自治区"),
-    "QH": ("qinghai", "Qinghai", "青海省"), "SC": ("sichuan", "Sichuan", "四川省"),
-    "SD": ("shandong", "Shandong", "山东省"), "SH": ("shanghai", "Shanghai", "上海市"),
-    "SN": ("shaanxi", "Shaanxi", "陕西省"), "SX": ("shanxi", "Shanxi", "山西省"),
-    "TJ": ("tianjin", "Tianjin", "天津市"), "TW": ("taiwan", "Taiwan", "台湾省"),
-    "XJ": ("xinjiang", "Xinjiang", "新疆维吾尔自治区"), "XZ": ("tibet", "Tibet (Xizang)", "西藏自治区"),
-    "YN": ("yunnan", "Yunnan", "云南省"), "ZJ": ("zhejiang", "Zhejiang", "浙江省"),
+    "AH": ("anhui", "Anhui", "安徽省"),
+    "BJ": ("beijing", "Beijing", "北京市"),
+    "CQ": ("chongqing", "Chongqing", "重庆市"),
+    "FJ": ("fujian", "Fujian", "福建省"),
+    "GD": ("guangdong", "Guangdong", "广东省"),
+    "GS": ("gansu", "Gansu", "甘肃省"),
+    "GX": ("guangxi", "Guangxi", "广西壮族自治区"),
+    "GZ": ("guizhou", "Guizhou", "贵州省"),
+    "HA": ("henan", "Henan", "河南省"),
+    "HB": ("hubei", "Hubei", "湖北省"),
+    "HE": ("hebei", "Hebei", "河北省"),
+    "HI": ("hainan", "Hainan", "海南省"),
+    "HK": ("hong_kong", "Hong Kong", "香港特别行政区"),
+    "HL": ("heilongjiang", "Heilongjiang", "黑龙江省"),
+    "HN": ("hunan", "Hunan", "湖南省"),
+    "JL": ("jilin", "Jilin", "吉林省"),
+    "JS": ("jiangsu", "Jiangsu", "江苏省"),
+    "JX": ("jiangxi", "Jiangxi", "江西省"),
+    "LN": ("liaoning", "Liaoning", "辽宁省"),
+    "MO": ("macao", "Macao", "澳门特别行政区"),
+    "NM": ("inner_mongolia", "Inner Mongolia", "内蒙古自治区"),
+    "NX": ("ningxia", "Ningxia", "宁夏回族自治区"),
+    "QH": ("qinghai", "Qinghai", "青海省"),
+    "SC": ("sichuan", "Sichuan", "四川省"),
+    "SD": ("shandong", "Shandong", "山东省"),
+    "SH": ("shanghai", "Shanghai", "上海市"),
+    "SN": ("shaanxi", "Shaanxi", "陕西省"),
+    "SX": ("shanxi", "Shanxi", "山西省"),
+    "TJ": ("tianjin", "Tianjin", "天津市"),
+    "TW": ("taiwan", "Taiwan", "台湾省"),
+    "XJ": ("xinjiang", "Xinjiang", "新疆维吾尔自治区"),
+    "XZ": ("tibet", "Tibet (Xizang)", "西藏自治区"),
+    "YN": ("yunnan", "Yunnan", "云南省"),
+    "ZJ": ("zhejiang", "Zhejiang", "浙江省"),
 }
 
 
@@ -57,7 +74,7 @@ def _decode(f, code: str) -> list[np.ndarray]:
     lat_raw, lat_min, lat_scale = parts["lat"]
     starts = list(np.flatnonzero(lon_raw == 65535)) + [len(lon_raw)]
     for a, b in zip(starts[:-1], starts[1:]):
-        xy = np.column_stack([lon_min + lon_raw[a + 1:b] / lon_scale, lat_min + lat_raw[a + 1:b] / lat_scale])
+        xy = np.column_stack([lon_min + lon_raw[a + 1 : b] / lon_scale, lat_min + lat_raw[a + 1 : b] / lat_scale])
         if len(xy) >= 3:
             out.append(xy)
     return out
@@ -75,11 +92,12 @@ def _simplify(xy: np.ndarray, tol: float) -> np.ndarray:
         if j <= i + 1:
             continue
         p, q = xy[i], xy[j]
-        seg = xy[i + 1:j]
+        seg = xy[i + 1 : j]
         d = q - p
         norm = np.hypot(*d)
-        dist = np.abs(d[0] * (seg[:, 1] - p[1]) - d[1] * (seg[:, 0] - p[0])) / norm if norm > 0 else \
-            np.hypot(*(seg - p).T)
+        dist = (
+            np.abs(d[0] * (seg[:, 1] - p[1]) - d[1] * (seg[:, 0] - p[0])) / norm if norm > 0 else np.hypot(*(seg - p).T)
+        )
         k = int(np.argmax(dist))
         if dist[k] > tol:
             m = i + 1 + k
@@ -117,7 +135,7 @@ def build(nc_path: str) -> dict:
         "source": f"DCW-GMT {version} (Digital Chart of the World for GMT), Debian package gmt-dcw 2.1.1-1",
         "licence": "LGPL-3.0-or-later (see LICENSE-china_provinces.txt)",
         "changes": f"simplified (Douglas-Peucker, {TOLERANCE} degrees), islands under {MIN_AREA} square degrees "
-                   "dropped, rounded to 0.01 degree; coordinates in hundredths of a degree, lon, lat, lon, lat, ...",
+        "dropped, rounded to 0.01 degree; coordinates in hundredths of a degree, lon, lat, lon, lat, ...",
         "provinces": provinces,
     }
 

@@ -15,8 +15,9 @@ class HighsLP:
 
     name = "highs"
 
-    def __init__(self, *, col_lower, col_upper, row_lower, row_upper, start, index, value,
-                 time_limit: float | None = None) -> None:
+    def __init__(
+        self, *, col_lower, col_upper, row_lower, row_upper, start, index, value, time_limit: float | None = None
+    ) -> None:
         import highspy
 
         self._hs = highspy
@@ -114,8 +115,15 @@ class HighsLP:
         n = len(lower)
         if n == 0:
             return np.zeros(0, dtype=np.int64)
-        self._h.addRows(n, self._clip(lower), self._clip(upper), len(index), np.asarray(start, dtype=np.int32),
-                        np.asarray(index, dtype=np.int32), np.asarray(value, dtype=np.double))
+        self._h.addRows(
+            n,
+            self._clip(lower),
+            self._clip(upper),
+            len(index),
+            np.asarray(start, dtype=np.int32),
+            np.asarray(index, dtype=np.int32),
+            np.asarray(value, dtype=np.double),
+        )
         first = self.n_rows
         self.n_rows += n
         return np.arange(first, first + n)

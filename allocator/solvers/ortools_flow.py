@@ -24,8 +24,9 @@ class FlowRangeError(ValueError):
     """The data does not fit the integer solver exactly."""
 
 
-def min_cost_flow(n_nodes: int, tail: np.ndarray, head: np.ndarray, capacity: np.ndarray, cost: np.ndarray,
-                  supply: np.ndarray) -> np.ndarray:
+def min_cost_flow(
+    n_nodes: int, tail: np.ndarray, head: np.ndarray, capacity: np.ndarray, cost: np.ndarray, supply: np.ndarray
+) -> np.ndarray:
     """The flow on every arc of an optimal solution; ``supply`` is per node (sums to zero)."""
     from ortools.graph.python import min_cost_flow as mcf
 
@@ -38,10 +39,11 @@ def min_cost_flow(n_nodes: int, tail: np.ndarray, head: np.ndarray, capacity: np
     # The cost-scaling algorithm multiplies costs by (n_nodes + 1). The objective is at most
     # (total flow) x (largest cost) x (costed arcs on a path): allocator's graphs have at most
     # two costed arcs on any path; a margin of 8 is kept.
-    if (max_cost * (n_nodes + 1) >= INT_LIMIT or max_cap >= INT_LIMIT
-            or max_cost * max(total, max_cap) * 8 >= INT_LIMIT):
-        msg = (f"costs up to {max_cost} and flows up to {max(total, max_cap)} on {n_nodes} nodes "
-               "do not fit the 64-bit min-cost-flow solver")
+    if max_cost * (n_nodes + 1) >= INT_LIMIT or max_cap >= INT_LIMIT or max_cost * max(total, max_cap) * 8 >= INT_LIMIT:
+        msg = (
+            f"costs up to {max_cost} and flows up to {max(total, max_cap)} on {n_nodes} nodes "
+            "do not fit the 64-bit min-cost-flow solver"
+        )
         raise FlowRangeError(msg)
     if int(supply.sum()) != 0:
         raise SolverError("min-cost flow: node supplies do not balance")
@@ -52,16 +54,22 @@ def min_cost_flow(n_nodes: int, tail: np.ndarray, head: np.ndarray, capacity: np
         f.set_nodes_supplies(nodes, supply[nodes])
     status = f.solve()
     if status != f.OPTIMAL:
-        names = {f.INFEASIBLE: "infeasible", f.UNBALANCED: "unbalanced", f.BAD_RESULT: "bad result",
-                 f.BAD_COST_RANGE: "cost range", f.BAD_CAPACITY_RANGE: "capacity range"}
+        names = {
+            f.INFEASIBLE: "infeasible",
+            f.UNBALANCED: "unbalanced",
+            f.BAD_RESULT: "bad result",
+            f.BAD_COST_RANGE: "cost range",
+            f.BAD_CAPACITY_RANGE: "capacity range",
+        }
         if status in (f.BAD_COST_RANGE, f.BAD_CAPACITY_RANGE):
             raise FlowRangeError(f"min-cost flow refused the data ({names[status]})")
         raise SolverError(f"min-cost flow stopped with status {names.get(status, status)}")
     return np.asarray(f.flows(arcs), dtype=np.int64)
 
 
-def max_flow(n_nodes: int, tail: np.ndarray, head: np.ndarray, capacity: np.ndarray, source: int,
-             sink: int, flows: bool = True) -> tuple[int, np.ndarray | None, np.ndarray]:
+def max_flow(
+    n_nodes: int, tail: np.ndarray, head: np.ndarray, capacity: np.ndarray, source: int, sink: int, flows: bool = True
+) -> tuple[int, np.ndarray | None, np.ndarray]:
     """A maximum flow: its value, the flow on every arc (None unless ``flows``), and the nodes
     on the source side of the minimum cut nearest the source (those an augmenting path still
     reaches)."""
