@@ -15,14 +15,17 @@ import gc as _gc
 _collecting = _gc.isenabled()
 _gc.disable()
 
-from .errors import AllocatorError, InstanceError, Issue, PlanFileError, PolicyError, SolverError
-from .instance import Instance
-from .optimize import Result, solve
-from .plan import Plan
-from .policy import Policy
-from .report import write_outputs
-from .validate import load, validate_folder
-from .verify import Verification, read_plan, verify
+from allocator.errors import AllocatorError, InstanceError, Issue, PlanFileError, PolicyError, SolverError
+from allocator.inputs.instance import Instance
+from allocator.inputs.policy import Policy
+from allocator.inputs.validate import from_frames, load, validate_folder
+from allocator.pipeline.run import solve
+from allocator.plan.results import Result
+from allocator.plan.daily import Plan
+from allocator.report.folder import write_outputs
+from allocator.report.reader import read_plan
+from allocator.pipeline.check import verify
+from allocator.verification.daily import Verification
 
 if _collecting:
     _gc.freeze()  # and out of later scans: they live as long as the process
@@ -40,6 +43,7 @@ __all__ = [
     "Result",
     "SolverError",
     "Verification",
+    "from_frames",
     "load",
     "read_plan",
     "solve",
@@ -48,4 +52,4 @@ __all__ = [
     "write_outputs",
 ]
 
-__version__ = "0.1.0"
+from allocator.version import __version__ as __version__  # noqa: E402

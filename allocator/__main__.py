@@ -1,3 +1,3 @@
-from .cli import run
+from allocator.cli.main import run
 
 run()

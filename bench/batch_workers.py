@@ -61,8 +61,8 @@ def main() -> None:
         code = Path(tmp) / "code"
         shutil.copytree(PACKAGE, code / "allocator", ignore=shutil.ignore_patterns("__pycache__"))
         sys.path.insert(0, str(code))
-        from allocator.batch import COLUMNS, make_tasks, run_batch
-        from allocator.generate import generate, write_instance
+        from allocator.pipeline.batch import COLUMNS, make_tasks, run_batch
+        from allocator.tools.generate import generate, write_instance
 
         paths = []
         for seed in range(1, a.instances + 1):

@@ -13,6 +13,8 @@ plan), the weighted shortfall and route cost of each plan, and the gaps of the t
 
 from __future__ import annotations
 
+import allocator
+
 import argparse
 import datetime
 import multiprocessing
@@ -52,8 +54,7 @@ def _child(path: str, kind: str, workers: int, cap_gib: float, kwargs: dict, out
         import resource
 
         resource.setrlimit(resource.RLIMIT_AS, (int(cap_gib * 2**30), int(cap_gib * 2**30)))
-    import allocator
-    from allocator.hierarchy import solve_hierarchical
+    from allocator.pipeline.hierarchy import solve_hierarchical
 
     with open(path, "rb") as fh:
         inst = pickle.load(fh)
@@ -150,9 +151,8 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     kwargs = {"equity": args.equity == "on", "solver": args.solver}
 
-    import allocator
-    from allocator.generate import generate
-    from allocator.model import route_table
+    from allocator.build.daily import route_table
+    from allocator.tools.generate import generate
 
     print(
         f"date {datetime.date.today().isoformat()}; machine {platform.machine()}, {os.cpu_count()} cores "
@@ -166,7 +166,7 @@ def main(argv: list[str] | None = None) -> int:
             f"load average at start of {scale}: {os.getloadavg()[0]:.1f} (other processes share the cores)", flush=True
         )
         t = time.perf_counter()
-        inst = allocator.Instance.from_frames(**generate(scale, args.seed), name=f"{scale}-{args.seed}")
+        inst = allocator.from_frames(**generate(scale, args.seed), name=f"{scale}-{args.seed}")
         arcs = len(route_table(inst))
         tops = inst.regions["parent"].replace("", None).nunique()
         print(

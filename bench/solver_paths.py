@@ -44,7 +44,7 @@ def main() -> None:
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--repeat", type=int, default=3)
     a = p.parse_args()
-    from allocator.model import build
+    from allocator.build.daily import build
 
     if a.instance:
         inst = allocator.load(a.instance)

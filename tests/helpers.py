@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 
 import allocator
-from allocator.policy import Policy
+from allocator.inputs.policy import Policy
 
 
 def frames(products, sources, supply, regions, demand, routes=None):
@@ -28,7 +28,7 @@ def frames(products, sources, supply, regions, demand, routes=None):
 
 
 def instance(policy: Policy | None = None, **kw) -> allocator.Instance:
-    return allocator.Instance.from_frames(**frames(**kw), policy=policy or Policy())
+    return allocator.from_frames(**frames(**kw), policy=policy or Policy())
 
 
 def write_folder(path, tables: dict[str, pd.DataFrame], policy_toml: str | None = None):
@@ -96,7 +96,7 @@ def random_instance(
 
 def run_cli(capsys, *args):
     """Run the command line in-process; return (exit code, stdout + stderr). Never a traceback."""
-    from allocator.cli import main
+    from allocator.cli.main import main
 
     code = main(list(args))
     out = capsys.readouterr()

@@ -16,8 +16,8 @@ import pytest
 from helpers import random_instance, run_cli, write_folder
 
 import allocator
-from allocator import batch
-from allocator.batch import BatchError, Scenario, Task, make_tasks, read_scenarios, run_batch
+from allocator.pipeline import batch
+from allocator.pipeline.batch import BatchError, Scenario, Task, make_tasks, read_scenarios, run_batch
 
 ROOT = Path(__file__).resolve().parents[1]
 SUITS = str(ROOT / "instances" / "suits-2020-02-05")
@@ -245,7 +245,7 @@ def test_a_dead_worker_or_a_transient_error_is_retried_on_the_cluster(cluster, t
 
 def test_import_allocator_does_not_import_dask():
     code = (
-        "import sys, allocator, allocator.cli, allocator.batch; "
+        "import sys, allocator, allocator.cli.main, allocator.pipeline.batch; "
         "sys.exit(any(m.split('.')[0] in ('dask', 'distributed') for m in sys.modules))"
     )
     assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0

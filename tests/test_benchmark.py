@@ -15,9 +15,9 @@ import pytest
 from helpers import instance, random_instance, run_cli
 
 import allocator
-from allocator import benchmark
-from allocator.generate import SCALES, generate, write_instance
-from allocator.model import build
+from allocator.build.daily import build
+from allocator.tools import bench as benchmark
+from allocator.tools.generate import SCALES, generate, write_instance
 
 
 def close(a: float, b: float) -> bool:

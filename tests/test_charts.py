@@ -11,9 +11,9 @@ import pandas as pd
 import pytest
 
 import allocator
-from allocator.charts import DPI, HEIGHT_IN, WIDTH_IN, write_replay_chart
-from allocator.policy import Policy
-from allocator.replay import replay
+from allocator.inputs.policy import Policy
+from allocator.pipeline.replay import replay
+from allocator.report.charts import DPI, HEIGHT_IN, WIDTH_IN, write_replay_chart
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 WIDTH_PX, HEIGHT_PX = round(WIDTH_IN * DPI), round(HEIGHT_IN * DPI)
@@ -58,7 +58,7 @@ def dated_instance(
         ]
     )
     routes = pd.DataFrame([{"source": "s1", "region": "r1", "cost": 1}, {"source": "s1", "region": "r2", "cost": 2}])
-    return allocator.Instance.from_frames(
+    return allocator.from_frames(
         products=products,
         sources=sources,
         supply=supply_rows,
@@ -151,7 +151,7 @@ def test_creates_the_folder_and_accepts_a_string(result, tmp_path):
 def test_top_shortfall_region_first(result):
     from matplotlib.dates import date2num
 
-    from allocator.charts import _Series
+    from allocator.report.charts import _Series
 
     data = _Series.of(result, date2num)
     names = [name for name, _, _ in data.top_regions]
@@ -206,7 +206,7 @@ def test_matplotlib_imported_only_when_drawing():
     import sys
 
     code = (
-        "import sys, allocator, allocator.charts, allocator.replay; "
+        "import sys, allocator, allocator.report.charts, allocator.pipeline.replay; "
         "assert 'matplotlib' not in sys.modules, 'matplotlib imported with the package'"
     )
     subprocess.run([sys.executable, "-c", code], check=True)

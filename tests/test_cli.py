@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 from helpers import run_cli as run
 
-from allocator.cli import main
+from allocator.cli.main import main
 
 ROOT = Path(__file__).resolve().parents[1]
 SUITS = str(ROOT / "instances" / "suits-2020-02-05")
@@ -135,7 +135,7 @@ def test_unexpected_errors_are_a_message_not_a_traceback(monkeypatch, capsys):
     def broken(instance):
         raise RuntimeError("boom")
 
-    monkeypatch.setattr("allocator.optimize.build", broken)
+    monkeypatch.setattr("allocator.pipeline.run.build", broken)
     code, text = run(capsys, "solve", SUITS)
     assert code == 3 and "internal error (RuntimeError: boom); rerun with --debug" in text
 

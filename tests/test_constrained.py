@@ -18,7 +18,7 @@ from reference_side import side_reference
 import allocator
 from allocator import Instance
 from allocator.errors import ConflictError, InstanceError
-from allocator.verify import verify
+from allocator.pipeline.check import verify
 
 REGIONS = pd.DataFrame(
     {"region": ["a", "b", "c"], "name": ["A", "B", "C"], "lat": [30, 31, 32], "lon": [114, 115, 116]}
@@ -51,7 +51,7 @@ def small(products=None, sources=None, routes=None, **extra) -> Instance:
                 "corridor": ["", "east", "east", "", "east"],
             }
         )
-    return Instance.from_frames(
+    return allocator.from_frames(
         products=products, sources=sources, supply=supply, regions=REGIONS, demand=demand, routes=routes, **extra
     )
 
@@ -253,7 +253,7 @@ def test_each_conflicting_row_alone_restores_feasibility():
     supply = more.supply.drop(columns="_row").copy()
     supply.loc[(supply["source"] == "s1") & (supply["product"] == "mask"), "quantity"] = 510
     frames = {k: getattr(more, k).drop(columns="_row") for k in ("products", "sources", "regions", "demand", "routes")}
-    check(allocator.solve(Instance.from_frames(supply=supply, commitments=com, **frames)))
+    check(allocator.solve(allocator.from_frames(supply=supply, commitments=com, **frames)))
 
 
 def _with_sides(seed: int, equity: bool, lots: bool) -> Instance:
@@ -297,7 +297,9 @@ def _with_sides(seed: int, equity: bool, lots: bool) -> Instance:
             "kind": "designated",
         }
     )
-    return Instance.from_frames(policy=base.policy, capacity=pd.DataFrame(cap), commitments=pd.DataFrame(com), **frames)
+    return allocator.from_frames(
+        policy=base.policy, capacity=pd.DataFrame(cap), commitments=pd.DataFrame(com), **frames
+    )
 
 
 @pytest.mark.parametrize("seed", range(14))
@@ -366,14 +368,14 @@ def test_time_limit_and_other_commands_refuse_plainly():
     with pytest.raises(allocator.errors.SolverError, match="returned only when optimal"):
         allocator.solve(small(capacity=cap), time_limit=0.0)
     # A what-if keeps the side tables: more suits do not pass the full loading limit.
-    from allocator.whatif import apply_changes
+    from allocator.inputs.edits import apply_changes
 
     base = small(capacity=cap)
     changed = apply_changes(base, ["supply:s1:suit+=100"]).instance
     assert changed.capacity is not None
     assert allocator.solve(changed).objective["weighted_shortfall"] == 385
     # The two-level solve does not aggregate side rows: it says so.
-    from allocator.hierarchy import solve_hierarchical
+    from allocator.pipeline.hierarchy import solve_hierarchical
 
     with pytest.raises(InstanceError, match="does not use shared capacity"):
         solve_hierarchical(base)
@@ -386,4 +388,4 @@ def test_multi_day_instance_with_side_tables_is_refused():
     demand = pd.concat([inst.demand.drop(columns="_row").assign(day=d) for d in ("2020-02-05", "2020-02-06")])
     cap = pd.DataFrame({"source": ["s1"], "measure": ["units"], "capacity": [10]})
     with pytest.raises(InstanceError, match=r"capacity.csv: applies to the daily plan \(allocator solve\) only"):
-        Instance.from_frames(supply=supply, demand=demand, capacity=cap, **frames)
+        allocator.from_frames(supply=supply, demand=demand, capacity=cap, **frames)

@@ -7,10 +7,11 @@ import pandas as pd
 import pytest
 
 import allocator
-from allocator.cli import main
-from allocator.multiday import check_days, plan
-from allocator.policy import policy_from_dict
-from allocator.replay import replay
+from allocator.cli.main import main
+from allocator.inputs.policy import policy_from_dict
+from allocator.pipeline.days import plan
+from allocator.verification.days import check_days
+from allocator.pipeline.replay import replay
 
 D = ["2020-02-01", "2020-02-02", "2020-02-03"]
 
@@ -35,7 +36,7 @@ def _inst(*, supply, demand, products=None, regions=None, routes=None, stock=Non
             transfers=transfers,
         ).items()
     }
-    return allocator.Instance.from_frames(**frames, policy=policy_from_dict(policy or {}, "test"))
+    return allocator.from_frames(**frames, policy=policy_from_dict(policy or {}, "test"))
 
 
 def _balanced(res) -> None:
@@ -151,7 +152,7 @@ def test_replay_horizon_sees_every_shipment_arrive(capsys):
     the bundled replay never ships on its 603 routes of 1-2 days' transit, and Hubei (tier 1,
     reached only by them) gets nothing. The default horizon is 1 + the longest transit (3 here),
     and a shorter one is warned about."""
-    from allocator.replay import horizon_warning, shortest_horizon
+    from allocator.pipeline.replay import horizon_warning, shortest_horizon
 
     inst = allocator.load("instances/suits-2020-replay")
     assert shortest_horizon(inst) == 3

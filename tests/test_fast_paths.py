@@ -22,12 +22,13 @@ import pytest
 from helpers import instance, random_instance
 
 import allocator
-import allocator.netflow as netflow
-from allocator.io import read_path
-from allocator.model import build, demand_reach
-from allocator.policy import Policy
-from allocator.schema import TABLES
-from allocator.validate import _parse_table
+import allocator.engine.network as netflow
+from allocator.build.daily import build
+from allocator.inputs.reach import demand_reach
+from allocator.inputs.files import read_path
+from allocator.inputs.policy import Policy
+from allocator.inputs.schema import TABLES
+from allocator.inputs.validate import _parse_table
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -127,11 +127,11 @@ PLAIN_CASES = [
 @pytest.mark.parametrize("text", PLAIN_CASES)
 def test_fast_csv_reader_reads_as_the_careful_one(text, monkeypatch):
     """The C-speed path for plain files gives the same tables, row numbers and issues as csv.reader."""
-    from allocator import io
+    from allocator.inputs import files as io
 
-    fast = io._read_csv(text.encode(), "x.csv")
+    fast = io.read_csv_rows(text.encode(), "x.csv")
     monkeypatch.setattr(io, "_read_plain_csv", lambda _: None)
-    slow = io._read_csv(text.encode(), "x.csv")
+    slow = io.read_csv_rows(text.encode(), "x.csv")
     assert (fast[0] is None) == (slow[0] is None)
     if fast[0] is not None:
         assert list(fast[0].columns) == list(slow[0].columns)
@@ -154,9 +154,9 @@ def test_fast_csv_reader_reads_as_the_careful_one(text, monkeypatch):
     ],
 )
 def test_plain_number_path_parses_as_the_careful_one(cells, monkeypatch):
-    from allocator import validate
-    from allocator.policy import Policy
-    from allocator.schema import TABLES
+    from allocator.inputs import validate
+    from allocator.inputs.policy import Policy
+    from allocator.inputs.schema import TABLES
 
     col = next(c for c in TABLES["supply"].columns if c.name == "quantity")
     rows = np.arange(2, len(cells) + 2)

@@ -6,7 +6,7 @@ from helpers import run_cli
 from test_hand_cases import check_invariants
 
 import allocator
-from allocator.generate import SCALES, generate, write_instance
+from allocator.tools.generate import SCALES, generate, write_instance
 
 
 def test_same_seed_same_bytes_other_seed_other_instance(tmp_path):
@@ -40,5 +40,5 @@ def test_prefecture_scale_sizes_and_hierarchy():
     regions = tables["regions"]
     assert set(regions["parent"]) == set(generate("province", 1)["regions"]["region"])
     assert set(tables["sources"]["region"]) <= set(regions["region"])
-    inst = allocator.Instance.from_frames(**tables)  # validates
+    inst = allocator.from_frames(**tables)  # validates
     assert len(inst.demand) > 0

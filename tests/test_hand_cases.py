@@ -7,7 +7,7 @@ import pytest
 from helpers import instance
 
 import allocator
-from allocator.policy import Policy
+from allocator.inputs.policy import Policy
 
 SUIT = [{"product": "suit", "family": "suit", "grade": "general"}]
 

@@ -8,9 +8,9 @@ from helpers import instance, run_cli, write_folder
 from test_hand_cases import check_invariants
 
 import allocator
-from allocator.generate import generate
-from allocator.hierarchy import gap_vs_flat, level1_instance, solve_hierarchical, top_regions
-from allocator.policy import Policy
+from allocator.inputs.policy import Policy
+from allocator.pipeline.hierarchy import gap_vs_flat, level1_instance, solve_hierarchical, top_regions
+from allocator.tools.generate import generate
 
 COUNTIES = [("p1", "P"), ("p2", "P"), ("q1", "Q"), ("q2", "Q")]
 
@@ -197,7 +197,7 @@ def test_top_regions_follow_the_chain_and_refuse_cycles():
 
 
 def test_an_instance_without_hierarchy_is_refused():
-    inst = allocator.Instance.from_frames(**generate("province", 0))
+    inst = allocator.from_frames(**generate("province", 0))
     with pytest.raises(allocator.InstanceError, match="no region with demand has a parent"):
         solve_hierarchical(inst)
 
@@ -220,7 +220,7 @@ def generated():
     parent = {p: g for g, ps in GREATER.items() for p in ps}
     tables["regions"] = tables["regions"].assign(parent=tables["regions"]["region"].map(parent))
     assert tables["regions"]["parent"].notna().all()
-    inst = allocator.Instance.from_frames(**tables)
+    inst = allocator.from_frames(**tables)
     return inst, solve_hierarchical(inst, workers=1)
 
 
@@ -253,7 +253,7 @@ def test_parallel_equals_serial(generated):
     parallel = solve_hierarchical(inst, workers=2)
     pd.testing.assert_frame_equal(parallel.plan.dispatch, serial.plan.dispatch)
     pd.testing.assert_frame_equal(parallel.plan.fill, serial.plan.fill)
-    from allocator.report import csv_text
+    from allocator.report.folder import csv_text
 
     assert csv_text(parallel.plan.dispatch) == csv_text(serial.plan.dispatch)
 

@@ -16,8 +16,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from allocator.cli import main
-from allocator.svg import fmt_pct, fmt_qty
+from allocator.cli.main import main
+from allocator.report.html.svg import fmt_pct, fmt_qty
 
 ROOT = Path(__file__).resolve().parents[1]
 DAY = ROOT / "instances" / "suits-2020-02-05"

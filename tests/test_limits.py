@@ -12,9 +12,9 @@ from reference import networkx_reference
 from test_hand_cases import check_invariants
 
 import allocator
-from allocator.limits import InstanceTooLarge, count_arcs
-from allocator.model import build
-from allocator.solvers.base import Status
+from allocator.build.daily import build
+from allocator.build.guard import InstanceTooLarge, count_arcs
+from allocator.engine.backends.base import Status
 
 SUITS = Path(__file__).resolve().parents[1] / "instances" / "suits-2020-02-05"
 
@@ -36,7 +36,7 @@ def test_time_limit_zero_gives_a_feasible_plan_and_a_true_bound(seed):
 
 def test_time_limit_in_the_network_equity_stage_keeps_least_shortfall(monkeypatch):
     """The limit strikes between two flows of the equity stage: least-cost plan of the stage-1 optimum."""
-    from allocator import netflow
+    from allocator.engine import network as netflow
 
     inst = random_instance(11, n_sources=8, n_regions=9)
     best = allocator.solve(inst, solver="network")
@@ -63,7 +63,7 @@ def test_time_limit_in_later_stages_keeps_least_shortfall(monkeypatch, stop_at, 
     inst = random_instance(11, n_sources=8, n_regions=9)
     best = allocator.solve(inst, solver="highs")
     stop_at = best.lp_solves if stop_at == "last" else stop_at
-    from allocator.solvers import highs
+    from allocator.engine.backends import highs
 
     real = highs.HighsLP.solve
     calls = []

@@ -18,9 +18,10 @@ import pytest
 import reference_horizon as ref
 
 import allocator
-from allocator.multiday import check_days, plan
-from allocator.policy import policy_from_dict
-from allocator.replay import replay
+from allocator.inputs.policy import policy_from_dict
+from allocator.pipeline.days import plan
+from allocator.verification.days import check_days
+from allocator.pipeline.replay import replay
 
 D0 = date(2020, 2, 1)
 
@@ -46,7 +47,7 @@ def build(
     kw = {k: (pd.DataFrame(v) if v is not None else None) for k, v in tables.items()}
     if frames:
         return kw
-    return allocator.Instance.from_frames(**kw, policy=policy_from_dict(policy or {}, "test"))
+    return allocator.from_frames(**kw, policy=policy_from_dict(policy or {}, "test"))
 
 
 def reg(region, flags="", weight=None):
@@ -506,7 +507,7 @@ def test_replay_horizon_one_is_daily_solves(seed, unmet):
             for r in case["demand"]
             if r["day"] == day(t)
         ]
-        one = allocator.Instance.from_frames(
+        one = allocator.from_frames(
             products=pd.DataFrame(case["products"]),
             sources=pd.DataFrame(case["sources"]),
             supply=pd.DataFrame([{"source": s, "product": p, "quantity": q} for (s, p), q in sorted(supply.items())]),

@@ -12,7 +12,7 @@ from test_hand_cases import check_invariants
 
 import allocator
 from allocator.errors import SolverError
-from allocator.policy import Policy
+from allocator.inputs.policy import Policy
 
 SUIT = [{"product": "suit", "family": "suit", "grade": "general"}]
 
@@ -172,8 +172,8 @@ def test_network_engine_on_the_cli(tmp_path, capsys):
 @pytest.mark.parametrize("seed", range(4))
 def test_families_solved_apart_give_the_same_optimum(seed, monkeypatch):
     """At scale each family is its own part (engine.PART_COLUMNS); the optimum is the same."""
-    from allocator import engine
-    from allocator.model import build, partition
+    from allocator.build.daily import build, partition
+    from allocator.engine import daily as engine
 
     inst = random_instance(70 + seed, fractional_family=True, equity=seed % 2 == 0, icu_for_general=seed == 1)
     together = allocator.solve(inst)
@@ -201,9 +201,7 @@ def test_divisible_supply_nobody_demands_does_not_set_the_unit(solver):
     supply = pd.DataFrame({"source": ["s1", "s1"], "product": ["shield", "gel"], "quantity": [5, 1.5]})
     regions = pd.DataFrame({"region": ["a", "b"], "name": ["A", "B"], "lat": [30, 31], "lon": [114, 115]})
     demand = pd.DataFrame({"region": ["a", "b"], "family": ["shield", "shield"], "quantity": [8, 4]})
-    inst = allocator.Instance.from_frames(
-        products=products, sources=sources, supply=supply, regions=regions, demand=demand
-    )
+    inst = allocator.from_frames(products=products, sources=sources, supply=supply, regions=regions, demand=demand)
     r = allocator.solve(inst, solver=solver)
     d = r.plan.dispatch.set_index("region")["quantity"]
     assert (d["a"], d["b"]) == (4, 1)

@@ -15,7 +15,7 @@ from helpers import run_cli
 from test_validation import make
 
 import allocator
-from allocator.report import OutputError, write_outputs
+from allocator.report.folder import OutputError, write_outputs
 
 ROOT = Path(__file__).resolve().parents[1]
 SUITS = ROOT / "instances" / "suits-2020-02-05"
@@ -43,7 +43,7 @@ def test_interrupted_write_leaves_the_previous_plan(tmp_path, result, monkeypatc
             raise KeyboardInterrupt
         Path(path).write_bytes(data)
 
-    monkeypatch.setattr("allocator.report._write_file", interrupted)
+    monkeypatch.setattr("allocator.report.folder._write_file", interrupted)
     with pytest.raises(KeyboardInterrupt):
         write_outputs(other, out)
     assert snapshot(out) == before
@@ -67,7 +67,7 @@ def test_killed_process_leaves_the_previous_plan(tmp_path):
                 os._exit(9)
             real(path, data)
         r._write_file = dying
-        from allocator.cli import main
+        from allocator.cli.main import main
         main(["solve", {str(SUITS)!r}, "--equity", "off", "--output", {str(out)!r}])
     """)
     proc = subprocess.run([sys.executable, "-c", script], capture_output=True)
@@ -133,7 +133,8 @@ def test_csv_text_is_what_csv_writer_gives():
     import numpy as np
     import pandas as pd
 
-    from allocator.report import _fmt_num, csv_text, neutralise
+    from allocator.inputs.files import neutralise
+    from allocator.report.folder import _fmt_num, csv_text
 
     def by_rows(frame):
         buf = io.StringIO()

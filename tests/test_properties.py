@@ -25,8 +25,8 @@ from test_hand_cases import check_invariants
 from test_validation import VALID
 
 import allocator
-from allocator.cli import main
-from allocator.policy import Policy
+from allocator.cli.main import main
+from allocator.inputs.policy import Policy
 
 SETTINGS = dict(
     derandomize=True,

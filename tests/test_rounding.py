@@ -17,7 +17,8 @@ from reference_side import side_reference
 from test_constrained import _with_sides, check, shipped, small
 
 import allocator
-from allocator import Instance, rounding, side_solve
+from allocator.engine import rounding
+from allocator.engine import side as side_solve
 from allocator.errors import ConflictError, SolverError
 
 
@@ -83,13 +84,13 @@ def test_rounded_plans_never_break_a_row(seed):
 def generated():
     """The generated province instance cut to 3 products, 16 sources, 12 regions, with the
     side tables of ``allocator bench --side`` (capacity, contracts, designated, lots, destinations)."""
-    from allocator import side_bench
-    from allocator.generate import generate
+    from allocator.tools import side_bench
+    from allocator.tools.generate import generate
 
     tables = side_bench.shrink(generate("province", 3), 3, 16, 12)
-    base = allocator.solve(Instance.from_frames(**tables), explain=False)
+    base = allocator.solve(allocator.from_frames(**tables), explain=False)
     return {
-        name: Instance.from_frames(**frames)
+        name: allocator.from_frames(**frames)
         for name, frames in side_bench.side_tables(tables, base.dispatch, 3, "province").items()
     }
 
@@ -172,8 +173,8 @@ def test_fix_destinations_ranks_contract_pairs_first():
     )
     com = pd.DataFrame({"source": ["s1"], "region": ["a"], "product": ["mask"], "minimum": [10]})
     inst = small(products=products, sources=sources, commitments=com)
-    from allocator.constrained import build_side
-    from allocator.model import build
+    from allocator.build.daily import build
+    from allocator.build.side import build_side
 
     side = build_side(inst, build(inst))
     x = np.zeros(side.n_cols)
@@ -193,7 +194,7 @@ def test_verify_checks_a_whole_unit_plan_against_allocator_s():
     """``verify``'s optimality check with side constraints over whole units: the weighted
     shortfall against allocator's plan (an error when worse, named as proven or rounded);
     fair shares and cost are not checked, and the warning says so."""
-    from allocator.verify import verify
+    from allocator.pipeline.check import verify
 
     cap = pd.DataFrame({"source": ["s1"], "measure": ["pallets"], "capacity": [5.35]})
     inst = small(capacity=cap)
@@ -216,8 +217,8 @@ def test_fix_destinations_ranks_by_share_and_by_weight():
     and 200 to c (weight 3, share 0.4): by share a is kept, by the weighted shortfall the
     units take away (300 x 1 against 200 x 3) c is; ``solve_rounded`` tries both and keeps
     the better plan."""
-    from allocator.constrained import build_side
-    from allocator.model import build
+    from allocator.build.daily import build
+    from allocator.build.side import build_side
 
     sources = pd.DataFrame(
         {"source": ["s1", "s2"], "name": ["S1", "S2"], "region": ["a", "b"], "max_destinations": [1, None]}

@@ -17,13 +17,13 @@ import pytest
 from helpers import instance, random_instance
 
 import allocator
-from allocator.engine import solve_model
-from allocator.model import build
-from allocator.plan import Plan, group_sums, plan_from_solution, rows_sorted
-from allocator.policy import Policy
+from allocator.build.daily import build
+from allocator.engine.daily import solve_model
+from allocator.inputs.policy import Policy
+from allocator.plan.daily import Plan, group_sums, plan_from_solution, rows_sorted
 
-verify_module = importlib.import_module("allocator.verify")
-explain_module = importlib.import_module("allocator.explain")
+verify_module = importlib.import_module("allocator.verification.daily")
+explain_module = importlib.import_module("allocator.explain.reasons")
 
 
 # --- the row-by-row definitions ------------------------------------------------------------
@@ -124,7 +124,7 @@ def _ref_verify(instance, plan, fill=None):
 
     keys = dispatch[["source", "region", "product"]]
     if instance.routes is None:
-        from allocator.geo import great_circle_km
+        from allocator.inputs.geo import great_circle_km
 
         src = instance.sources.set_index("source")
         reg = instance.regions.set_index("region")

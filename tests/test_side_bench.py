@@ -9,13 +9,15 @@ proven (``auto`` below ``side_solve.PROVEN_LIMIT``). No time is asserted.
 
 from __future__ import annotations
 
+import allocator
+
 import json
 
 import pytest
 from helpers import run_cli
 
-from allocator import side_bench
-from allocator.generate import generate
+from allocator.tools import side_bench
+from allocator.tools.generate import generate
 
 
 @pytest.fixture(scope="module")
@@ -64,7 +66,7 @@ def test_side_tables_are_the_same_for_the_same_seed():
     tables = side_bench.shrink(generate("province", 3), 3, 20, 16)
     import allocator
 
-    dispatch = allocator.solve(allocator.Instance.from_frames(**tables), explain=False).dispatch
+    dispatch = allocator.solve(allocator.from_frames(**tables), explain=False).dispatch
     one = side_bench.side_tables(tables, dispatch, 3, "province")
     two = side_bench.side_tables(tables, dispatch, 3, "province")
     for path in side_bench.CUMULATIVE:
@@ -116,11 +118,10 @@ def test_highs_time_limit_counts_from_now():
     """HiGHS checks ``time_limit`` against its run clock, which adds up every ``run`` of the
     object: the adapter's limit is that clock plus the seconds left (else a path's limit was
     spent twice, and the side model stopped at half its time limit)."""
-    from allocator import Instance
-    from allocator.model import build
-    from allocator.solvers import make_lp
+    from allocator.build.daily import build
+    from allocator.engine.backends import make_lp
 
-    m = build(Instance.from_frames(**side_bench.shrink(generate("province", 1), 4, 30, 32)))
+    m = build(allocator.from_frames(**side_bench.shrink(generate("province", 1), 4, 30, 32)))
     lp = make_lp(
         "highs",
         col_lower=m.col_lower,

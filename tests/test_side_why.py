@@ -63,7 +63,7 @@ def test_source_values_are_what_one_more_unit_saves(name, inst):
         supply = f["supply"].copy()
         at = (supply["source"] == rec.source) & (supply["product"] == rec.product)
         supply.loc[at, "quantity"] += 1
-        more = allocator.solve(Instance.from_frames(policy=inst.policy, **{**f, "supply": supply}), explain=False)
+        more = allocator.solve(allocator.from_frames(policy=inst.policy, **{**f, "supply": supply}), explain=False)
         assert w - more.objective["weighted_shortfall"] == pytest.approx(rec.value, abs=1e-6), (rec.source, rec.product)
 
 
@@ -92,7 +92,7 @@ def test_every_not_sent_reason_is_the_true_one(name, inst):
             com.loc[own, "minimum"] = rec.quantity + 1
         else:
             com = pd.concat([com, ask], ignore_index=True)
-        asked = Instance.from_frames(policy=inst.policy, **{**f, "commitments": com})
+        asked = allocator.from_frames(policy=inst.policy, **{**f, "commitments": com})
         if rec.why in ("designated", "capacity", "side_limit"):
             # No plan sends it: the independent statement (PuLP + CBC) is infeasible.
             assert side_reference(asked) is None, (rec.source, rec.region, rec.why)
@@ -132,7 +132,7 @@ def test_lot_reason_and_budget(monkeypatch):
     r = allocator.solve(small(products=lots))
     line = r.accounts.query("source == 's2' and line == 'not_sent'")
     assert (line["why"] == "side_limit").all() and line["reason"].str.contains("minimum lot of 150").all()
-    import allocator.side_why as side_why
+    import allocator.explain.side_values as side_why
 
     monkeypatch.setattr(side_why, "MAX_SOLVES_MIP", 3)
     r = allocator.solve(small(products=lots))

@@ -10,9 +10,10 @@ from helpers import frames, instance, write_folder
 from test_hand_cases import SUIT, check_invariants, regions
 
 import allocator
-from allocator.cli import main
-from allocator.policy import Policy
-from allocator.stability import pair_changes, read_previous
+from allocator.build.previous import pair_changes
+from allocator.report.reader import read_previous
+from allocator.cli.main import main
+from allocator.inputs.policy import Policy
 
 SOLVERS = ["network", "highs"]
 

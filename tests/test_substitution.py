@@ -16,10 +16,10 @@ from helpers import frames, random_instance, run_cli, write_folder
 from reference import networkx_reference, pulp_reference
 
 import allocator
-from allocator import engine
+from allocator.build.daily import build, family_components, partition
+from allocator.engine import daily as engine
 from allocator.errors import InstanceError
-from allocator.model import build, family_components, partition
-from allocator.policy import Policy
+from allocator.inputs.policy import Policy
 
 SOLVERS = ("network", "highs", "auto")
 SHIELD_GOGGLES = [{"product": "shield", "family": "face_shield"}, {"product": "goggles", "family": "goggles"}]
@@ -40,7 +40,7 @@ def make(products, supply, demand, routes, substitutes, policy=None, regions=Non
         routes=routes,
     )
     subs = None if substitutes is None else pd.DataFrame(substitutes)
-    return allocator.Instance.from_frames(**tables, substitutes=subs, policy=policy or Policy())
+    return allocator.from_frames(**tables, substitutes=subs, policy=policy or Policy())
 
 
 def row(result, region, family, use="general"):
@@ -464,8 +464,8 @@ def test_cli_round_trip(tmp_path, capsys):
 
 
 def test_multi_day_and_two_level_solves_refuse_substitutes(tmp_path, capsys):
-    from allocator.hierarchy import solve_hierarchical
-    from allocator.multiday import plan
+    from allocator.pipeline.days import plan
+    from allocator.pipeline.hierarchy import solve_hierarchical
 
     inst = linked_instance()
     for run in (plan, solve_hierarchical):
@@ -491,7 +491,7 @@ def with_substitutes(inst, rng):
     tables = {t: f.drop(columns=[c for c in f.columns if c.startswith("_")]) for t, f in tables.items()}
     more = tables["supply"]["product"] == ["gb", "em", "mask"][int(rng.integers(3))]
     tables["supply"].loc[more, "quantity"] *= 3
-    return allocator.Instance.from_frames(
+    return allocator.from_frames(
         **tables, substitutes=pd.DataFrame(rows, columns=["product", "family", "use", "preference"]), policy=inst.policy
     )
 

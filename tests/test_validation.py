@@ -181,7 +181,7 @@ def test_not_a_folder(tmp_path, capsys):
 def test_readme_documents_every_column():
     from pathlib import Path
 
-    from allocator.schema import TABLES
+    from allocator.inputs.schema import TABLES
 
     readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
     for table in TABLES.values():

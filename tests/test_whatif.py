@@ -14,7 +14,8 @@ from helpers import frames, instance, run_cli, write_folder
 from test_hand_cases import check_invariants
 
 import allocator
-from allocator.whatif import apply_changes, compare, parse_changes
+from allocator.inputs.edits import apply_changes, parse_changes
+from allocator.report.compare import compare
 
 SUIT = [{"product": "suit", "family": "suit", "grade": "general"}]
 

@@ -1,4 +1,4 @@
-"""Explanations (``allocator.why``): what one more unit is worth, and why each source's output
+"""Explanations (``allocator.explain.values``): what one more unit is worth, and why each source's output
 went where it went.
 
 Hand cases work out every marginal value and every reason (in each docstring). Then, on
@@ -18,12 +18,9 @@ import pytest
 from helpers import instance, random_instance
 
 import allocator
-from allocator.engine import solve_model
-from allocator.model import build
-from allocator.policy import Policy
-from allocator.schema import TABLES
-from allocator.whatif import apply_changes
-from allocator.why import (
+from allocator.build.daily import build
+from allocator.engine.daily import solve_model
+from allocator.explain.values import (
     ACCOUNT_COLUMNS,
     MARGINAL_COLUMNS,
     WHY_CODES,
@@ -32,6 +29,9 @@ from allocator.why import (
     _strong_components,
     why_tables,
 )
+from allocator.inputs.edits import apply_changes
+from allocator.inputs.policy import Policy
+from allocator.inputs.schema import TABLES
 
 SUIT = [{"product": "suit", "family": "suit", "grade": "general"}]
 
@@ -363,7 +363,7 @@ def test_with_substitutes(seed):
             {"product": "mask", "family": "suit", "use": "general", "preference": 2},
         ]
     )
-    inst = allocator.Instance.from_frames(**t, policy=Policy().with_overrides({"substitution.cost": 5}))
+    inst = allocator.from_frames(**t, policy=Policy().with_overrides({"substitution.cost": 5}))
     model, sol, marginal, accounts = solved(inst)
     assert (model.serve["preference"] > 0).any()
     assert_reasons_are_true(inst, model, sol, accounts)
@@ -521,7 +521,7 @@ def with_unit_at(inst, region, product):
     add("sources", source="zz_new", name="New", region=region)
     add("supply", source="zz_new", product=product, quantity=1)
     add("routes", source="zz_new", region=region, product=product, cost=0)
-    return allocator.Instance.from_frames(**t, policy=inst.policy)
+    return allocator.from_frames(**t, policy=inst.policy)
 
 
 def plan_by_hand(model, ships: dict) -> np.ndarray:
