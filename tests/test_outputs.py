@@ -58,7 +58,7 @@ def test_killed_process_leaves_the_previous_plan(tmp_path):
     )
     before = snapshot(out)
     script = textwrap.dedent(f"""
-        import os, allocator.report as r
+        import os, allocator.report.folder as r
         real = r._write_file
         n = []
         def dying(path, data):

@@ -76,12 +76,14 @@ def available_memory() -> int | None:
     return min(found) if found else None
 
 
-def check_size(instance: Instance, memory_limit: float | None = None) -> int:
+def check_size(instance: Instance, memory_limit: float | None = None, days: int = 1) -> int:
     """Raise ``InstanceTooLarge`` if the model would not fit; return the arc count.
 
-    ``memory_limit`` (bytes) replaces the memory the machine reports as available.
+    ``memory_limit`` (bytes) replaces the memory the machine reports as available. ``days``:
+    the days one model plans at once (a multi-day model holds every arc once per day; its
+    allowance is the day's times the days, not calibrated apart).
     """
-    arcs = count_arcs(instance)
+    arcs = count_arcs(instance) * max(int(days), 1)
     need = BASE_BYTES + SAFETY * BYTES_PER_ARC * arcs
     have = memory_limit if memory_limit is not None else available_memory()
     if have is not None and need > have:

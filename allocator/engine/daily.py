@@ -13,12 +13,12 @@ error if one does not fit) or ``highs`` (every family on the LP engine).
 
 from __future__ import annotations
 
-import time
 
 import numpy as np
 
 from allocator.build.daily import FlowModel, family_components, partition
-from allocator.engine.lp import LexSolution, solve_lexicographic
+from allocator.engine.lp import solve_lexicographic
+from allocator.engine.types import Deadline, StagedSolution, Status
 from allocator.errors import SolverError
 
 __all__ = ["PART_COLUMNS", "SOLVERS", "family_groups", "solve_model"]
@@ -27,29 +27,35 @@ SOLVERS = ("auto", "network", "highs")
 
 
 def solve_model(
-    model: FlowModel, *, equity: bool, solver: str = "auto", time_limit: float | None = None, instance=None
-) -> LexSolution:
-    """The lexicographic optimum of ``model``, each family on its engine."""
+    model: FlowModel,
+    *,
+    equity: bool,
+    solver: str = "auto",
+    time_limit: float | None = None,
+    instance=None,
+    deadline: Deadline | None = None,
+) -> StagedSolution:
+    """The lexicographic optimum of ``model``, each family on its engine, all within one deadline."""
+    if deadline is None:
+        deadline = Deadline(time_limit)
     if solver not in SOLVERS:
         raise ValueError(f"unknown solver {solver!r}: expected one of {', '.join(SOLVERS)}")
     if solver == "highs":
-        return solve_lexicographic(model, equity=equity, time_limit=time_limit, instance=instance)
+        return solve_lexicographic(model, equity=equity, deadline=deadline, instance=instance)
     from allocator.engine.network import Unsuitable, solve_network
 
-    t0 = time.perf_counter()
     groups = family_groups(model)
     parts = partition(model, groups) if len(groups) > 1 else [(model, np.arange(model.n_cols))]
     solutions = []
     for part, cols in parts:
-        left = None if time_limit is None else max(0.0, time_limit - (time.perf_counter() - t0))
         try:
-            sol = solve_network(part, equity=equity, time_limit=left, instance=instance)
+            sol = solve_network(part, equity=equity, deadline=deadline, instance=instance)
         except Unsuitable as exc:
             if solver == "network":
                 raise SolverError(
                     f"the network engine cannot solve this instance exactly: {exc}; use --solver auto or highs"
                 ) from None
-            sol = solve_lexicographic(part, equity=equity, time_limit=left, instance=instance)
+            sol = solve_lexicographic(part, equity=equity, deadline=deadline, instance=instance)
         solutions.append((sol, cols))
     return solutions[0][0] if len(solutions) == 1 else _merge(model, solutions)
 
@@ -89,7 +95,7 @@ def family_groups(model: FlowModel) -> list[list]:
     return groups
 
 
-def _merge(model: FlowModel, solutions: list[tuple[LexSolution, np.ndarray]]) -> LexSolution:
+def _merge(model: FlowModel, solutions: list[tuple[StagedSolution, np.ndarray]]) -> StagedSolution:
     x = np.zeros(model.n_cols)
     fair = np.full(len(model.demand), np.nan)
     boxed = all(s.fair_lo is not None for s, _ in solutions)
@@ -104,9 +110,9 @@ def _merge(model: FlowModel, solutions: list[tuple[LexSolution, np.ndarray]]) ->
             fair_lo[rows], fair_hi[rows] = sol.fair_lo, sol.fair_hi
         for k, v in sol.seconds.items():
             seconds[k] = seconds.get(k, 0.0) + v
-    stopped = [s for s, _ in solutions if s.status != "optimal"]
+    stopped = [s for s, _ in solutions if s.status is not Status.OPTIMAL]
     bounds = [s.shortfall_bound for s, _ in solutions]
-    return LexSolution(
+    return StagedSolution(
         x=x,
         weighted_shortfall=sum(s.weighted_shortfall for s, _ in solutions),
         route_cost=sum(s.route_cost for s, _ in solutions),
@@ -114,7 +120,7 @@ def _merge(model: FlowModel, solutions: list[tuple[LexSolution, np.ndarray]]) ->
         lp_solves=sum(s.lp_solves for s, _ in solutions),
         seconds=seconds,
         solver="+".join(dict.fromkeys(s.solver for s, _ in solutions)),
-        status="time_limit" if stopped else "optimal",
+        status=Status.TIME_LIMIT if stopped else Status.OPTIMAL,
         stopped_in=stopped[0].stopped_in if stopped else None,
         shortfall_bound=None if any(b is None for b in bounds) else sum(bounds),
         fair_lo=fair_lo,

@@ -23,35 +23,20 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
 from allocator.build.daily import FlowModel
-from allocator.engine.backends import LPResult, Status, make_lp
+from allocator.engine.backends import LPResult, make_lp
+from allocator.engine.backends import Status as LPStatus
+from allocator.engine.types import Deadline, StagedSolution, Status
 from allocator.errors import SolverError
 
-__all__ = ["LexSolution", "solve_lexicographic", "fair_box", "weight_classes", "stopped_before_stage_one"]
+__all__ = ["solve_lexicographic", "fair_box", "weight_classes", "stopped_before_stage_one"]
 
 _REL_TOL = 1e-7  # reduced costs and duals below this (relative) count as zero
 _INT_TOL = 1e-6  # how far from a whole number a countable value may come back
-
-
-@dataclass
-class LexSolution:
-    x: np.ndarray  # values of the model's columns (countable ones whole)
-    weighted_shortfall: float  # of this plan; the stage-1 optimum when status is optimal
-    route_cost: float  # of this plan; the stage-3 optimum when status is optimal
-    fair_fill: np.ndarray  # per demand row: its max-min fair fill rate (NaN without equity)
-    lp_solves: int
-    seconds: dict[str, float] = field(default_factory=dict)
-    solver: str = "highs"
-    status: str = "optimal"  # or "time_limit"
-    stopped_in: str | None = None  # the stage the time limit stopped: shortfall, equity or cost
-    shortfall_bound: float | None = None  # proven lower bound on the least weighted shortfall
-    fair_lo: np.ndarray | None = None  # per demand row: least delivery inside its fair box (with equity)
-    fair_hi: np.ndarray | None = None  # per demand row: most delivery inside its fair box
 
 
 class _OutOfTime(Exception):
@@ -67,7 +52,8 @@ def solve_lexicographic(
     instance=None,
     whole: bool = True,
     fallback: bool = True,
-) -> LexSolution:
+    deadline: Deadline | None = None,
+) -> StagedSolution:
     """Run the three stages on ``model`` and return the integral optimum.
 
     ``model`` is a ``FlowModel`` or any model with the same interface (the multi-day
@@ -82,10 +68,13 @@ def solve_lexicographic(
     with a proven bound on the least weighted shortfall; stopped later, the plan is the
     stage-1 optimum (least weighted shortfall, without the equity and cost stages). With
     ``fallback=False`` (a model without the daily network's tables, which the greedy plan
-    needs) the time limit raises ``SolverError`` instead.
+    needs) there is no plan before stage 1 ends: stopped there, ``SolverError``; stopped later,
+    the stage-1 optimum as the LP gives it (the driver checks it is whole). ``deadline`` (one
+    for a whole solve, ``engine.types.Deadline``) replaces ``time_limit`` when given.
     """
     t0 = time.perf_counter()
-    deadline = None if time_limit is None else t0 + max(float(time_limit), 0.0)
+    if deadline is None:
+        deadline = Deadline(time_limit)
     seconds: dict[str, float] = {}
     n = model.n_cols
     lp = make_lp(
@@ -102,16 +91,16 @@ def solve_lexicographic(
     counter = [0]
 
     def run(what: str) -> LPResult:
-        if deadline is not None:
-            left = deadline - time.perf_counter()
+        left = deadline.left()
+        if left is not None:
             if left <= 0:
                 raise _OutOfTime
             lp.set_time_limit(left)
         counter[0] += 1
         r = lp.solve()
-        if r.status is Status.TIME_LIMIT:
+        if r.status is LPStatus.TIME_LIMIT:
             raise _OutOfTime
-        if r.status is not Status.OPTIMAL:
+        if r.status is not LPStatus.OPTIMAL:
             msg = f"{what}: the solver stopped with status {r.status.value} ({r.message})"
             raise SolverError(msg)
         return r
@@ -123,7 +112,12 @@ def solve_lexicographic(
         r = run("stage 1 (weighted shortfall)")
     except _OutOfTime:
         if not fallback:
-            raise SolverError("the time limit stopped stage 1 (weighted shortfall)") from None
+            msg = (
+                "the time limit stopped stage 1 (weighted shortfall) before any plan: a plan of this model "
+                "(side constraints or several days) is returned only when optimal in its first stage; "
+                "raise --time-limit"
+            )
+            raise SolverError(msg) from None
         return _stopped(model, "shortfall", None, counter[0], seconds, solver, instance)
     w_star = float(r.objective)
     x1 = r.x[:n].copy()
@@ -148,8 +142,20 @@ def solve_lexicographic(
         lp.set_costs(c3)
         r = run("stage 3 (route cost)")
     except _OutOfTime:
-        if not fallback:
-            raise SolverError(f"the time limit stopped the {stage} stage") from None
+        if not fallback:  # the stage-1 optimum as the LP gives it; the caller checks it is whole
+            x1 = np.where(np.abs(x1) < 1e-9, 0.0, x1)
+            return StagedSolution(
+                x=x1,
+                weighted_shortfall=w_star,
+                route_cost=float(x1 @ model.cost_vector("cost")),
+                fair_fill=np.full(len(model.demand), np.nan),
+                lp_solves=counter[0],
+                seconds=seconds,
+                solver=solver,
+                status=Status.TIME_LIMIT,
+                stopped_in=stage,
+                shortfall_bound=w_star,
+            )
         return _stopped(model, stage, x1, counter[0], seconds, solver, instance, w_star)
     x = _whole(model, r.x[:n]) if whole else np.where(np.abs(r.x[:n]) < 1e-9, 0.0, r.x[:n])
     seconds["cost"] = time.perf_counter() - t2
@@ -162,7 +168,7 @@ def solve_lexicographic(
             model.demand["countable"].to_numpy(bool),
             model.demand["weight"].to_numpy(float),
         )
-    return LexSolution(
+    return StagedSolution(
         x=x,
         weighted_shortfall=w_star,
         route_cost=route_cost,
@@ -190,14 +196,14 @@ def _whole(model: FlowModel, x: np.ndarray) -> np.ndarray:
     return np.where(np.abs(x) < 1e-9, 0.0, x)
 
 
-def stopped_before_stage_one(model: FlowModel, solver: str, instance) -> LexSolution:
+def stopped_before_stage_one(model: FlowModel, solver: str, instance) -> StagedSolution:
     """Out of time before the least shortfall is known: the greedy plan and a proven bound."""
     return _stopped(model, "shortfall", None, 0, {}, solver, instance)
 
 
 def _stopped(
     model: FlowModel, stage: str, x1, solves: int, seconds: dict, solver: str, instance, w_star: float | None = None
-) -> LexSolution:
+) -> StagedSolution:
     from allocator.engine.greedy import greedy_plan, pooled_lower_bound
 
     x = None
@@ -213,7 +219,7 @@ def _stopped(
     w = float(weights @ x[model.n_ship + model.n_serve :])
     cost = float(x[: model.n_ship] @ model.ship["cost"].to_numpy(float))
     fair = np.full(len(model.demand), np.nan)
-    return LexSolution(
+    return StagedSolution(
         x=x,
         weighted_shortfall=w,
         route_cost=cost,
@@ -221,7 +227,7 @@ def _stopped(
         lp_solves=solves,
         seconds=seconds,
         solver=solver,
-        status="time_limit",
+        status=Status.TIME_LIMIT,
         stopped_in=stage,
         shortfall_bound=bound,
     )

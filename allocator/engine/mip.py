@@ -12,25 +12,51 @@ HiGHS branch and bound (``solvers.highs``: relative gap 0, presolve off).
 
 from __future__ import annotations
 
-import time
+from dataclasses import dataclass
 
 import numpy as np
 
 from allocator.engine.backends import Status, make_lp
 from allocator.engine.lp import fair_box
+from allocator.engine.types import Deadline
 from allocator.errors import SolverError
 
-__all__ = ["lexicographic_mip"]
+__all__ = ["MipResult", "lexicographic_mip"]
 
 
-def lexicographic_mip(model, fair: np.ndarray | None, time_limit: float | None = None) -> tuple[np.ndarray, int]:
+@dataclass
+class MipResult:
+    x: np.ndarray  # the plan (countable columns whole)
+    solves: int
+    bound: float | None = None  # with a time limit in stage 1: branch and bound's proven lower bound
+    stopped_in: str | None = None  # the stage the time limit stopped (the plan is the last stage's that ended)
+
+
+class _Stopped(Exception):
+    def __init__(self, r, what: str):
+        self.r, self.what = r, what
+
+
+def lexicographic_mip(
+    model,
+    fair: np.ndarray | None,
+    time_limit: float | None = None,
+    *,
+    deadline: Deadline | None = None,
+    partial: bool = False,
+) -> MipResult:
     """The three stages over whole-unit plans: ``model``'s ``countable_cols()`` integer.
 
-    ``model`` has the interface ``lexicographic.solve_lexicographic`` reads. ``fair``: the
-    LP's max-min fair fill rate per demand row (None: no equity stage). Returns the plan and
-    the number of MIP solves. Each stage is solved to a proven optimum (relative gap 0) and
-    held while the next is solved (slack: ``hold``).
+    ``model`` has the interface ``engine.types.StagedModel``. ``fair``: the LP's max-min fair
+    fill rate per demand row (None: no equity stage). Each stage is solved to a proven optimum
+    (relative gap 0) and held while the next is solved (slack: ``hold``).
+
+    When the deadline strikes: without ``partial``, ``SolverError``; with it, the best plan so
+    far: in stage 1 the incumbent (if branch and bound found one; else ``SolverError``) with
+    the proven bound, later the plan of the last stage that ended.
     """
+    if deadline is None:
+        deadline = Deadline(time_limit)
     n = model.n_cols
     lp = make_lp(
         "highs",
@@ -46,7 +72,6 @@ def lexicographic_mip(model, fair: np.ndarray | None, time_limit: float | None =
     lp.set_integer(np.flatnonzero(countable))
     integer = np.asarray(countable, dtype=bool)
     solves = 0
-    deadline = None if time_limit is None else time.perf_counter() + float(time_limit)
 
     def run(cost: np.ndarray, what: str) -> np.ndarray:
         nonlocal solves
@@ -54,10 +79,13 @@ def lexicographic_mip(model, fair: np.ndarray | None, time_limit: float | None =
         full[: len(cost)] = cost
         lp.set_costs(full)
         solves += 1
-        if time_limit is not None:
-            lp.set_time_limit(max(0.0, deadline - time.perf_counter()))
+        left = deadline.left()
+        if left is not None:
+            lp.set_time_limit(left)
         r = lp.solve()
         if r.status is Status.TIME_LIMIT:
+            if partial:
+                raise _Stopped(r, what)
             msg = f"{what} (whole units): the time limit stopped the branch and bound before a proven optimum"
             raise SolverError(msg)
         if r.status is not Status.OPTIMAL:
@@ -83,31 +111,48 @@ def lexicographic_mip(model, fair: np.ndarray | None, time_limit: float | None =
         lp.add_rows(np.array([-np.inf]), np.array([best + tol]), np.array([0, len(cols)]), cols, c)
 
     c1 = model.cost_vector("shortfall")
-    x = run(c1, "stage 1 (weighted shortfall)")
+    try:
+        x = run(c1, "stage 1 (weighted shortfall)")
+    except _Stopped as stop:
+        if not stop.r.has_solution:
+            msg = (
+                "stage 1 (weighted shortfall, whole units): the time limit struck before branch and bound found a plan"
+            )
+            raise SolverError(msg) from None
+        return MipResult(_clean(model, stop.r.x[:n]), solves, bound=stop.r.bound, stopped_in="shortfall")
     hold(c1, x)
-    if fair is not None and len(model.demand):
-        quantity = model.demand["quantity"].to_numpy(float)
-        lo, _ = fair_box(
-            np.nan_to_num(fair, nan=0.0),
-            quantity,
-            model.demand["countable"].to_numpy(bool),
-            model.demand["weight"].to_numpy(float),
-        )
-        short = model.short_cols
-        # below_k >= short_k - (quantity_k - lo_k): the units row k falls short of its fair box.
-        below = np.array([lp.add_col(0.0, 0.0, np.inf) for _ in range(len(short))], dtype=np.int64)
-        k = len(short)
-        start = np.arange(0, 2 * k + 1, 2)
-        index = np.column_stack([short, below]).ravel()
-        value = np.column_stack([np.ones(k), -np.ones(k)]).ravel()
-        lp.add_rows(np.full(k, -np.inf), quantity - lo, start, index, value)
-        c2 = np.zeros(lp.n_cols)
-        c2[below] = 1.0
-        integer = np.concatenate([integer, np.zeros(k, dtype=bool)])  # the ``below`` columns are continuous
-        x = run(c2, "stage 2 (equity)")
-        hold(c2, x)
-    x = run(model.cost_vector("plan"), "stage 3 (cost)")[:n]
+    stage = "equity"
+    try:
+        if fair is not None and len(model.demand):
+            quantity = model.demand["quantity"].to_numpy(float)
+            lo, _ = fair_box(
+                np.nan_to_num(fair, nan=0.0),
+                quantity,
+                model.demand["countable"].to_numpy(bool),
+                model.demand["weight"].to_numpy(float),
+            )
+            short = model.short_cols
+            # below_k >= short_k - (quantity_k - lo_k): the units row k falls short of its fair box.
+            below = np.array([lp.add_col(0.0, 0.0, np.inf) for _ in range(len(short))], dtype=np.int64)
+            k = len(short)
+            start = np.arange(0, 2 * k + 1, 2)
+            index = np.column_stack([short, below]).ravel()
+            value = np.column_stack([np.ones(k), -np.ones(k)]).ravel()
+            lp.add_rows(np.full(k, -np.inf), quantity - lo, start, index, value)
+            c2 = np.zeros(lp.n_cols)
+            c2[below] = 1.0
+            integer = np.concatenate([integer, np.zeros(k, dtype=bool)])  # the ``below`` columns are continuous
+            x = run(c2, "stage 2 (equity)")
+            hold(c2, x)
+        stage = "cost"
+        x = run(model.cost_vector("plan"), "stage 3 (cost)")[:n]
+    except _Stopped:
+        return MipResult(_clean(model, x[:n]), solves, stopped_in=stage)
+    return MipResult(_clean(model, x), solves)
+
+
+def _clean(model, x: np.ndarray) -> np.ndarray:
     countable = model.countable_cols()
     x = x.copy()
     x[countable] = np.round(x[countable])
-    return np.where(np.abs(x) < 1e-9, 0.0, np.maximum(x, 0.0)), solves
+    return np.where(np.abs(x) < 1e-9, 0.0, np.maximum(x, 0.0))

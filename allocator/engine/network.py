@@ -42,7 +42,8 @@ import numpy as np
 
 from allocator.build.daily import FlowModel, family_components
 from allocator.engine.backends.ortools_flow import INT_LIMIT, FlowRangeError, max_flow, min_cost_flow
-from allocator.engine.lp import LexSolution, stopped_before_stage_one, weight_classes
+from allocator.engine.lp import stopped_before_stage_one, weight_classes
+from allocator.engine.types import Deadline, StagedSolution, Status
 
 __all__ = ["Unsuitable", "decimal_scale", "solve_network"]
 
@@ -287,8 +288,13 @@ class _Graph:
 
 
 def solve_network(
-    model: FlowModel, *, equity: bool = True, time_limit: float | None = None, instance=None
-) -> LexSolution:
+    model: FlowModel,
+    *,
+    equity: bool = True,
+    time_limit: float | None = None,
+    instance=None,
+    deadline: Deadline | None = None,
+) -> StagedSolution:
     """Run the three stages with flows; raise ``Unsuitable`` for data it cannot take exactly.
 
     ``time_limit`` is checked before each flow (a flow, once started, runs to its end):
@@ -297,7 +303,8 @@ def solve_network(
     stage-1 optimum.
     """
     t0 = time.perf_counter()
-    deadline = None if time_limit is None else t0 + max(float(time_limit), 0.0)
+    if deadline is None:
+        deadline = Deadline(time_limit)
     weights = model.demand["weight"].to_numpy(float)
     classes = weight_classes(weights, np.ones(len(weights), dtype=bool))
     tier = np.zeros(len(weights), dtype=np.int64)
@@ -350,13 +357,13 @@ def solve_network(
             for k in range(n_tiers):
                 _fair_tier(g, k, totals, family_totals[k], lo, hi, fair, deadline)
         seconds["equity"] = time.perf_counter() - t1
-        status, stopped_in = "optimal", None
+        status, stopped_in = Status.OPTIMAL, None
     except FlowRangeError as exc:
         raise Unsuitable(str(exc)) from None
     except _OutOfTime:
         # Out of time in the equity stage (each flow runs to the end; the limit is checked
         # between them): the least-cost plan on the stage-1 face, without equity.
-        status, stopped_in = "time_limit", "equity"
+        status, stopped_in = Status.TIME_LIMIT, "equity"
         lo, hi = np.zeros(len(g.q), dtype=np.int64), g.q.copy()
         fair = np.full(len(g.q), np.nan)
     # Stage 3: least route cost inside the boxes, every tier at its total.
@@ -375,8 +382,8 @@ def solve_network(
     unit = g.unit_scale
     x = np.concatenate([g.serve_flows(flow), g.q - served]) / unit
     route_cost = _exact_dot(flow[: g.a_serve], costs) / cost_scale / unit
-    boxed = equity and status == "optimal"
-    return LexSolution(
+    boxed = equity and status is Status.OPTIMAL
+    return StagedSolution(
         x=x,
         weighted_shortfall=w_star,
         route_cost=route_cost,
@@ -400,8 +407,8 @@ def _exact_dot(a: np.ndarray, b: np.ndarray) -> float:
     return float(sum(int(x) * int(y) for x, y in zip(a[a != 0].tolist(), b[a != 0].tolist())))
 
 
-def _check_time(deadline) -> None:
-    if deadline is not None and time.perf_counter() > deadline:
+def _check_time(deadline: Deadline) -> None:
+    if deadline.expired():
         raise _OutOfTime
 
 

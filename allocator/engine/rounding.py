@@ -44,7 +44,8 @@ import numpy as np
 import pandas as pd
 
 from allocator.build.side import SideModel
-from allocator.engine.lp import LexSolution, solve_lexicographic
+from allocator.engine.lp import solve_lexicographic
+from allocator.engine.types import StagedSolution
 from allocator.engine.mip import lexicographic_mip
 from allocator.errors import SolverError
 
@@ -58,7 +59,7 @@ class NoRoundedPlan(SolverError):
 
 
 def solve_rounded(
-    model: SideModel, lex: LexSolution, *, equity: bool, time_limit: float | None
+    model: SideModel, lex: StagedSolution, *, equity: bool, time_limit: float | None
 ) -> tuple[np.ndarray, int, dict[str, float]]:
     """A whole-unit plan of ``model`` (all its columns) near its LP optimum ``lex``.
 
@@ -109,11 +110,12 @@ def solve_rounded(
     return best[1], solves, seconds
 
 
-def _round(model: SideModel, lex: LexSolution, equity: bool, time_limit: float | None) -> tuple[np.ndarray, int]:
+def _round(model: SideModel, lex: StagedSolution, equity: bool, time_limit: float | None) -> tuple[np.ndarray, int]:
     """Steps 2 and 3: the lexicographic MIPs over the neighbourhood of ``lex.x``."""
     boxed = neighbourhood(model, lex.x)
     try:
-        return lexicographic_mip(boxed, lex.fair_fill if equity else None, time_limit=time_limit)
+        mip = lexicographic_mip(boxed, lex.fair_fill if equity else None, time_limit=time_limit)
+        return mip.x, mip.solves
     except SolverError as exc:
         if "status infeasible" in str(exc):
             raise NoRoundedPlan(f"the LP optimum's neighbourhood holds no whole-unit plan ({exc})") from None

@@ -21,13 +21,13 @@ import time
 
 import pandas as pd
 
-from allocator.build.horizon import Calendar, build_horizon, initial_state
-from allocator.engine.horizon import solve_horizon
+from allocator.build.horizon import Calendar, initial_state
 from allocator.errors import SolverError
 from allocator.inputs.instance import Instance
 from allocator.plan.results import ReplayResult
 from allocator.plan.tables import day_tier_table
-from allocator.plan.days import day_plan, state_after
+from allocator.pipeline.days import run_days
+from allocator.plan.days import state_after
 
 __all__ = ["replay", "horizon_warning", "shortest_horizon"]
 
@@ -70,9 +70,14 @@ def replay(
     forecast: str = "perfect",
     equity: bool | None = None,
     progress=None,
+    time_limit: float | None = None,
+    memory_limit: float | None = None,
+    check: bool = True,
 ) -> ReplayResult:
     """Roll a ``horizon``-day plan over the instance's days, committing one day at a time.
-    ``horizon``: days planned each morning (default ``shortest_horizon(instance)``)."""
+    ``horizon``: days planned each morning (default ``shortest_horizon(instance)``). Each
+    morning is the one multi-day run (``pipeline.days.run_days``), its plan checked
+    (``check``); ``time_limit`` is per morning's solve, ``memory_limit`` per morning's model."""
     t0 = time.perf_counter()
     if horizon is None:
         horizon = shortest_horizon(instance)
@@ -90,16 +95,30 @@ def replay(
     state = initial_state(instance, cal, first)
     fills, ships, trs, stocks = [], [], [], []
     methods: dict[str, int] = {}
+    stopped = 0  # mornings the time limit stopped
     weighted, cost = 0.0, 0.0
     for day in range(first, last + 1):
         h = min(horizon, last - day + 1)
-        model = build_horizon(instance, day, h, state, made_from=first, forecast=forecast, calendar=cal)
         try:
-            sol = solve_horizon(model, equity=equity)
+            run = run_days(
+                instance,
+                day,
+                h,
+                state=state,
+                made_from=first,
+                forecast=forecast,
+                calendar=cal,
+                equity=equity,
+                time_limit=time_limit,
+                memory_limit=memory_limit,
+                check=check,
+            )
         except SolverError as exc:
             raise SolverError(f"replay, day {cal.label(day)}: {exc}") from None
-        methods[sol.method] = methods.get(sol.method, 0) + 1
-        dp = day_plan(model, sol.x)
+        model, sol, dp = run.model, run.solution, run.plan
+        methods[str(sol.method)] = methods.get(str(sol.method), 0) + 1
+        if sol.status != "optimal":
+            stopped += 1
         today = model.days[0]
         fills.append(dp.fill.loc[dp.fill["day"] == today])
         ships.append(dp.shipments.loc[dp.shipments["day"] == today])
@@ -125,5 +144,10 @@ def replay(
         cost=cost,
         methods=methods,
         seconds=time.perf_counter() - t0,
-        warnings=[warning] if warning else [],
+        warnings=([warning] if warning else [])
+        + (
+            [f"the time limit stopped {stopped} morning(s) before the optimum: their plans are the best found"]
+            if stopped
+            else []
+        ),
     )

@@ -15,7 +15,8 @@ from allocator.build.daily import build
 
 from allocator.inputs.reach import substitute_rows
 from allocator.build.guard import check_size
-from allocator.engine.daily import solve_model
+from allocator.engine.driver import solve_staged
+from allocator.engine.types import Status
 from allocator.errors import ConflictError, InstanceError, Issue, SolverError
 from allocator.explain.reasons import shortfall_reasons
 from allocator.inputs.instance import Instance
@@ -72,8 +73,8 @@ def solve(
     whole:
         With side constraints whose LP optimum is not whole: ``proven`` (branch and bound to
         the whole-unit optimum), ``rounded`` (the best whole-unit plan near the LP optimum,
-        ``rounding``) or ``auto`` (``proven`` up to ``side_solve.PROVEN_LIMIT`` countable
-        columns); see ``side_solve``. Ignored without side constraints.
+        ``rounding``) or ``auto`` (``proven`` up to ``engine.side.PROVEN_LIMIT`` countable
+        columns); see ``engine.driver``. Ignored without side constraints.
     """
     if not instance.one_day():
         days = instance.days
@@ -101,12 +102,14 @@ def solve(
     side = _side_model(instance, model)
     timings["build"] = time.perf_counter() - t
     t = time.perf_counter()
-    if side is None:
-        sol = solve_model(model, equity=pol.equity, solver=solver, time_limit=time_limit, instance=instance)
-    else:
-        from allocator.engine.side import solve_side
-
-        sol = solve_side(side, equity=pol.equity, time_limit=time_limit, whole=whole)
+    sol = solve_staged(
+        model if side is None else side,
+        equity=pol.equity,
+        solver=solver,
+        time_limit=time_limit,
+        whole=whole,
+        instance=instance,
+    )
     timings["solve"] = time.perf_counter() - t
     t = time.perf_counter()
     plan = plan_from_solution(instance, model, sol.x)
@@ -121,10 +124,8 @@ def solve(
         "equity": "max-min fair fill rates within each tier" if pol.equity else "off",
     }
     if side is not None:
-        from allocator.engine.side import SOLVER_NAMES
-
         objective["side_constraints"] = side.features
-        objective["method"] = SOLVER_NAMES[sol.solver]
+        objective["method"] = str(sol.method)
         objective["lp_weighted_shortfall"] = json_number(sol.shortfall_bound)
         objective["integrality_gap"] = json_number(sol.weighted_shortfall - float(sol.shortfall_bound))
     if "preference" in model.serve and len(substitute_rows(instance)):
@@ -132,7 +133,7 @@ def solve(
         serve_q = sol.x[model.n_ship : model.n_ship + model.n_serve]
         objective["substituted"] = json_number(serve_q[model.serve["preference"].to_numpy() > 0].sum())
         objective["substitution_charge"] = json_number(serve_q @ model.serve_charges())
-    if sol.status != "optimal":
+    if sol.status is not Status.OPTIMAL:
         bound = float(sol.shortfall_bound or 0.0)
         objective["stopped_in"] = sol.stopped_in
         objective["weighted_shortfall_bound"] = json_number(bound)

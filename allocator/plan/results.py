@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from allocator.build.horizon import HorizonModel, State
-from allocator.engine.horizon import HorizonSolution
+from allocator.engine.types import StagedSolution
 from allocator.inputs.instance import Instance
 from allocator.numbers import json_number
 from allocator.plan.daily import Plan
@@ -82,7 +82,7 @@ class Result:
 class HorizonResult:
     instance: Instance
     model: HorizonModel
-    solution: HorizonSolution
+    solution: StagedSolution
     plan: DayPlan
     by_day: pd.DataFrame  # day x tier: demand, delivered, shortfall, fill_rate
     timings: dict = field(default_factory=dict)

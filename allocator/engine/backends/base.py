@@ -27,3 +27,5 @@ class LPResult:
     row_dual: np.ndarray  # row duals (sign as for a minimisation)
     row_value: np.ndarray
     message: str = ""
+    bound: float | None = None  # a MIP's proven lower bound on the objective (its dual bound)
+    has_solution: bool = True  # a feasible x came back (a MIP stopped by the time limit may have none)

@@ -159,4 +159,6 @@ class HighsLP:
             row_dual=np.asarray(sol.row_dual, dtype=float),
             row_value=np.asarray(sol.row_value, dtype=float),
             message=h.modelStatusToString(ms),
+            bound=float(info.mip_dual_bound) if self._integer else None,
+            has_solution=status is Status.OPTIMAL or int(info.primal_solution_status) == 2,  # 2: feasible
         )
