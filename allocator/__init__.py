@@ -19,13 +19,14 @@ from allocator.errors import AllocatorError, InstanceError, Issue, PlanFileError
 from allocator.inputs.instance import Instance
 from allocator.inputs.policy import Policy
 from allocator.inputs.validate import from_frames, load, validate_folder
+from allocator.pipeline.check import verify
 from allocator.pipeline.run import solve
-from allocator.plan.results import Result
 from allocator.plan.daily import Plan
+from allocator.plan.results import Result
 from allocator.report.folder import write_outputs
 from allocator.report.reader import read_plan
-from allocator.pipeline.check import verify
 from allocator.verification.daily import Verification
+from allocator.verification.days import verify_days
 
 if _collecting:
     _gc.freeze()  # and out of later scans: they live as long as the process
@@ -49,6 +50,7 @@ __all__ = [
     "solve",
     "validate_folder",
     "verify",
+    "verify_days",
     "write_outputs",
 ]
 

@@ -1,4 +1,8 @@
-"""Exceptions and the issue record shared by loading, validation and verification."""
+"""Every error allocator raises on purpose, and the issue record shared by loading, validation and verification.
+
+All of them derive from ``AllocatorError``: a caller (or the CLI, which turns each into a
+message and an exit code) catches that one class. Each also derives from the built-in error
+a Python caller would expect (``ValueError``, ``MemoryError``, ``OSError``)."""
 
 from __future__ import annotations
 
@@ -6,12 +10,19 @@ from dataclasses import dataclass
 
 __all__ = [
     "AllocatorError",
+    "BatchError",
+    "BenchError",
     "ConflictError",
     "InstanceError",
+    "InstanceTooLarge",
     "Issue",
+    "NoRoundedPlan",
+    "OutputError",
     "PlanFileError",
     "PolicyError",
+    "ReportError",
     "SolverError",
+    "UsageError",
 ]
 
 
@@ -81,6 +92,35 @@ class PlanFileError(InstanceError):
 
 class SolverError(AllocatorError, RuntimeError):
     """The solver failed or returned a solution that does not pass the checks."""
+
+
+class NoRoundedPlan(SolverError):
+    """The LP optimum's neighbourhood holds no whole-unit plan (``engine.rounding``)."""
+
+
+class UsageError(AllocatorError, ValueError):
+    """A call or an option that cannot be honoured: an unknown solver or method, a horizon of
+    no days, a day outside the instance, an undated instance to replay."""
+
+
+class InstanceTooLarge(AllocatorError, MemoryError):
+    """The instance would need more memory than the machine has (``build.guard``)."""
+
+
+class OutputError(AllocatorError, OSError):
+    """The output folder or file cannot be written as asked."""
+
+
+class ReportError(AllocatorError, ValueError):
+    """The folder is not a plan folder, or one of its files cannot be read; the message names it."""
+
+
+class BatchError(AllocatorError, ValueError):
+    """The batch cannot run as asked (duplicate tasks, no cluster at the address, ...)."""
+
+
+class BenchError(AllocatorError, ValueError):
+    """A benchmark's bad argument or unusable folder: reported as a message, exit code 2."""
 
 
 def _issue_key(issue: Issue) -> tuple:

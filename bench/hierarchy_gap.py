@@ -13,9 +13,8 @@ plan), the weighted shortfall and route cost of each plan, and the gaps of the t
 
 from __future__ import annotations
 
-import allocator
-
 import argparse
+import contextlib
 import datetime
 import multiprocessing
 import os
@@ -26,6 +25,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+import allocator
 
 
 def _cpu() -> str:
@@ -106,10 +107,8 @@ def _run(path: str, kind: str, workers: int, timeout: float, cap_gib: float, kwa
                 break
     if result is None:
         if proc.is_alive():
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
             proc.join()
             return {"error": f"killed after {timeout:.0f} s (did not finish)"}
         proc.join()

@@ -63,14 +63,14 @@ def main() -> None:
     for equity in (False, True):
         rows = []
         for name, solver in (("allocator network engine (auto)", "auto"), ("allocator LP engine (HiGHS)", "highs")):
-            t, r = timed(lambda s=solver: allocator.solve(inst, equity=equity, solver=s, check=False), a.repeat)
+            t, r = timed(lambda s=solver, e=equity: allocator.solve(inst, equity=e, solver=s, check=False), a.repeat)
             rows.append((f"{name} [{r.solver}]", t, r.objective))
         if not equity and not a.instance:
             from reference import networkx_reference, pulp_reference
 
             eq_inst = inst.with_policy(inst.policy.with_overrides({"equity": "off"}))
-            rows.append(("PuLP + CBC (per-variable)", *timed(lambda: pulp_reference(eq_inst), a.repeat)))
-            rows.append(("networkx network_simplex", *timed(lambda: networkx_reference(eq_inst), a.repeat)))
+            rows.append(("PuLP + CBC (per-variable)", *timed(lambda i=eq_inst: pulp_reference(i), a.repeat)))
+            rows.append(("networkx network_simplex", *timed(lambda i=eq_inst: networkx_reference(i), a.repeat)))
         print(f"\nequity {'on' if equity else 'off'}")
         print(f"{'path':<52}{'seconds':>10}{'ratio':>8}  objective agrees")
         base_t, base_o = rows[0][1], rows[0][2]

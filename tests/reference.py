@@ -95,10 +95,10 @@ def pulp_reference(inst):
     countable = {p: bool(prod[p]["countable"]) for p in prod}
     # One variable per (source, region, product, family, use) that may carry something.
     dem_by_region = defaultdict(list)
-    for dr, fam, use, q, w in dem:
+    for dr, fam, use, _q, _w in dem:
         dem_by_region[dr].append((fam, use))
     keys = []
-    for (s, r, p), (c, cap) in sorted(arcs.items()):
+    for (s, r, p), (_c, _cap) in sorted(arcs.items()):
         if supply.get((s, p), 0) <= 0:
             continue
         for fam, use in dem_by_region[r]:
@@ -126,7 +126,7 @@ def pulp_reference(inst):
             if arcs[arc][1] is not None:
                 m += pulp.lpSum(terms) <= arcs[arc][1]
         deliv = []
-        for dr, fam, use, q, w in dem:
+        for dr, fam, use, q, _w in dem:
             e = pulp.lpSum(by_demand.get((dr, fam, use), []))
             m += e <= q
             deliv.append(e)
@@ -191,7 +191,7 @@ def pulp_reference(inst):
     m, x, deliv, wshort, cost, subst = model(True)
     m += wshort <= w_slack
     if inst.policy.equity:
-        for i, (dr, fam, use, q, w) in enumerate(dem):
+        for i, (_dr, fam, _use, q, _w) in enumerate(dem):
             target = level[i] * q
             if countable[[p for p in prod if prod[p]["family"] == fam][0]]:
                 m += deliv[i] >= math.floor(target + 1e-6)

@@ -184,7 +184,7 @@ def data(inst, horizon: int, start: str | None = None) -> Data:
 
     fam_durable = {}
     fam_countable = {}
-    for p, d in products.items():
+    for _p, d in products.items():
         fam_durable[d["family"]] = d["durable"]
         fam_countable[d["family"]] = fam_countable.get(d["family"], True) and d["countable"]
     floors = {}

@@ -24,7 +24,7 @@ def side_reference(inst):
         for _, r in inst.routes.iterrows():
             corridor[(r["source"], r["region"], r["product"])] = r["corridor"]
     dem_by_region = defaultdict(list)
-    for dr, fam, use, q, w in dem:
+    for dr, fam, use, _q, _w in dem:
         dem_by_region[dr].append((fam, use))
     keys = []
     for (s, r, p), _ in sorted(arcs.items()):
@@ -47,7 +47,7 @@ def side_reference(inst):
         if arcs[a][1] is not None:
             m += flow[a] <= arcs[a][1]
     deliv = []
-    for dr, fam, use, q, w in dem:
+    for dr, fam, use, q, _w in dem:
         e = pulp.lpSum(x[k] for k in keys if k[1] == dr and prod[k[2]]["family"] == fam and k[3] == use)
         m += e <= q
         deliv.append(e)
@@ -62,7 +62,7 @@ def side_reference(inst):
     if inst.capacity is not None:
         for _, c in inst.capacity.iterrows():
 
-            def on(a):
+            def on(a, c=c):
                 route_corridor = corridor.get(a, corridor.get((a[0], a[1], ""), ""))
                 return (
                     (not c["source"] or a[0] == c["source"])

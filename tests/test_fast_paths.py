@@ -24,9 +24,9 @@ from helpers import instance, random_instance
 import allocator
 import allocator.engine.network as netflow
 from allocator.build.daily import build
-from allocator.inputs.reach import demand_reach
 from allocator.inputs.files import read_path
 from allocator.inputs.policy import Policy
+from allocator.inputs.reach import demand_reach
 from allocator.inputs.schema import TABLES
 from allocator.inputs.validate import _parse_table
 

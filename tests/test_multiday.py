@@ -20,8 +20,8 @@ import reference_horizon as ref
 import allocator
 from allocator.inputs.policy import policy_from_dict
 from allocator.pipeline.days import plan
-from allocator.verification.days import check_days
 from allocator.pipeline.replay import replay
+from allocator.verification.days import check_days
 
 D0 = date(2020, 2, 1)
 

@@ -9,13 +9,12 @@ proven (``auto`` below ``side_solve.PROVEN_LIMIT``). No time is asserted.
 
 from __future__ import annotations
 
-import allocator
-
 import json
 
 import pytest
 from helpers import run_cli
 
+import allocator
 from allocator.tools import side_bench
 from allocator.tools.generate import generate
 

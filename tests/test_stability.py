@@ -11,9 +11,9 @@ from test_hand_cases import SUIT, check_invariants, regions
 
 import allocator
 from allocator.build.previous import pair_changes
-from allocator.report.reader import read_previous
 from allocator.cli.main import main
 from allocator.inputs.policy import Policy
+from allocator.report.reader import read_previous
 
 SOLVERS = ["network", "highs"]
 

@@ -25,7 +25,7 @@ import pandas as pd
 
 from allocator.inputs.geo import great_circle_km
 from allocator.inputs.instance import Instance
-from allocator.inputs.reach import Ids, arc_codes, arcs_between, demand_reach, eligible_pairs, substitute_rows
+from allocator.inputs.reach import Ids, arc_codes, arcs_between, eligible_pairs
 
 __all__ = [
     "FlowModel",
@@ -64,7 +64,6 @@ def routes_between(instance: Instance, held: set[tuple[str, str]], wanted: set[t
         r, p = zip(*sorted(wanted))
         want[ids.region.get_indexer(list(r)), ids.product.get_indexer(list(p))] = True
     return _route_frame(instance, ids, arcs_between(instance, ids, has, want))
-
 
 
 def _route_frame(instance: Instance, ids: Ids, arcs: dict[str, np.ndarray]) -> pd.DataFrame:
@@ -344,10 +343,10 @@ def partition(model: FlowModel, groups: list[list]) -> Iterator[tuple[FlowModel,
     serve_group = dem_group[model.serve["demand_idx"].to_numpy()]
     products, first = np.unique(model.serve["product"].to_numpy(dtype=object), return_index=True)
     products, group_of = pd.Index(products), np.append(serve_group[first], -1)
-    if "preference" in model.serve and (model.serve["preference"].to_numpy() > 0).any():
-        # A substitute serves rows of several families: they share its supply, so one group.
-        if (group_of[products.get_indexer(model.serve["product"])] != serve_group).any():
-            raise ValueError("partition: families linked by a substitute must be in one group")
+    linked = "preference" in model.serve and (model.serve["preference"].to_numpy() > 0).any()
+    # A substitute serves rows of several families: they share its supply, so one group.
+    if linked and (group_of[products.get_indexer(model.serve["product"])] != serve_group).any():
+        raise ValueError("partition: families linked by a substitute must be in one group")
 
     def by_product(frame):
         return group_of[products.get_indexer(frame["product"])]  # -1 (the last entry): serves nothing

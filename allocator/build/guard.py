@@ -9,9 +9,10 @@ available, so that a huge instance fails at once with a message, not by thrashin
 
 from __future__ import annotations
 
+import contextlib
 import os
 
-from allocator.errors import AllocatorError
+from allocator.errors import InstanceTooLarge
 from allocator.inputs.instance import Instance
 
 __all__ = ["InstanceTooLarge", "count_arcs", "available_memory", "check_size", "BYTES_PER_ARC"]
@@ -19,10 +20,6 @@ __all__ = ["InstanceTooLarge", "count_arcs", "available_memory", "check_size", "
 BYTES_PER_ARC = 1_500
 BASE_BYTES = 150 * 2**20
 SAFETY = 2.0
-
-
-class InstanceTooLarge(AllocatorError, MemoryError):
-    """The instance would need more memory than the machine has."""
 
 
 def count_arcs(instance: Instance) -> int:
@@ -69,10 +66,8 @@ def available_memory() -> int | None:
         except OSError:
             continue
     if not found and hasattr(os, "sysconf"):
-        try:
+        with contextlib.suppress(ValueError, OSError):
             found.append(os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
-        except (ValueError, OSError):
-            pass
     return min(found) if found else None
 
 

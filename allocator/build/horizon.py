@@ -36,9 +36,9 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
-from allocator.errors import InstanceError, Issue
-from allocator.inputs.instance import Instance
 from allocator.build.daily import routes_between
+from allocator.errors import InstanceError, Issue, UsageError
+from allocator.inputs.instance import Instance
 from allocator.inputs.reach import eligible_pairs, substitute_rows
 
 __all__ = ["Calendar", "HorizonModel", "State", "build_horizon", "initial_state"]
@@ -61,12 +61,12 @@ class Calendar:
             if label.startswith("day "):
                 return int(label[4:]) - 1
             msg = f"day {label!r}: this instance has no dated days (expected 'day N')"
-            raise ValueError(msg)
+            raise UsageError(msg)
         try:
             return date.fromisoformat(label).toordinal()
         except ValueError:
             msg = f"day {label!r}: expected a date as YYYY-MM-DD"
-            raise ValueError(msg) from None
+            raise UsageError(msg) from None
 
     def label(self, day: int) -> str:
         return date.fromordinal(day).isoformat() if self.dated else f"day {day + 1}"
@@ -278,9 +278,9 @@ def build_horizon(
     instance's own.
     """
     if horizon < 1:
-        raise ValueError("horizon must be at least 1 day")
+        raise UsageError("horizon must be at least 1 day")
     if forecast not in ("perfect", "persistence"):
-        raise ValueError("forecast must be 'perfect' or 'persistence'")
+        raise UsageError("forecast must be 'perfect' or 'persistence'")
     if len(substitute_rows(instance)):
         # Floors, durable units in service and transfers count a family's own products only.
         raise InstanceError(

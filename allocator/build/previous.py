@@ -20,9 +20,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from allocator.build.daily import FlowModel
 from allocator.errors import Issue, PlanFileError
 from allocator.inputs.instance import Instance
-from allocator.build.daily import FlowModel
 
 __all__ = ["Previous", "previous_from_dispatch", "apply_previous", "pair_changes"]
 

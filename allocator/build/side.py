@@ -36,8 +36,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from allocator.inputs.instance import Instance
 from allocator.build.daily import FlowModel
+from allocator.inputs.instance import Instance
 
 __all__ = ["SideModel", "build_side", "has_side_constraints", "side_features"]
 

@@ -24,6 +24,12 @@ class _Parser(argparse.ArgumentParser):
 def _parser() -> argparse.ArgumentParser:
     p = _Parser(prog="allocator", description="Allocate scarce medical supplies: the optimal daily dispatch plan.")
     p.add_argument("--debug", action="store_true", help="show tracebacks")
+    p.add_argument(
+        "--verbose",
+        "-v",
+        action="store_true",
+        help="log each stage's time and every escalation to whole units on stderr",
+    )
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     def policy_args(sp):
@@ -39,6 +45,23 @@ def _parser() -> argparse.ArgumentParser:
             default=[],
             metavar="KEY=VALUE",
             help="override a policy value, e.g. weights.icu=6 or routes.cost_per_km=2 (repeatable)",
+        )
+
+    def limit_args(sp, per: str = ""):
+        sp.add_argument(
+            "--time-limit",
+            type=float,
+            default=None,
+            metavar="SECONDS",
+            help=f"limit on solver time{per}; when reached, the best plan found is returned with its status and "
+            "bound (a model that is not a network needs its first stage done: else an error)",
+        )
+        sp.add_argument(
+            "--memory-limit",
+            type=float,
+            default=None,
+            metavar="GIB",
+            help=f"memory the solve may use{per} (default: what the machine has available)",
         )
 
     s = sub.add_parser("solve", help="solve a day's instance and print the plan")
@@ -65,20 +88,7 @@ def _parser() -> argparse.ArgumentParser:
         default=40,
         help="regions to list in the fill-rate table, lowest fill first within each tier (default 40)",
     )
-    s.add_argument(
-        "--time-limit",
-        type=float,
-        default=None,
-        metavar="SECONDS",
-        help="limit on solver time; when reached, the best plan found is returned with its status and gap",
-    )
-    s.add_argument(
-        "--memory-limit",
-        type=float,
-        default=None,
-        metavar="GIB",
-        help="memory the solve may use (default: what the machine has available)",
-    )
+    limit_args(s)
     s.add_argument(
         "--solver",
         choices=["auto", "network", "highs"],
@@ -159,6 +169,7 @@ def _parser() -> argparse.ArgumentParser:
         "--report", metavar="HTML", help="also write the plan as one self-contained HTML page (as allocator report)"
     )
     pl.add_argument("--top", type=int, default=5, help="shortfalls to list per day (default 5)")
+    limit_args(pl)
     policy_args(pl)
 
     rp = sub.add_parser(
@@ -194,6 +205,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     rp.add_argument("--no-chart", action="store_true", help="with --output, do not draw replay.png")
     rp.add_argument("--format", choices=["text", "json"], default="text")
+    limit_args(rp, per=" per morning")
     policy_args(rp)
 
     hr = sub.add_parser(
@@ -224,7 +236,11 @@ def _parser() -> argparse.ArgumentParser:
 
     c = sub.add_parser("verify", help="check a plan folder against the instance's rules")
     c.add_argument("instance")
-    c.add_argument("plan", help="plan folder with dispatch.csv (and optionally fill.csv)")
+    c.add_argument(
+        "plan",
+        help="plan folder: a day's (dispatch.csv, optionally fill.csv), or a multi-day plan's or replay's "
+        "(shipments.csv, stock.csv, fill.csv, summary.json), checked day by day",
+    )
     c.add_argument("--format", choices=["text", "json"], default="text")
     c.add_argument("--no-optimality", action="store_true", help="check feasibility only, not optimality")
     policy_args(c)
@@ -322,6 +338,8 @@ def _overrides(args) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.verbose:
+        _log_to_stderr()
     try:
         return _run(args)
     except KeyboardInterrupt:
@@ -333,6 +351,17 @@ def main(argv: list[str] | None = None) -> int:
         if args.debug:
             raise
         return _report_error(exc)
+
+
+def _log_to_stderr() -> None:
+    """The library logs stage timings and escalations (loggers ``allocator.*``, quiet by default)."""
+    import logging
+
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(name)s: %(message)s"))
+    log = logging.getLogger("allocator")
+    log.addHandler(handler)
+    log.setLevel(logging.INFO)
 
 
 def run() -> None:
@@ -362,8 +391,7 @@ def run() -> None:
 def _report_error(exc: Exception) -> int:
     """One message on standard error and the exit code, for every error a user can meet."""
     from allocator.build.guard import InstanceTooLarge
-    from allocator.errors import InstanceError, PolicyError, SolverError
-    from allocator.report.folder import OutputError
+    from allocator.errors import AllocatorError, InstanceError, OutputError, PolicyError, SolverError
 
     if isinstance(exc, InstanceError):
         if getattr(exc, "conflict", None) is not None:
@@ -379,6 +407,7 @@ def _report_error(exc: Exception) -> int:
         (SolverError, "solver failed: ", EXIT_SOLVER),
         (InstanceTooLarge, "", EXIT_INPUT),
         (OutputError, "", EXIT_INPUT),
+        (AllocatorError, "", EXIT_INPUT),  # every other deliberate error (errors.py): a usage or input problem
     )
     for kind, prefix, code in prefixes:
         if isinstance(exc, kind):
@@ -424,17 +453,23 @@ def _run_days(args, instance) -> int:
     if args.horizon is not None and args.horizon < 1:
         print("allocator: error: --horizon must be 1 or more", file=sys.stderr)
         return EXIT_INPUT
+    limits = {
+        "time_limit": args.time_limit,
+        "memory_limit": None if args.memory_limit is None else args.memory_limit * 2**30,
+    }
     try:
         if args.command == "plan":
             from allocator.pipeline.days import plan
 
-            result = plan(instance, horizon=args.horizon, start=args.start, forecast=args.forecast)
+            result = plan(instance, horizon=args.horizon, start=args.start, forecast=args.forecast, **limits)
             written = write_plan(result, args.output) if args.output else []
             text = render_plan_text(result, top=args.top)
         else:
             from allocator.pipeline.replay import replay
 
-            result = replay(instance, horizon=args.horizon, start=args.start, end=args.end, forecast=args.forecast)
+            result = replay(
+                instance, horizon=args.horizon, start=args.start, end=args.end, forecast=args.forecast, **limits
+            )
             for warning in result.warnings:
                 print(f"warning: {warning}", file=sys.stderr)
             written = write_replay(result, args.output, chart=not args.no_chart) if args.output else []
@@ -483,8 +518,8 @@ def _write_html_report(args, instance, write_folder_of):
 def _run_whatif(args, instance, changes) -> int:
     """``solve --set``: the base plan and the what-if plan, and what changed between them."""
     from allocator.inputs.edits import apply_changes
-    from allocator.report.compare import compare
     from allocator.pipeline.run import solve
+    from allocator.report.compare import compare
     from allocator.report.folder import write_outputs
 
     whatif = apply_changes(instance, changes)  # a bad id or value: exit 2 before anything is solved
@@ -745,11 +780,11 @@ def _run(args) -> int:
 
     if args.command == "bench" and args.side:
         from allocator.tools.bench import SCALES, BenchError, parse_list
-        from allocator.tools.side_bench import SideBenchError, render_side_json, render_side_text, run_side_bench
+        from allocator.tools.side_bench import render_side_json, render_side_text, run_side_bench
 
         try:
             report = run_side_bench(parse_list(args.scale, SCALES, "--scale"), seed=args.seed, time_limit=args.timeout)
-        except (SideBenchError, BenchError) as exc:
+        except BenchError as exc:
             print(f"allocator: error: {exc}", file=sys.stderr)
             return EXIT_INPUT
         sys.stdout.write(render_side_json(report) + "\n" if args.format == "json" else render_side_text(report))
@@ -898,8 +933,71 @@ def _run(args) -> int:
                 print(f"wrote {written_report} ({written_report.stat().st_size:,} bytes)")
         return EXIT_OK
 
-    from allocator.report.reader import read_plan
+    from pathlib import Path
+
     from allocator.pipeline.check import verify
+    from allocator.report.reader import KINDS, read_folder, read_plan
+
+    folder = Path(args.plan)
+    # A multi-day folder (allocator plan or replay --output: shipments.csv, fill.csv, by_day.csv, summary.json
+    # and no dispatch.csv) is verified day by day; any other folder as a day's plan, as before.
+    if (
+        folder.is_dir()
+        and not (folder / "dispatch.csv").exists()
+        and set(KINDS["plan"][2]) <= {p.name for p in folder.iterdir()}
+    ):
+        import pandas as pd
+
+        from allocator.verification.days import verify_days
+
+        read = read_folder(folder)
+        print(
+            "warning: the optimality of a multi-day plan is not checked (it is not solved again), only its "
+            "feasibility and its reported objective",
+            file=sys.stderr,
+        )
+        ver = verify_days(instance, read.tables, summary=read.summary)
+        viol = ver.violations
+        m = ver.metrics
+        if args.format == "json":
+            print(
+                json.dumps(
+                    {
+                        "ok": ver.ok,
+                        "metrics": m,
+                        "violations": json.loads(viol.to_json(orient="records")),
+                    },
+                    indent=2,
+                )
+            )
+            return EXIT_OK if ver.ok else EXIT_VIOLATION
+
+        def violation_line(rec) -> str:
+            row = None if pd.isna(rec.row) else f"row {rec.row}"
+            where = ", ".join(x for x in (rec.file, row) if x)
+            return f"{rec.severity}: [{rec.rule}] {where + ': ' if where else ''}{rec.detail}"
+
+        days = [d["day"] for d in m["by_day"]]
+        for d in m["by_day"]:
+            print(f"{d['day']}: delivered {_qty(d['delivered'])} | weighted shortfall {_qty(d['weighted_shortfall'])}")
+            for rec in viol.loc[viol["day"] == d["day"]].itertuples(index=False):
+                print(f"  {violation_line(rec)}")
+        for rec in viol.loc[~viol["day"].isin(days)].itertuples(index=False):
+            print(violation_line(rec))
+        objective = m.get("objective_weighted_shortfall")
+        print(
+            f"weighted shortfall {_qty(m['weighted_shortfall'])}"
+            + (f"; with the time preference and floors {_qty(objective)}" if objective is not None else "")
+            + (
+                f" (summary.json {_qty(m['reported_weighted_shortfall'])})"
+                if "reported_weighted_shortfall" in m
+                else ""
+            )
+            + f"; delivered {_qty(m['delivered'])} over {m['days']} day(s); route cost {_qty(m['route_cost'])}"
+        )
+        n_err = int((viol["severity"] == "error").sum())
+        print(f"{args.plan}: {'OK' if ver.ok else 'FAILED'}: {n_err} violation(s), {len(viol) - n_err} warning(s)")
+        return EXIT_OK if ver.ok else EXIT_VIOLATION
 
     dispatch, fill = read_plan(args.plan)
     ver = verify(instance, dispatch, fill=fill, optimality=not args.no_optimality)

@@ -13,13 +13,12 @@ error if one does not fit) or ``highs`` (every family on the LP engine).
 
 from __future__ import annotations
 
-
 import numpy as np
 
 from allocator.build.daily import FlowModel, family_components, partition
 from allocator.engine.lp import solve_lexicographic
-from allocator.engine.types import Deadline, StagedSolution, Status
-from allocator.errors import SolverError
+from allocator.engine.types import Deadline, Method, StagedSolution, Status
+from allocator.errors import SolverError, UsageError
 
 __all__ = ["PART_COLUMNS", "SOLVERS", "family_groups", "solve_model"]
 
@@ -39,7 +38,7 @@ def solve_model(
     if deadline is None:
         deadline = Deadline(time_limit)
     if solver not in SOLVERS:
-        raise ValueError(f"unknown solver {solver!r}: expected one of {', '.join(SOLVERS)}")
+        raise UsageError(f"unknown solver {solver!r}: expected one of {', '.join(SOLVERS)}")
     if solver == "highs":
         return solve_lexicographic(model, equity=equity, deadline=deadline, instance=instance)
     from allocator.engine.network import Unsuitable, solve_network
@@ -125,4 +124,5 @@ def _merge(model: FlowModel, solutions: list[tuple[StagedSolution, np.ndarray]])
         shortfall_bound=None if any(b is None for b in bounds) else sum(bounds),
         fair_lo=fair_lo,
         fair_hi=fair_hi,
+        method=Method.GREEDY if any(s.method is Method.GREEDY for s, _ in solutions) else Method.LP,
     )

@@ -29,11 +29,11 @@ import numpy as np
 
 from allocator.build.daily import FlowModel
 from allocator.build.side import SideModel
+from allocator.engine import side as side_family  # PROVEN_LIMIT read at call time (tests set it)
 from allocator.engine.daily import solve_model
 from allocator.engine.lp import solve_lexicographic
 from allocator.engine.mip import lexicographic_mip
 from allocator.engine.rounding import NoRoundedPlan, solve_rounded
-from allocator.engine import side as side_family  # PROVEN_LIMIT read at call time (tests set it)
 from allocator.engine.types import (
     INT_TOL,
     WHOLE_METHODS,
@@ -44,7 +44,7 @@ from allocator.engine.types import (
     Status,
     fractional,
 )
-from allocator.errors import SolverError
+from allocator.errors import SolverError, UsageError
 
 __all__ = ["solve_staged"]
 
@@ -68,7 +68,7 @@ def solve_staged(
     greedy fallback's bound needs the day's tables.
     """
     if whole not in WHOLE_METHODS:
-        raise ValueError(f"whole={whole!r}: expected one of {', '.join(WHOLE_METHODS)}")
+        raise UsageError(f"whole={whole!r}: expected one of {', '.join(WHOLE_METHODS)}")
     deadline = Deadline(time_limit)
     t0 = time.perf_counter()
     if isinstance(model, FlowModel):
@@ -127,7 +127,7 @@ def _escalate(model: StagedModel, *, equity: bool, deadline: Deadline, whole: st
                 log.info("no whole-unit plan near the LP optimum: branch and bound")
     stopped_in = None
     if x is None:
-        mip = lexicographic_mip(model, lex.fair_fill if equity else None, deadline=deadline)
+        mip = lexicographic_mip(model, lex.fair_fill if equity else None, deadline=deadline, partial=True)
         x, solves, stopped_in = mip.x, mip.solves, mip.stopped_in
         seconds["mip"] = time.perf_counter() - t1
         solver, method = "highs-mip", Method.MIP

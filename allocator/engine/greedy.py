@@ -13,9 +13,8 @@ import numpy as np
 import pandas as pd
 
 from allocator.build.daily import FlowModel
-
-from allocator.inputs.reach import substitute_rows
 from allocator.inputs.instance import Instance
+from allocator.inputs.reach import substitute_rows
 
 __all__ = ["greedy_plan", "pooled_lower_bound"]
 

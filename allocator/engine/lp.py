@@ -30,7 +30,7 @@ import pandas as pd
 from allocator.build.daily import FlowModel
 from allocator.engine.backends import LPResult, make_lp
 from allocator.engine.backends import Status as LPStatus
-from allocator.engine.types import Deadline, StagedSolution, Status
+from allocator.engine.types import Deadline, Method, StagedSolution, Status
 from allocator.errors import SolverError
 
 __all__ = ["solve_lexicographic", "fair_box", "weight_classes", "stopped_before_stage_one"]
@@ -207,13 +207,14 @@ def _stopped(
     from allocator.engine.greedy import greedy_plan, pooled_lower_bound
 
     x = None
+    method = Method.LP
     if x1 is not None:
         try:
             x, bound = _whole(model, x1), w_star
         except SolverError:
             x = None
     if x is None:
-        x = greedy_plan(model)
+        x, method = greedy_plan(model), Method.GREEDY
         bound = pooled_lower_bound(instance, model) if instance is not None else 0.0
     weights = model.demand["weight"].to_numpy(float)
     w = float(weights @ x[model.n_ship + model.n_serve :])
@@ -230,6 +231,7 @@ def _stopped(
         status=Status.TIME_LIMIT,
         stopped_in=stage,
         shortfall_bound=bound,
+        method=method,
     )
 
 

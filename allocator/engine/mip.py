@@ -101,7 +101,7 @@ def lexicographic_mip(
         that, and 1e-9 of the optimum, is the slack: 0.098 on the generated province instance
         (weights 1 to 32, optimum 9.8e7), a tenth of a unit of its smallest weight (the earlier
         1e-6 of the optimum let the later stages give back 121 of weighted shortfall at 1.2e8,
-        README "Whole units"). Weights below the slack (an export's 0.01) can still lose units."""
+        docs/benchmarks.md). Weights below the slack (an export's 0.01) can still lose units."""
         cols = np.flatnonzero(cost)
         c = cost[cols]
         xs = x[cols]

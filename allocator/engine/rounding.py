@@ -45,17 +45,13 @@ import pandas as pd
 
 from allocator.build.side import SideModel
 from allocator.engine.lp import solve_lexicographic
-from allocator.engine.types import StagedSolution
 from allocator.engine.mip import lexicographic_mip
-from allocator.errors import SolverError
+from allocator.engine.types import StagedSolution
+from allocator.errors import NoRoundedPlan, SolverError, UsageError
 
 __all__ = ["NoRoundedPlan", "RANKINGS", "fix_destinations", "neighbourhood", "solve_rounded"]
 
 _TOL = 1e-6
-
-
-class NoRoundedPlan(SolverError):
-    """The LP optimum's neighbourhood holds no whole-unit plan."""
 
 
 def solve_rounded(
@@ -143,7 +139,7 @@ def fix_destinations(model: SideModel, x: np.ndarray, rank: str = "share") -> Si
     elif rank == "saved":
         value = _saved(flow, x, arc)
     else:
-        raise ValueError(f"rank={rank!r}: expected one of {', '.join(RANKINGS)}")
+        raise UsageError(f"rank={rank!r}: expected one of {', '.join(RANKINGS)}")
     pair_value = pd.Series(value).groupby(links["col"].to_numpy()).sum()
     needed = _contract_pairs(model)
     frame = dest[["source", "region", "col", "limit"]].copy()

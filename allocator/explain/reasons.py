@@ -19,9 +19,8 @@ import numpy as np
 import pandas as pd
 
 from allocator.build.daily import FlowModel
-
-from allocator.inputs.reach import eligible_pairs, substitute_rows
 from allocator.inputs.instance import Instance
+from allocator.inputs.reach import eligible_pairs, substitute_rows
 from allocator.plan.daily import group_sums, rows_sorted
 
 __all__ = ["shortfall_reasons"]

@@ -37,11 +37,11 @@ from allocator.explain.limits import blocked_arcs
 from allocator.explain.values import ACCOUNT_COLUMNS, MARGINAL_COLUMNS, source_accounts
 from allocator.inputs.instance import Instance
 
-__all__ = ["MAX_SOLVES", "MAX_SOLVES_MIP", "SIDE_WHY_CODES", "side_why_tables"]
+__all__ = ["MAX_SOLVES", "MAX_SOLVES_MIP", "SIDE_ACCOUNT_CODES", "side_value_tables"]
 
 MAX_SOLVES = 2000
 MAX_SOLVES_MIP = 200
-SIDE_WHY_CODES = {
+SIDE_ACCOUNT_CODES = {
     "designated": "a designated pairing closes the route (commitments.csv)",
     "side_limit": "no plan can send one more unit: a lot larger than the route carries, or a hard row it would break",
     "equal_weight": "one more unit here costs no weighted shortfall: the fair-share or cost stage chose",
@@ -49,7 +49,7 @@ SIDE_WHY_CODES = {
 _TOL = 1e-6
 
 
-def side_why_tables(
+def side_value_tables(
     instance: Instance, model: SideModel, x: np.ndarray, whole: bool
 ) -> tuple[pd.DataFrame | None, pd.DataFrame | None, str]:
     """``(marginal, accounts, note)``; both tables None (and ``note`` says why) when they
@@ -161,7 +161,7 @@ def side_why_tables(
         row = flow.demand.iloc[d]
         closed = model.col_upper[a] <= 0 < flow.col_upper[a]
         if closed:
-            why, reason = "designated", "; ".join(blocked.get(a, [SIDE_WHY_CODES["designated"]]))
+            why, reason = "designated", "; ".join(blocked.get(a, [SIDE_ACCOUNT_CODES["designated"]]))
         elif x[a] >= flow.col_upper[a] - _TOL:
             why, reason = "capacity", f"the route carries its capacity, {_n(flow.col_upper[a])}"
         elif x[a] <= 0 and most[a] < lot[a]:
@@ -195,7 +195,7 @@ def side_why_tables(
                 )
             else:
                 why = "equal_weight"
-                reason = ((limits + ": ") if limits else "") + SIDE_WHY_CODES["equal_weight"]
+                reason = ((limits + ": ") if limits else "") + SIDE_ACCOUNT_CODES["equal_weight"]
         lines.append(
             {
                 "source": s,

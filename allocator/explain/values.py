@@ -76,12 +76,11 @@ import numpy as np
 import pandas as pd
 
 from allocator.build.daily import FlowModel
-
-from allocator.inputs.reach import eligible_pairs
 from allocator.explain.reasons import key_join
 from allocator.inputs.instance import Instance
+from allocator.inputs.reach import eligible_pairs
 
-__all__ = ["ACCOUNT_COLUMNS", "MARGINAL_COLUMNS", "WHY_CODES", "marginal_values", "source_accounts", "why_tables"]
+__all__ = ["ACCOUNT_COLUMNS", "MARGINAL_COLUMNS", "ACCOUNT_CODES", "marginal_values", "source_accounts", "value_tables"]
 
 MARGINAL_COLUMNS = [
     "kind",
@@ -110,7 +109,7 @@ ACCOUNT_COLUMNS = [
 ]
 
 # The ``why`` codes of ``source_accounts``.
-WHY_CODES = {
+ACCOUNT_CODES = {
     # total line: the (source, product) as a whole
     "all_shipped": "every unit shipped",
     "all_served": "units left: all demand the product may serve is met",
@@ -182,7 +181,7 @@ def source_accounts(
     return _Net(instance, model, x, fair_box, stages).source_accounts()
 
 
-def why_tables(
+def value_tables(
     instance: Instance,
     model: FlowModel,
     x: np.ndarray,

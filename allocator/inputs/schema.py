@@ -1,7 +1,7 @@
 """The instance format, as data: every table, every column, its type and meaning.
 
-The loader and the validator read these specs; the README's "Instance format"
-section documents the same columns, and a test keeps the two in step.
+The loader and the validator read these specs; ``docs/instance-format.md`` is generated from
+them (``python -m allocator.tools.docs --write``), and a test keeps the two in step.
 """
 
 from __future__ import annotations

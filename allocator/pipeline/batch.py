@@ -35,7 +35,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from allocator.errors import AllocatorError, InstanceError, Issue, PolicyError, SolverError
+from allocator.errors import BatchError, InstanceError, Issue, PolicyError, SolverError
 from allocator.inputs.policy import Policy
 
 __all__ = [
@@ -73,10 +73,6 @@ _NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
 _SHOWN_ISSUES = 5
 
 
-class BatchError(AllocatorError, ValueError):
-    """The batch cannot run as asked (duplicate tasks, no cluster at the address, ...)."""
-
-
 @dataclass(frozen=True)
 class Scenario:
     """A named set of policy overrides, e.g. ``Scenario("no-equity", ("equity=off",))``."""
@@ -108,7 +104,7 @@ def read_scenarios(path: str | Path) -> list[Scenario]:
                     None,
                     None,
                     "is not a CSV file: a scenarios file is CSV, a 'scenario' "
-                    "column then one column per policy key (README, 'Batch runs and clusters')",
+                    "column then one column per policy key (docs/guide.md, 'Batch runs and clusters')",
                 )
             ]
         )

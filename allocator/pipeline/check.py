@@ -10,8 +10,8 @@ import pandas as pd
 
 from allocator.inputs.instance import Instance
 from allocator.pipeline.run import solve
-from allocator.plan.results import Result
 from allocator.plan.daily import Plan
+from allocator.plan.results import Result
 from allocator.verification.daily import Verification
 from allocator.verification.daily import verify as verify_plan
 

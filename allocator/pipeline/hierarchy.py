@@ -61,16 +61,15 @@ import numpy as np
 import pandas as pd
 
 from allocator.build.daily import route_table
-
-from allocator.inputs.reach import eligible_pairs, substitute_rows
-from allocator.errors import InstanceError, Issue, SolverError
+from allocator.errors import InstanceError, Issue, SolverError, UsageError
 from allocator.inputs.instance import Instance
 from allocator.inputs.policy import Policy
+from allocator.inputs.reach import eligible_pairs, substitute_rows
 from allocator.numbers import json_number
 from allocator.pipeline.run import check_plan, solve
+from allocator.plan.daily import Plan, fill_table
 from allocator.plan.results import Result
 from allocator.plan.tables import region_table, tier_table
-from allocator.plan.daily import Plan, fill_table
 
 __all__ = ["HierResult", "gap_vs_flat", "hierarchy_text", "level1_instance", "solve_hierarchical", "top_regions"]
 
@@ -383,7 +382,7 @@ def solve_hierarchical(
     """
     if workers < 1:
         msg = f"workers is {workers}: expected 1 or more"
-        raise ValueError(msg)
+        raise UsageError(msg)
     sub_kwargs = {"check": False, "explain": False, **solve_kwargs}
     t_all = time.perf_counter()
     timings: dict[str, float] = {}

@@ -22,12 +22,12 @@ import time
 import pandas as pd
 
 from allocator.build.horizon import Calendar, initial_state
-from allocator.errors import SolverError
+from allocator.errors import SolverError, UsageError
 from allocator.inputs.instance import Instance
-from allocator.plan.results import ReplayResult
-from allocator.plan.tables import day_tier_table
 from allocator.pipeline.days import run_days
 from allocator.plan.days import state_after
+from allocator.plan.results import ReplayResult
+from allocator.plan.tables import day_tier_table
 
 __all__ = ["replay", "horizon_warning", "shortest_horizon"]
 
@@ -82,20 +82,22 @@ def replay(
     if horizon is None:
         horizon = shortest_horizon(instance)
     if horizon < 1:
-        raise ValueError(f"replay: horizon {horizon}: expected 1 day or more")
+        raise UsageError(f"replay: horizon {horizon}: expected 1 day or more")
     warning = horizon_warning(instance, horizon)
     cal = Calendar(instance)
     if not cal.dated:
-        raise ValueError("replay needs a dated instance (a 'day' column in supply.csv or demand.csv)")
+        raise UsageError("replay needs a dated instance (a 'day' column in supply.csv or demand.csv)")
     first = cal.first if start is None else cal.ordinal(start)
     last = cal.last if end is None else cal.ordinal(end)
     if last < first:
-        raise ValueError(f"replay: end {cal.label(last)} is before start {cal.label(first)}")
+        raise UsageError(f"replay: end {cal.label(last)} is before start {cal.label(first)}")
     equity = instance.policy.equity if equity is None else equity
     state = initial_state(instance, cal, first)
     fills, ships, trs, stocks = [], [], [], []
     methods: dict[str, int] = {}
     stopped = 0  # mornings the time limit stopped
+    solvers: list[str] = []
+    lp_solves = 0
     weighted, cost = 0.0, 0.0
     for day in range(first, last + 1):
         h = min(horizon, last - day + 1)
@@ -119,6 +121,8 @@ def replay(
         methods[str(sol.method)] = methods.get(str(sol.method), 0) + 1
         if sol.status != "optimal":
             stopped += 1
+        solvers.append(sol.solver)
+        lp_solves += sol.lp_solves
         today = model.days[0]
         fills.append(dp.fill.loc[dp.fill["day"] == today])
         ships.append(dp.shipments.loc[dp.shipments["day"] == today])
@@ -143,6 +147,9 @@ def replay(
         weighted_shortfall=weighted,
         cost=cost,
         methods=methods,
+        stopped=stopped,
+        solver="+".join(dict.fromkeys(solvers)) or "highs",
+        lp_solves=lp_solves,
         seconds=time.perf_counter() - t0,
         warnings=([warning] if warning else [])
         + (

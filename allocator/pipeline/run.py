@@ -12,8 +12,6 @@ import numpy as np
 import pandas as pd
 
 from allocator.build.daily import build
-
-from allocator.inputs.reach import substitute_rows
 from allocator.build.guard import check_size
 from allocator.engine.driver import solve_staged
 from allocator.engine.types import Status
@@ -21,6 +19,7 @@ from allocator.errors import ConflictError, InstanceError, Issue, SolverError
 from allocator.explain.reasons import shortfall_reasons
 from allocator.inputs.instance import Instance
 from allocator.inputs.policy import Policy
+from allocator.inputs.reach import substitute_rows
 from allocator.numbers import json_number
 from allocator.plan.daily import Plan, plan_from_solution
 from allocator.plan.results import Result
@@ -68,7 +67,7 @@ def solve(
         region) pairs unless priorities or fairness demand otherwise (``policy.change_cost``);
         the result counts the pairs changed (``objective["pairs_changed"]``, ``stability``).
     explain:
-        Compute ``marginal`` and ``accounts`` (``why.why_tables``): about a fifth of the solve's
+        Compute ``marginal`` and ``accounts`` (``why.value_tables``): about a fifth of the solve's
         time on a county-scale instance; ``False`` skips them (they stay ``None``).
     whole:
         With side constraints whose LP optimum is not whole: ``proven`` (branch and bound to
@@ -162,24 +161,25 @@ def solve(
         solver=sol.solver,
         lp_solves=sol.lp_solves,
         timings=timings,
+        method=str(sol.method),
     )
     if explain and side is not None:
         from allocator.explain.side_values import (
-            side_why_tables,  # the same tables, each figure from a re-solve with the side rows
+            side_value_tables,  # the same tables, each figure from a re-solve with the side rows
         )
 
         t = time.perf_counter()
-        result.marginal, result.accounts, objective["explanations"] = side_why_tables(
+        result.marginal, result.accounts, objective["explanations"] = side_value_tables(
             instance, side, sol.x, whole=objective["method"] == "mip"
         )
         timings["explain"] = time.perf_counter() - t
     if explain and side is None and (sol.status == "optimal" or sol.stopped_in in ("equity", "cost")):
         from allocator.explain.values import (
-            why_tables,  # issue 7: marginal values; each source's account, the reasons stage by stage
+            value_tables,  # issue 7: marginal values; each source's account, the reasons stage by stage
         )
 
         t = time.perf_counter()
-        result.marginal, result.accounts = why_tables(
+        result.marginal, result.accounts = value_tables(
             instance, model, sol.x, fair_box=(sol.fair_lo, sol.fair_hi), stages=3 if sol.status == "optimal" else 1
         )
         timings["explain"] = time.perf_counter() - t

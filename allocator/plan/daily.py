@@ -8,9 +8,8 @@ import numpy as np
 import pandas as pd
 
 from allocator.build.daily import FlowModel
-
-from allocator.inputs.reach import substitute_rows
 from allocator.inputs.instance import Instance
+from allocator.inputs.reach import substitute_rows
 
 __all__ = ["Plan", "plan_from_solution", "fill_table", "tier_labels", "group_sums", "rows_sorted"]
 

@@ -18,7 +18,8 @@ from allocator.inputs.instance import Instance
 from allocator.numbers import json_number
 from allocator.plan.daily import Plan
 from allocator.plan.days import DayPlan, state_after
-from allocator.plan.tables import equity_measure
+from allocator.plan.summary import tier_records
+from allocator.plan.tables import equity_measure, tiers_over_days
 
 __all__ = ["HorizonResult", "ReplayResult", "Result"]
 
@@ -37,6 +38,7 @@ class Result:
     solver: str
     lp_solves: int
     timings: dict = field(default_factory=dict)
+    method: str = "lp"  # how whole units were reached (engine.types.Method)
     fair_box: tuple | None = None  # (least, most) delivery per demand row that counts as fair, with equity
     stability: pd.DataFrame | None = None  # with a previous plan: per (source, region) pair, before, now, change
     marginal: pd.DataFrame | None = None  # what one more unit is worth, per region and source (``why``)
@@ -54,8 +56,11 @@ class Result:
         inst = self.instance
         fill = self.plan.fill
         return {
+            "kind": "day",
             "instance": inst.name,
-            "status": self.status,
+            "days": [],
+            "status": str(self.status),
+            "method": str(self.method),
             "solver": self.solver,
             "lp_solves": self.lp_solves,
             "policy": inst.policy.to_dict(),
@@ -70,10 +75,7 @@ class Result:
                 else 1.0,
                 "shipments": len(self.plan.dispatch),
             },
-            "by_tier": [
-                {k: json_number(v) if isinstance(v, (float, np.floating, np.integer)) else v for k, v in rec.items()}
-                for rec in self.by_tier.to_dict("records")
-            ],
+            "by_tier": tier_records(self.by_tier),
             "timings_s": {k: round(v, 4) for k, v in self.timings.items()},
         }
 
@@ -99,24 +101,35 @@ class HorizonResult:
         fill = self.plan.fill
         due = float((fill["demand"] + fill["backlog_in"]).sum())
         sol = self.solution
+        pol = self.instance.policy
+        objective = {
+            "weighted_shortfall": json_number(sol.weighted_shortfall),
+            "route_cost": json_number(sol.route_cost),
+            "equity": "max-min fair fill rates within each tier" if pol.equity else "off",
+            "weighted_shortfall_bound": json_number(sol.lp_weighted_shortfall),
+            "weighted_shortfall_gap": json_number(sol.gap),
+        }
+        if sol.stopped_in is not None:
+            objective["stopped_in"] = sol.stopped_in
         return {
+            "kind": "plan",
             "instance": self.instance.name,
             "days": self.model.days,
-            "policy": self.instance.policy.to_dict(),
-            "method": sol.method,
-            "objective": {
-                "weighted_shortfall": json_number(sol.weighted_shortfall),
-                "lp_bound": json_number(sol.lp_weighted_shortfall),
-                "cost": json_number(sol.route_cost),
-            },
+            "status": str(sol.status),
+            "method": str(sol.method),
+            "solver": sol.solver,
+            "lp_solves": sol.lp_solves,
+            "policy": pol.to_dict(),
+            "objective": objective,
             "totals": {
                 "demand": json_number(fill["demand"].sum()),
                 "delivered": json_number(fill["delivered"].sum()),
+                "shortfall": json_number(fill["shortfall"].sum()),
                 "fill_rate": round(float(fill["delivered"].sum()) / due, 6) if due > 0 else 1.0,
                 "shipments": len(self.plan.shipments),
                 "transfers": len(self.plan.transfers),
             },
-            "lp_solves": sol.lp_solves,
+            "by_tier": tier_records(tiers_over_days(self.by_day)),
             "timings_s": {k: round(v, 4) for k, v in self.timings.items()},
         }
 
@@ -134,6 +147,9 @@ class ReplayResult:
     weighted_shortfall: float  # of the committed days, at the days' own weights (no time preference)
     cost: float
     methods: dict[str, int] = field(default_factory=dict)  # "lp" / "mip": days solved each way
+    stopped: int = 0  # mornings the time limit stopped
+    solver: str = "highs"
+    lp_solves: int = 0
     seconds: float = 0.0
     warnings: list[str] = field(default_factory=list)
 
@@ -158,30 +174,34 @@ class ReplayResult:
     def summary(self) -> dict:
         f = self.fill
         due = float((f["demand"] + f["backlog_in"]).sum())
-        tiers = self.by_day.groupby("tier").agg(
-            weight=("weight", "max"),
-            delivered=("delivered", "sum"),
-            demand=("demand", "sum"),
-            backlog_in=("backlog_in", "sum"),
-        )
-        by_tier = {
-            int(t): round(float(r["delivered"] / (r["demand"] + r["backlog_in"])), 6)
-            if r["demand"] + r["backlog_in"] > 0
-            else 1.0
-            for t, r in tiers.iterrows()
-        }
+        escalation = [m for m in ("greedy", "rounded", "mip", "lp") if self.methods.get(m)]
+        days = sorted(str(d) for d in f["day"].unique()) if len(f) else []
         return {
+            "kind": "replay",
             "instance": self.instance.name,
-            "days": [str(self.fill["day"].min()), str(self.fill["day"].max())] if len(f) else [],
+            "days": days,
+            "status": "time_limit" if self.stopped else "optimal",
+            "method": escalation[0] if escalation else "lp",
+            "solver": self.solver,
+            "lp_solves": self.lp_solves,
+            "policy": self.instance.policy.to_dict(),
+            "objective": {
+                "weighted_shortfall": round(self.weighted_shortfall, 6),
+                "route_cost": round(self.cost, 6),
+                "equity": "max-min fair fill rates within each tier" if self.instance.policy.equity else "off",
+                "jain_index": round(equity_measure(self.fill), 6),
+            },
+            "totals": {
+                "demand": json_number(f["demand"].sum()),
+                "delivered": json_number(f["delivered"].sum()),
+                "shortfall": json_number(f["shortfall"].sum()),
+                "fill_rate": round(float(f["delivered"].sum()) / due, 6) if due > 0 else 1.0,
+                "shipments": len(self.shipments),
+                "transfers": len(self.transfers),
+            },
+            "by_tier": tier_records(tiers_over_days(self.by_day)),
             "horizon": self.horizon,
             "forecast": self.forecast,
-            "weighted_shortfall": round(self.weighted_shortfall, 6),
-            "demand": float(f["demand"].sum()),
-            "delivered": float(f["delivered"].sum()),
-            "fill_rate": round(float(f["delivered"].sum()) / due, 6) if due > 0 else 1.0,
-            "fill_by_tier": by_tier,
-            "equity": round(equity_measure(self.fill), 6),
-            "cost": round(self.cost, 6),
             "methods": self.methods,
-            "seconds": round(self.seconds, 3),
+            "timings_s": {"total": round(self.seconds, 3)},
         }

@@ -11,7 +11,7 @@ import pandas as pd
 from allocator.inputs.instance import Instance
 from allocator.plan.daily import tier_labels
 
-__all__ = ["day_tier_table", "equity_measure", "region_table", "tier_table"]
+__all__ = ["day_tier_table", "equity_measure", "region_table", "tier_table", "tiers_over_days"]
 
 
 def tier_table(fill: pd.DataFrame) -> pd.DataFrame:
@@ -92,3 +92,21 @@ def equity_measure(fill: pd.DataFrame) -> float:
         acc += w * jain
         total += w
     return acc / total
+
+
+def tiers_over_days(by_day: pd.DataFrame) -> pd.DataFrame:
+    """Per priority tier over all the days of a ``day_tier_table``: what was due (demand and
+    backlog in), delivered and short, and the fill rate of what was due."""
+    g = by_day.groupby("tier")
+    out = pd.DataFrame(
+        {
+            "weight": g["weight"].max(),
+            "demand": g["demand"].sum(),
+            "backlog_in": g["backlog_in"].sum(),
+            "delivered": g["delivered"].sum(),
+            "shortfall": g["shortfall"].sum(),
+        }
+    ).reset_index()
+    due = out["demand"] + out["backlog_in"]
+    out["fill_rate"] = np.where(due > 0, out["delivered"] / due.where(due > 0, 1.0), 1.0)
+    return out[["tier", "weight", "demand", "backlog_in", "delivered", "shortfall", "fill_rate"]]

@@ -77,7 +77,7 @@ def render_plan_text(result, top: int = 5) -> str:
         f"policy: equity {'on' if pol.equity else 'off'}; unmet demand {pol.unmet}; ICU-grade items for general "
         f"use {'allowed' if pol.icu_grade_for_general else 'not allowed'}",
         f"objective: weighted shortfall {s['objective']['weighted_shortfall']:,} (LP bound "
-        f"{s['objective']['lp_bound']:,}) | cost {s['objective']['cost']:,}",
+        f"{s['objective']['weighted_shortfall_bound']:,}) | cost {s['objective']['route_cost']:,}",
         "",
     ]
     lines += _day_lines(result, top)
@@ -100,13 +100,14 @@ def write_plan(result, folder: str | Path) -> list[Path]:
 
 def render_replay_text(result, *, every: int = 7) -> str:
     s = result.summary()
+    t, o = s["totals"], s["objective"]
     lines = [
-        f"allocator replay: {result.instance.name}: {s['days'][0]} to {s['days'][1]}, horizon {result.horizon} "
-        f"day(s), forecast {result.forecast} ({s['seconds']:.2f} s; days solved as LP {s['methods'].get('lp', 0)}, "
+        f"allocator replay: {result.instance.name}: {s['days'][0]} to {s['days'][-1]}, horizon {result.horizon} "
+        f"day(s), forecast {result.forecast} ({result.seconds:.2f} s; days solved as LP {s['methods'].get('lp', 0)}, "
         f"as MIP {s['methods'].get('mip', 0)})",
-        f"demand {s['demand']:,.0f} | delivered {s['delivered']:,.0f} ({s['fill_rate']:.1%}) | weighted shortfall "
-        f"{s['weighted_shortfall']:,.6g} | equity (Jain) {s['equity']:.4f} | cost {s['cost']:,.6g}",
-        "fill by tier: " + ", ".join(f"tier {t} {v:.1%}" for t, v in s["fill_by_tier"].items()),
+        f"demand {t['demand']:,.0f} | delivered {t['delivered']:,.0f} ({t['fill_rate']:.1%}) | weighted shortfall "
+        f"{o['weighted_shortfall']:,.6g} | equity (Jain) {o['jain_index']:.4f} | cost {o['route_cost']:,.6g}",
+        "fill by tier: " + ", ".join(f"tier {r['tier']} {r['fill_rate']:.1%}" for r in s["by_tier"]),
         "",
     ]
     series = result.region_series()

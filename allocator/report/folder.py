@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from allocator.errors import OutputError
 from allocator.inputs.files import FORMULA_START, neutralise
 
 __all__ = [
@@ -220,10 +221,6 @@ def _flatten(data, prefix=""):
             yield from _flatten(v, f"{prefix}{i}.")
     else:
         yield prefix.rstrip("."), data if isinstance(data, (int, float, str, bool)) or data is None else str(data)
-
-
-class OutputError(OSError):
-    """The output folder cannot be written as asked."""
 
 
 def write_outputs(result, folder: str | Path, *, excel: bool = False) -> list[Path]:
@@ -449,7 +446,7 @@ def render_text(result, top: int = 10, shipments: int = 20, regions: int = 40) -
 
 def _explanations_text(result, top: int) -> list[str]:
     """What one more unit is worth where it is worth most, and why sources left short regions out."""
-    from allocator.explain.values import WHY_CODES
+    from allocator.explain.values import ACCOUNT_CODES
 
     marginal, accounts = result.marginal, result.accounts
     sources = marginal[marginal["kind"] == "source"]
@@ -469,9 +466,9 @@ def _explanations_text(result, top: int) -> list[str]:
         g = not_sent.groupby("why", sort=False)
         why = pd.DataFrame({"routes": g.size(), "sources": g["source"].nunique()}).reset_index()
         why = why.sort_values(["routes", "why"], ascending=[False, True])
-        from allocator.explain.side_values import SIDE_WHY_CODES  # the codes of plans with side constraints
+        from allocator.explain.side_values import SIDE_ACCOUNT_CODES  # the codes of plans with side constraints
 
-        why["meaning"] = why["why"].map({**WHY_CODES, **SIDE_WHY_CODES})
+        why["meaning"] = why["why"].map({**ACCOUNT_CODES, **SIDE_ACCOUNT_CODES})
         out += [
             "",
             "Routes to short regions that got no (more) units, by reason (each in sources.csv with --output)",

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from allocator.build.previous import Previous, previous_from_dispatch
-from allocator.errors import AllocatorError, Issue, PlanFileError
+from allocator.errors import Issue, PlanFileError, ReportError
 from allocator.inputs.files import read_csv_rows, unneutralise
 
 __all__ = [
@@ -100,10 +100,6 @@ REQUIRED_COLUMNS = {
     "shipments.csv": ("day", "source", "region", "product", "quantity"),
     "by_day.csv": ("day", "tier", "weight", "demand", "backlog_in", "delivered", "fill_rate"),
 }
-
-
-class ReportError(AllocatorError, ValueError):
-    """The folder is not a plan folder, or one of its files cannot be read; the message names it."""
 
 
 @dataclass

@@ -49,6 +49,7 @@ the ``raw`` and ``raw-family`` children import numpy and OR-Tools only, not the 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime
 import importlib.metadata
 import importlib.util
@@ -64,6 +65,8 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+
+from allocator.errors import BenchError
 
 __all__ = [
     "BenchError",
@@ -114,10 +117,6 @@ COLUMNS = (
     "naive_x",
     "objective",
 )
-
-
-class BenchError(ValueError):
-    """A bad argument or an unusable folder: reported as a message, exit code 2."""
 
 
 class RawUnsuitable(ValueError):
@@ -308,10 +307,8 @@ def _row(path: str, status: str, detail: str = "", **fields) -> dict:
 
 def _end(proc: subprocess.Popen) -> None:
     """Kill a child's whole session (the child and its CBC), and reap it."""
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.killpg(proc.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
     proc.communicate()
 
 
@@ -731,7 +728,7 @@ def run_command(folder: str | Path, work: str | Path) -> dict:
     with ChildrenPeak() as peak:
         while len(times) < 5 and sum(times) < 10.0:
             t = time.perf_counter()
-            proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            proc = subprocess.run(cmd, capture_output=True, text=True)
             times.append(time.perf_counter() - t)
             if proc.returncode != 0:
                 last = (proc.stderr or proc.stdout).strip().splitlines()

@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from allocator.errors import UsageError
 from allocator.inputs.geo import great_circle_km
 
 __all__ = ["SCALES", "PRODUCTS", "generate", "write_instance"]
@@ -104,7 +105,7 @@ def generate(scale: str, seed: int = 0) -> dict[str, pd.DataFrame]:
     ``regions``, ``demand``, ``routes``), the same for the same scale and seed."""
     if scale not in SCALES:
         msg = f"unknown scale {scale!r}: expected one of {', '.join(SCALES)}"
-        raise ValueError(msg)
+        raise UsageError(msg)
     spec = SCALES[scale]
     rng = np.random.default_rng([seed, list(SCALES).index(scale)])
     prov = _provinces()
@@ -199,7 +200,7 @@ def _sources(prov: pd.DataFrame, spec: Scale, rng) -> pd.DataFrame:
 
 def _demand(regions: pd.DataFrame, catalogue, rng) -> pd.DataFrame:
     families = {}
-    for prod, _, fam, grade, _, countable, need in catalogue:
+    for _prod, _, fam, grade, _, countable, need in catalogue:
         f = families.setdefault(fam, {"need": 0.0, "grades": set(), "countable": countable})
         f["need"] += need
         f["grades"].add(grade)

@@ -68,7 +68,7 @@ def bench_policies(
         and c not in ("instance", "scenario", "days", "horizon", "weighted_shortfall", "fill_rate")
     ]
     out = out[["instance", "scenario", "days", "horizon", "weighted_shortfall", "fill_rate", *tier_cols, *rest]]
-    for inst_name, grp in out.groupby("instance", sort=False):
+    for _inst_name, grp in out.groupby("instance", sort=False):
         first = grp.index[0]
         for col in ("weighted_shortfall", "seconds"):
             base_val = out.loc[first, col]

@@ -72,13 +72,14 @@ import time
 import numpy as np
 import pandas as pd
 
+from allocator.errors import BenchError
 from allocator.tools.bench import machine_header
 from allocator.tools.bench import render_json as render_side_json  # the same figures as the text, unrounded
 
 __all__ = [
     "SIDE_PATHS",
     "SIDE_SCALES",
-    "SideBenchError",
+    "BenchError",
     "bench_side_scale",
     "render_side_json",
     "render_side_text",
@@ -107,10 +108,6 @@ SIDE_PATHS = (
 )
 CUMULATIVE = ("capacity", "commitments", "lots", "destinations")  # each adds its table to the one before
 STAGE1_TOL = 1e-7  # relative: two LP solves of one model
-
-
-class SideBenchError(ValueError):
-    """A bad argument: reported as a message, exit code 2."""
 
 
 # --------------------------------------------------------------------------------------------
@@ -252,12 +249,12 @@ def run_side_bench(scales: list[str], *, seed: int = 1, time_limit: float = 600.
     from allocator.tools.bench import machine_info
 
     if time_limit <= 0:
-        raise SideBenchError(f"--timeout {time_limit:g}: expected a positive number of seconds")
+        raise BenchError(f"--timeout {time_limit:g}: expected a positive number of seconds")
     if seed < 0:
-        raise SideBenchError(f"--seed {seed}: expected a whole number 0 or above")
+        raise BenchError(f"--seed {seed}: expected a whole number 0 or above")
     for scale in scales:
         if scale in REFUSED:
-            raise SideBenchError(f"--side --scale {scale}: {REFUSED[scale]}; expected {' or '.join(SIDE_SCALES)}")
+            raise BenchError(f"--side --scale {scale}: {REFUSED[scale]}; expected {' or '.join(SIDE_SCALES)}")
     report = {
         "date": datetime.date.today().isoformat(),
         "machine": machine_info(),
@@ -343,8 +340,8 @@ def _row(path: str, status: str, **fields) -> dict:
 
 def _timed_solve(path: str, instance, time_limit: float, whole: str = "auto"):
     """``allocator.solve`` (the policy's equity, self-check on, no explanations): the result and its row."""
-    from allocator.pipeline.run import solve
     from allocator.errors import AllocatorError
+    from allocator.pipeline.run import solve
 
     t = time.perf_counter()
     try:

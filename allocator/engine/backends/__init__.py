@@ -4,6 +4,7 @@ Nothing outside this package imports a solver library.
 """
 
 from allocator.engine.backends.base import LPResult, Status
+from allocator.errors import UsageError
 
 __all__ = ["LPResult", "Status", "make_lp"]
 
@@ -15,4 +16,4 @@ def make_lp(name: str, **arrays):
 
         return HighsLP(**arrays)
     msg = f"unknown solver {name!r}: expected 'highs'"
-    raise ValueError(msg)
+    raise UsageError(msg)

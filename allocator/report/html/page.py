@@ -640,7 +640,7 @@ def _provenance_section(plan: PlanFolder, instance) -> str:
         ("plan", f"{label} ({command} --output)"),
         ("date", _date(plan, instance)),
     ]
-    for key in ("status", "solver", "lp_solves", "horizon", "forecast"):
+    for key in ("status", "method", "solver", "lp_solves", "horizon", "forecast"):
         if key in s:
             rows.append((key, s[key]))
     for key, value in _flatten(s.get("objective", {}), "objective."):

@@ -1,4 +1,4 @@
-"""Explanations of plans with side constraints (``side_why``), checked by other solves.
+"""Explanations of plans with side constraints (``explain.side_values``), checked by other solves.
 
 - A source's value is ``W*(supply) - W*(supply + 1)``: checked by solving the instance again
   with one more unit in ``supply.csv``.
@@ -132,8 +132,8 @@ def test_lot_reason_and_budget(monkeypatch):
     r = allocator.solve(small(products=lots))
     line = r.accounts.query("source == 's2' and line == 'not_sent'")
     assert (line["why"] == "side_limit").all() and line["reason"].str.contains("minimum lot of 150").all()
-    import allocator.explain.side_values as side_why
+    import allocator.explain.side_values as side_values
 
-    monkeypatch.setattr(side_why, "MAX_SOLVES_MIP", 3)
+    monkeypatch.setattr(side_values, "MAX_SOLVES_MIP", 3)
     r = allocator.solve(small(products=lots))
     assert r.marginal is None and r.objective["explanations"].startswith("not computed:")

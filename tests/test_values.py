@@ -21,13 +21,13 @@ import allocator
 from allocator.build.daily import build
 from allocator.engine.daily import solve_model
 from allocator.explain.values import (
+    ACCOUNT_CODES,
     ACCOUNT_COLUMNS,
     MARGINAL_COLUMNS,
-    WHY_CODES,
     _Graph,
     _potentials,
     _strong_components,
-    why_tables,
+    value_tables,
 )
 from allocator.inputs.edits import apply_changes
 from allocator.inputs.policy import Policy
@@ -62,7 +62,7 @@ def solved(inst, x=None):
     sol = solve_model(model, equity=inst.policy.equity, instance=inst)
     if x is not None:
         sol.x = x(model)
-    marginal, accounts = why_tables(inst, model, sol.x, fair_box=(sol.fair_lo, sol.fair_hi))
+    marginal, accounts = value_tables(inst, model, sol.x, fair_box=(sol.fair_lo, sol.fair_hi))
     return model, sol, marginal, accounts
 
 
@@ -383,8 +383,8 @@ def test_stopped_after_stage_one():
     inst = equal_weight_instance(3)
     model = build(inst)
     sol = solve_model(model, equity=True, instance=inst)
-    done = why_tables(inst, model, sol.x, fair_box=(sol.fair_lo, sol.fair_hi))
-    stopped = why_tables(inst, model, sol.x, stages=1)
+    done = value_tables(inst, model, sol.x, fair_box=(sol.fair_lo, sol.fair_hi))
+    stopped = value_tables(inst, model, sol.x, stages=1)
     pd.testing.assert_frame_equal(done[0], stopped[0])
     before, after = done[1]["why"], stopped[1]["why"]
     settled = before.isin(["fair_share", "cost", "tie"])
@@ -403,7 +403,7 @@ def test_sent_lines_add_up():
         shipped = sent.groupby(["source", "product"])["quantity"].sum()
         total = res.accounts[res.accounts["line"] == "total"].set_index(["source", "product"])["quantity"]
         assert shipped.reindex(total.index, fill_value=0).tolist() == total.tolist()
-        assert set(res.accounts["why"]) <= set(WHY_CODES)
+        assert set(res.accounts["why"]) <= set(ACCOUNT_CODES)
 
 
 def test_same_plan_same_tables():
@@ -530,7 +530,7 @@ def plan_by_hand(model, ships: dict) -> np.ndarray:
     for k, (s, r) in enumerate(zip(model.ship["source"], model.ship["region"])):
         x[k] = ships.get((s, r), 0)
     delivered = model.ship.assign(q=x[: model.n_ship]).groupby("region")["q"].sum()
-    for j, (r, d) in enumerate(zip(model.serve["region"], model.serve["demand_idx"])):
+    for j, (r, _d) in enumerate(zip(model.serve["region"], model.serve["demand_idx"])):
         x[model.n_ship + j] = delivered.get(r, 0)
     served = model.serve.assign(q=x[model.n_ship : model.n_ship + model.n_serve]).groupby("demand_idx")["q"].sum()
     quantity = model.demand["quantity"].to_numpy(float)
