@@ -130,3 +130,13 @@ def graph_is_package(module: str) -> bool:
 @pytest.mark.parametrize("layer", [names[0] for names in LAYERS[1:]])
 def test_each_stage_is_a_subpackage(layer):
     assert (PACKAGE / layer / "__init__.py").exists()
+
+
+def test_the_benchmark_child_imports_allocator_only_when_timed():
+    """``tools/bench.py`` runs itself as each path's child process and times the import of allocator:
+    no module-level import of allocator may come before that (it would hide the import time)."""
+    tree = ast.parse((PACKAGE / "tools" / "bench.py").read_text(encoding="utf-8"))
+    top = [n for n in tree.body if isinstance(n, (ast.Import, ast.ImportFrom))]
+    names = [a.name for n in top if isinstance(n, ast.Import) for a in n.names]
+    names += [n.module or "" for n in top if isinstance(n, ast.ImportFrom)]
+    assert not [m for m in names if m.split(".")[0] == "allocator"], names

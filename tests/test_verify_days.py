@@ -436,12 +436,8 @@ def test_a_wrong_floor_column_is_a_warning():
     ]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="plan/days.py _stock_table keys the floor column by (day, holder, id): with two families' floors at "
-    "a region every product row shows the last family's floor (mask rows say 10, the suit floor, not 40)",
-)
 def test_the_floor_column_of_two_families_at_a_region():
+    """stock.csv's floor column is each family's own floor (it once showed the last family's on every row)."""
     df = pd.DataFrame
     inst = allocator.from_frames(
         products=df(

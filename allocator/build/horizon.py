@@ -163,7 +163,7 @@ class HorizonModel:
     hub_stock: pd.DataFrame  # t, region, product, durable, col (end of day)
     loss: pd.DataFrame  # t, region, product, col
     serve: pd.DataFrame  # t, region, product, demand_idx, col
-    floor: pd.DataFrame  # t, holder, id, family, floor, col (the floor shortfall)
+    floor: pd.DataFrame  # t, holder, id, family, product (a source's floor; "" for a region's), floor, col
     # t, day, region, family, use, new (today's demand), backlog_in (opening backlog, first day), quantity (the
     # short column's bound: cumulative demand when carried), weight (with the time preference), base_weight,
     # countable, durable, carries (unmet demand is carried to the next day), col (the short column)
@@ -181,6 +181,7 @@ class HorizonModel:
     short_weight: np.ndarray = field(repr=False, default=None)
     route_cost: np.ndarray = field(repr=False, default=None)
     inequality_rows: np.ndarray = field(repr=False, default=None)
+    product_family: dict = field(repr=False, default_factory=dict)  # product -> family
 
     @property
     def n_cols(self) -> int:
@@ -522,12 +523,12 @@ def build_horizon(
             for c in members:
                 m.entries[c].append((row, 1.0))
             col = m.col([(row, 1.0)], 0.0, v, bool(fam_countable[f]), weight=policy.floor_weight * pref(t))
-            floor_rec.append((t, "region", r, f, v, col))
+            floor_rec.append((t, "region", r, f, "", v, col))
         for (s, p), v in sorted(floors_src.items()):
             row = m.row(("floor", "source", s, p, t), v, np.inf)
             m.entries[sst_col[(s, p, t)]].append((row, 1.0))
             col = m.col([(row, 1.0)], 0.0, v, bool(p_countable[p]), weight=policy.floor_weight * pref(t))
-            floor_rec.append((t, "source", s, p_family[p], v, col))
+            floor_rec.append((t, "source", s, p_family[p], p, v, col))
 
     start_, index, value = m.csc()
     n = len(m.lo)
@@ -544,7 +545,7 @@ def build_horizon(
         hub_stock=frame(hst_rec, columns=["t", "region", "product", "durable", "col"]),
         loss=frame(loss_rec, columns=["t", "region", "product", "col"]),
         serve=frame(serve_rec, columns=["t", "region", "product", "demand_idx", "col"]),
-        floor=frame(floor_rec, columns=["t", "holder", "id", "family", "floor", "col"]),
+        floor=frame(floor_rec, columns=["t", "holder", "id", "family", "product", "floor", "col"]),
         demand=frame(
             dem_rec,
             columns=[
@@ -569,6 +570,7 @@ def build_horizon(
             columns=["t", "source", "product", "quantity"],
         ),
         opening=state,
+        product_family=dict(p_family),
         col_lower=np.asarray(m.lo, dtype=float),
         col_upper=np.asarray(m.hi, dtype=float),
         row_lower=np.asarray(m.row_lo, dtype=float),

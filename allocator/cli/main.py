@@ -779,7 +779,8 @@ def _run(args) -> int:
         return EXIT_SOLVER if "solver" in kinds else EXIT_INPUT if "input" in kinds else EXIT_OK
 
     if args.command == "bench" and args.side:
-        from allocator.tools.bench import SCALES, BenchError, parse_list
+        from allocator.errors import BenchError
+        from allocator.tools.bench import SCALES, parse_list
         from allocator.tools.side_bench import render_side_json, render_side_text, run_side_bench
 
         try:
@@ -814,7 +815,8 @@ def _run(args) -> int:
         return EXIT_OK
 
     if args.command == "bench":
-        from allocator.tools.bench import PATHS, SCALES, BenchError, parse_list, render_json, render_text, run_bench
+        from allocator.errors import BenchError
+        from allocator.tools.bench import PATHS, SCALES, parse_list, render_json, render_text, run_bench
 
         try:
             scales = parse_list(args.scale, SCALES, "--scale")

@@ -165,12 +165,17 @@ def _stock_table(model: HorizonModel, x: np.ndarray) -> pd.DataFrame:
         rec("region", r, p, t)["closing"] = q
         if t + 1 < n_days:
             rec("region", r, p, t + 1)["opening"] = q
+    # A region keeps a floor per family (every product of it counts), a source per product.
     floors = {
-        (t, h, i): v for t, h, i, v in model.floor[["t", "holder", "id", "floor"]].itertuples(index=False, name=None)
+        (t, h, i, p if h == "source" else f): v
+        for t, h, i, f, p, v in model.floor[["t", "holder", "id", "family", "product", "floor"]].itertuples(
+            index=False, name=None
+        )
     }
-    for (t, h, i, _), e in records.items():
-        if (t, h, i) in floors:
-            e["floor"] = floors[(t, h, i)]
+    for (t, h, i, p), e in records.items():
+        key = (t, h, i, p if h == "source" else model.product_family.get(p, p))
+        if key in floors:
+            e["floor"] = floors[key]
     rows = [
         {"day": model.days[t], "holder": h, "id": i, "product": p, **vals}
         for (t, h, i, p), vals in sorted(records.items())

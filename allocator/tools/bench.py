@@ -66,10 +66,7 @@ import threading
 import time
 from pathlib import Path
 
-from allocator.errors import BenchError
-
 __all__ = [
-    "BenchError",
     "ChildrenPeak",
     "PATHS",
     "SCALES",
@@ -125,6 +122,8 @@ class RawUnsuitable(ValueError):
 
 def parse_list(text: str, allowed: tuple[str, ...], option: str) -> list[str]:
     """A comma list of names from ``allowed``, without repeats, in the order given."""
+    from allocator.errors import BenchError  # here: a child imports this file before its timed import
+
     names = [name.strip() for name in text.split(",") if name.strip()]
     if not names:
         raise BenchError(f"{option}: expected a comma list of {', '.join(allowed)}")
@@ -147,6 +146,8 @@ def run_bench(
     keep: str | None = None,
 ) -> dict:
     """Run the benchmark; return the report (``render_text`` / ``render_json`` print it)."""
+    from allocator.errors import BenchError  # here: a child imports this file before its timed import
+
     if timeout <= 0:
         raise BenchError(f"--timeout {timeout:g}: expected a positive number of seconds")
     if seed < 0:
