@@ -519,7 +519,7 @@ def _run_whatif(args, instance, changes) -> int:
     """``solve --set``: the base plan and the what-if plan, and what changed between them."""
     from allocator.inputs.edits import apply_changes
     from allocator.pipeline.run import solve
-    from allocator.report.compare import compare
+    from allocator.report.compare import compare, render_whatif_text
     from allocator.report.folder import write_outputs
 
     whatif = apply_changes(instance, changes)  # a bad id or value: exit 2 before anything is solved
@@ -544,322 +544,185 @@ def _run_whatif(args, instance, changes) -> int:
         print(json.dumps(data, indent=2, ensure_ascii=False))
     else:
         sys.stdout.write(
-            _whatif_text(base, changed, whatif.changes, diff, warnings, top=args.top, shipments=args.shipments)
+            render_whatif_text(base, changed, whatif.changes, diff, warnings, top=args.top, shipments=args.shipments)
         )
         if written:
             print(f"\nwrote the what-if plan: {', '.join(str(p) for p in written)}")
     return EXIT_OK
 
 
-def _whatif_text(base, changed, changes, diff, warnings, *, top: int, shipments: int) -> str:
-    """The changes, compactly: what was set, the objective and totals, then the tiers, demand rows
-    and shipments that changed (largest changes first). No timings: equal runs print equal bytes."""
-    pol = base.instance.policy
-    solvers = base.solver if base.solver == changed.solver else f"base {base.solver}, what-if {changed.solver}"
-    out = [
-        f"allocator: {base.instance.name}: what-if, {len(changes)} change(s); base {base.status}, what-if "
-        f"{changed.status} ({solvers})",
-        f"policy (base): equity {'on' if pol.equity else 'off'}; ICU-grade items for general use: "
-        f"{'allowed' if pol.icu_grade_for_general else 'not allowed'}",
-    ]
-    if base.status != "optimal" or changed.status != "optimal":
-        out.append("note: a plan stopped at the time limit, so the changes below compare plans that are not optimal")
-    for w in warnings[:3]:
-        out.append(f"new warning in the what-if data: {w}")
-    if len(warnings) > 3:
-        out.append(f"... and {len(warnings) - 3} more new warning(s) (all with --format json)")
-    out += [
-        "",
-        "Changes (--set)",
-        _grid(["set", "change", "before", "after"], changes.astype(str).to_numpy().tolist(), right={2, 3}),
-    ]
+def _generate(args) -> int:
+    """``allocator generate``: a generated instance folder, reproducibly from a seed."""
+    from pathlib import Path
 
-    rows = []
-    for t in diff.terms.itertuples(index=False):
-        if t.term == "fill_rate":
-            rows.append(["fill rate", _pct(t.base), _pct(t.whatif), _pp(t.change)])
-        else:
-            rows.append([t.term.replace("_", " "), _qty(t.base), _qty(t.whatif), _qty(t.change, sign=True)])
-    out += ["", "Objective and totals", _grid(["", "base", "what-if", "change"], rows, right={1, 2, 3})]
+    from allocator.report.folder import OutputError
+    from allocator.tools.generate import generate, write_instance
 
-    tiers = diff.tiers
-    if len(tiers):
-        rows = [
-            [
-                _qty(t.weight),
-                _pair(t.base_tier, t.whatif_tier, _int),
-                _pair(t.base_rows, t.whatif_rows, _int),
-                _pair(t.base_demand, t.whatif_demand, _qty),
-                _pair(t.base_delivered, t.whatif_delivered, _qty),
-                _pair(t.base_fill_rate, t.whatif_fill_rate, _pct),
-                _pp(t.fill_rate_change),
-            ]
-            for t in tiers.itertuples(index=False)
-        ]
-        out += [
-            "",
-            "Fill rate by priority weight, where it changed (base -> what-if)",
-            _grid(["weight", "tier", "rows", "demand", "delivered", "fill_rate", "change"], rows, right=set(range(7))),
-        ]
+    out = Path(args.output)
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        msg = f"--output {out}: exists and is not an empty folder; expected a new folder for the instance"
+        raise OutputError(msg)
+    tables = generate(args.scale, args.seed)
+    write_instance(tables, out, note=f"--scale {args.scale} --seed {args.seed}")
+    sizes = ", ".join(f"{len(frame):,} {name}" for name, frame in tables.items())
+    print(f"wrote {out}: {sizes}")
+    return EXIT_OK
+
+
+def _batch(args) -> int:
+    """``allocator batch``: many instances x policy scenarios, serially or on a Dask cluster."""
+    from time import perf_counter
+
+    from allocator.pipeline.batch import (
+        BatchError,
+        make_tasks,
+        read_scenarios,
+        render_text,
+        run_batch,
+        scheduler_label,
+        write_results,
+    )
+
+    tasks = make_tasks(args.instances, read_scenarios(args.scenarios) if args.scenarios else None)
+    t = perf_counter()
+    try:
+        table = run_batch(
+            tasks,
+            scheduler=args.scheduler,
+            workers=args.workers,
+            retries=args.retries,
+            time_limit=args.time_limit,
+            output_dir=args.output,
+        )
+    except BatchError as exc:
+        print(f"allocator: {exc}", file=sys.stderr)
+        return EXIT_INPUT
+    wall = perf_counter() - t
+    if args.output:
+        write_results(table, args.output)
+    if args.format == "json":
+        print(
+            json.dumps(
+                {
+                    "tasks": len(table),
+                    "seconds": round(wall, 3),
+                    "tasks_per_second": round(len(table) / wall, 3) if wall > 0 else None,
+                    "results": json.loads(table.to_json(orient="records")),
+                },
+                indent=2,
+                ensure_ascii=False,
+            )
+        )
     else:
-        out += ["", "Fill rate by priority weight: no change"]
+        sys.stdout.write(render_text(table, wall, scheduler_label(args.scheduler, args.workers)))
+        if args.output:
+            print(f"wrote {args.output}/results.csv")
+    kinds = set(table["error_kind"])  # a solver failure outranks bad input: it needs a report, not a fix
+    return EXIT_SOLVER if "solver" in kinds else EXIT_INPUT if "input" in kinds else EXIT_OK
 
-    fill = _largest_first(diff.fill, "delivered_change", ["region", "family", "use"])
-    if len(fill):
-        shown = fill.head(top)
-        rows = [
-            [
-                f.region,
-                f.family,
-                f.use,
-                _pair(f.base_weight, f.whatif_weight, _qty),
-                _pair(f.base_demand, f.whatif_demand, _qty),
-                _pair(f.base_delivered, f.whatif_delivered, _qty),
-                _qty(f.delivered_change, sign=True),
-                _pair(f.base_fill_rate, f.whatif_fill_rate, _pct),
-            ]
-            for f in shown.itertuples(index=False)
-        ]
-        out += [
-            "",
-            f"Demand rows that changed ({len(shown)} of {len(fill)} shown, largest change in delivery first; "
-            "base -> what-if; all with --format json)",
-            _grid(
-                ["region", "family", "use", "weight", "demand", "delivered", "change", "fill_rate"],
-                rows,
-                right={3, 4, 5, 6, 7},
-            ),
-        ]
+
+def _bench_side(args) -> int:
+    """``allocator bench --side``: what the side constraints cost."""
+    from allocator.errors import BenchError
+    from allocator.tools.bench import SCALES, parse_list
+    from allocator.tools.side_bench import render_side_json, render_side_text, run_side_bench
+
+    try:
+        report = run_side_bench(parse_list(args.scale, SCALES, "--scale"), seed=args.seed, time_limit=args.timeout)
+    except BenchError as exc:
+        print(f"allocator: error: {exc}", file=sys.stderr)
+        return EXIT_INPUT
+    sys.stdout.write(render_side_json(report) + "\n" if args.format == "json" else render_side_text(report))
+    return EXIT_OK
+
+
+def _bench_replay(args) -> int:
+    """``allocator bench --replay``: policies on history."""
+    from allocator.pipeline.batch import BASE, Scenario, read_scenarios
+    from allocator.tools.policy_bench import bench_policies, render_policy_bench
+
+    if args.horizon is not None and args.horizon < 1:
+        print("allocator: error: --horizon must be 1 or more", file=sys.stderr)
+        return EXIT_INPUT
+    from allocator.errors import AllocatorError
+
+    scenarios = read_scenarios(args.scenarios) if args.scenarios else [Scenario(BASE)]
+    try:
+        table = bench_policies(args.replay, scenarios, horizon=args.horizon, forecast=args.forecast)
+    except ValueError as exc:  # an undated instance
+        if isinstance(exc, AllocatorError):
+            raise
+        print(f"allocator: error: {exc}", file=sys.stderr)
+        return EXIT_INPUT
+    if args.format == "json":
+        print(json.dumps(json.loads(table.to_json(orient="records")), indent=2))
     else:
-        out += ["", "Demand rows: no change"]
-
-    ships = _largest_first(diff.shipments, "quantity_change", ["source", "region", "product"])
-    if len(ships):
-        shown = ships.head(shipments)
-        rows = [
-            [
-                s.source,
-                s.region,
-                s.product,
-                _pair(s.base_quantity, s.whatif_quantity, _qty),
-                _qty(s.quantity_change, sign=True),
-            ]
-            for s in shown.itertuples(index=False)
-        ]
-        out += [
-            "",
-            f"Shipments that changed ({len(shown)} of {len(ships)} shown, largest change first; "
-            "all with --format json)",
-            _grid(["source", "region", "product", "quantity", "change"], rows, right={3, 4}),
-        ]
-    else:
-        out += ["", "Shipments: no change"]
-    return "\n".join(out) + "\n"
+        sys.stdout.write(render_policy_bench(table, horizon=args.horizon, forecast=args.forecast))
+    return EXIT_OK
 
 
-def _largest_first(frame, column: str, key: list[str]):
-    order = frame.assign(_size=-frame[column].abs()).sort_values(["_size", *key], kind="stable")
-    return order.drop(columns="_size").reset_index(drop=True)
+def _bench(args) -> int:
+    """``allocator bench``: allocator end to end against the raw solver and naive PuLP + CBC."""
+    if args.side:
+        return _bench_side(args)
+    if args.replay:
+        return _bench_replay(args)
+    from allocator.errors import BenchError
+    from allocator.tools.bench import PATHS, SCALES, parse_list, render_json, render_text, run_bench
+
+    try:
+        scales = parse_list(args.scale, SCALES, "--scale")
+        paths = parse_list(args.paths, PATHS, "--paths") if args.paths is not None else list(PATHS)
+        report = run_bench(scales, seed=args.seed, paths=paths, timeout=args.timeout, keep=args.keep)
+    except BenchError as exc:
+        print(f"allocator: error: {exc}", file=sys.stderr)
+        return EXIT_INPUT
+    sys.stdout.write(render_json(report) + "\n" if args.format == "json" else render_text(report))
+    return EXIT_OK
 
 
-def _missing(v) -> bool:
-    import pandas as pd
+def _report(args) -> int:
+    """``allocator report``: a plan folder as one self-contained HTML page."""
+    from allocator.inputs.validate import load
+    from allocator.report.html.page import write_report
+    from allocator.report.reader import ReportError
 
-    return v is None or bool(pd.isna(v))
-
-
-def _qty(v, sign: bool = False) -> str:
-    if _missing(v):
-        return "-"
-    v = float(v)
-    text = f"{v:,.0f}" if abs(v - round(v)) < 1e-9 else f"{v:,.3f}".rstrip("0").rstrip(".")
-    text = "0" if text in ("-0", "-0.0") else text
-    return f"+{text}" if sign and v > 0 and text != "0" else text
-
-
-def _int(v) -> str:
-    return "-" if _missing(v) else str(int(v))
+    try:
+        inst = load(args.instance) if args.instance else None
+        written = write_report(args.plan, args.output, instance=inst)
+    except ReportError as exc:
+        print(f"allocator: error: {exc}", file=sys.stderr)
+        return EXIT_INPUT
+    print(f"wrote {written} ({written.stat().st_size:,} bytes)")
+    return EXIT_OK
 
 
-def _pct(v) -> str:
-    return "-" if _missing(v) else f"{float(v):.1%}"
-
-
-def _pp(v) -> str:
-    """A change of a fill rate, in percentage points."""
-    if _missing(v):
-        return "-"
-    text = f"{float(v) * 100:+.1f} pp"
-    return "0.0 pp" if text in ("+0.0 pp", "-0.0 pp") else text
-
-
-def _pair(a, b, fmt) -> str:
-    """``a`` when unchanged, else ``a -> b``."""
-    fa, fb = fmt(a), fmt(b)
-    return fa if fa == fb else f"{fa} -> {fb}"
-
-
-def _grid(header: list[str], rows: list[list[str]], right: set[int]) -> str:
-    """Columns aligned for the terminal: those in ``right`` (numbers) to the right."""
-    widths = [max([len(h)] + [len(r[i]) for r in rows]) for i, h in enumerate(header)]
-
-    def line(cells):
-        return "  ".join(c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths)))
-
-    return "\n".join(line(r).rstrip() for r in [header, ["-" * w for w in widths], *rows])
-
-
-def _run(args) -> int:
+def _validate(args) -> int:
+    """``allocator validate``: every problem of an instance at once."""
+    from allocator.errors import InstanceError
     from allocator.inputs.validate import load
 
-    if args.command == "generate":
-        from pathlib import Path
+    try:
+        inst = load(args.instance, overrides=_overrides(args))
+        issues = inst.warnings
+    except InstanceError as exc:
+        issues = exc.issues
+    errors = [i for i in issues if i.severity == "error"]
+    if args.format == "json":
+        print(json.dumps([i.__dict__ for i in issues], indent=2, ensure_ascii=False))
+    elif issues:
+        _print_issues(issues, sys.stdout, show_all=args.all)
+    else:
+        print(f"{args.instance}: valid (0 errors, 0 warnings)")
+    return EXIT_INPUT if errors else EXIT_OK
 
-        from allocator.report.folder import OutputError
-        from allocator.tools.generate import generate, write_instance
 
-        out = Path(args.output)
-        if out.exists() and (not out.is_dir() or any(out.iterdir())):
-            msg = f"--output {out}: exists and is not an empty folder; expected a new folder for the instance"
-            raise OutputError(msg)
-        tables = generate(args.scale, args.seed)
-        write_instance(tables, out, note=f"--scale {args.scale} --seed {args.seed}")
-        sizes = ", ".join(f"{len(frame):,} {name}" for name, frame in tables.items())
-        print(f"wrote {out}: {sizes}")
-        return EXIT_OK
-
-    if args.command == "batch":
-        from time import perf_counter
-
-        from allocator.pipeline.batch import (
-            BatchError,
-            make_tasks,
-            read_scenarios,
-            render_text,
-            run_batch,
-            scheduler_label,
-            write_results,
-        )
-
-        tasks = make_tasks(args.instances, read_scenarios(args.scenarios) if args.scenarios else None)
-        t = perf_counter()
-        try:
-            table = run_batch(
-                tasks,
-                scheduler=args.scheduler,
-                workers=args.workers,
-                retries=args.retries,
-                time_limit=args.time_limit,
-                output_dir=args.output,
-            )
-        except BatchError as exc:
-            print(f"allocator: {exc}", file=sys.stderr)
-            return EXIT_INPUT
-        wall = perf_counter() - t
-        if args.output:
-            write_results(table, args.output)
-        if args.format == "json":
-            print(
-                json.dumps(
-                    {
-                        "tasks": len(table),
-                        "seconds": round(wall, 3),
-                        "tasks_per_second": round(len(table) / wall, 3) if wall > 0 else None,
-                        "results": json.loads(table.to_json(orient="records")),
-                    },
-                    indent=2,
-                    ensure_ascii=False,
-                )
-            )
-        else:
-            sys.stdout.write(render_text(table, wall, scheduler_label(args.scheduler, args.workers)))
-            if args.output:
-                print(f"wrote {args.output}/results.csv")
-        kinds = set(table["error_kind"])  # a solver failure outranks bad input: it needs a report, not a fix
-        return EXIT_SOLVER if "solver" in kinds else EXIT_INPUT if "input" in kinds else EXIT_OK
-
-    if args.command == "bench" and args.side:
-        from allocator.errors import BenchError
-        from allocator.tools.bench import SCALES, parse_list
-        from allocator.tools.side_bench import render_side_json, render_side_text, run_side_bench
-
-        try:
-            report = run_side_bench(parse_list(args.scale, SCALES, "--scale"), seed=args.seed, time_limit=args.timeout)
-        except BenchError as exc:
-            print(f"allocator: error: {exc}", file=sys.stderr)
-            return EXIT_INPUT
-        sys.stdout.write(render_side_json(report) + "\n" if args.format == "json" else render_side_text(report))
-        return EXIT_OK
-
-    if args.command == "bench" and args.replay:
-        from allocator.pipeline.batch import BASE, Scenario, read_scenarios
-        from allocator.tools.policy_bench import bench_policies, render_policy_bench
-
-        if args.horizon is not None and args.horizon < 1:
-            print("allocator: error: --horizon must be 1 or more", file=sys.stderr)
-            return EXIT_INPUT
-        from allocator.errors import AllocatorError
-
-        scenarios = read_scenarios(args.scenarios) if args.scenarios else [Scenario(BASE)]
-        try:
-            table = bench_policies(args.replay, scenarios, horizon=args.horizon, forecast=args.forecast)
-        except ValueError as exc:  # an undated instance
-            if isinstance(exc, AllocatorError):
-                raise
-            print(f"allocator: error: {exc}", file=sys.stderr)
-            return EXIT_INPUT
-        if args.format == "json":
-            print(json.dumps(json.loads(table.to_json(orient="records")), indent=2))
-        else:
-            sys.stdout.write(render_policy_bench(table, horizon=args.horizon, forecast=args.forecast))
-        return EXIT_OK
-
-    if args.command == "bench":
-        from allocator.errors import BenchError
-        from allocator.tools.bench import PATHS, SCALES, parse_list, render_json, render_text, run_bench
-
-        try:
-            scales = parse_list(args.scale, SCALES, "--scale")
-            paths = parse_list(args.paths, PATHS, "--paths") if args.paths is not None else list(PATHS)
-            report = run_bench(scales, seed=args.seed, paths=paths, timeout=args.timeout, keep=args.keep)
-        except BenchError as exc:
-            print(f"allocator: error: {exc}", file=sys.stderr)
-            return EXIT_INPUT
-        sys.stdout.write(render_json(report) + "\n" if args.format == "json" else render_text(report))
-        return EXIT_OK
-
-    if args.command == "report":
-        from allocator.report.html.page import write_report
-        from allocator.report.reader import ReportError
-
-        try:
-            inst = load(args.instance) if args.instance else None
-            written = write_report(args.plan, args.output, instance=inst)
-        except ReportError as exc:
-            print(f"allocator: error: {exc}", file=sys.stderr)
-            return EXIT_INPUT
-        print(f"wrote {written} ({written.stat().st_size:,} bytes)")
-        return EXIT_OK
-
-    if args.command == "validate":
-        from allocator.errors import InstanceError
-
-        try:
-            inst = load(args.instance, overrides=_overrides(args))
-            issues = inst.warnings
-        except InstanceError as exc:
-            issues = exc.issues
-        errors = [i for i in issues if i.severity == "error"]
-        if args.format == "json":
-            print(json.dumps([i.__dict__ for i in issues], indent=2, ensure_ascii=False))
-        elif issues:
-            _print_issues(issues, sys.stdout, show_all=args.all)
-        else:
-            print(f"{args.instance}: valid (0 errors, 0 warnings)")
-        return EXIT_INPUT if errors else EXIT_OK
+def _solve(args) -> int:
+    """``allocator solve``: one day's plan (flat or two-level), or a what-if against it (``--set``)."""
+    from allocator.inputs.validate import load
 
     changes = None
-    if args.command == "solve" and args.changes:
+    if args.changes:
         from allocator.inputs.edits import parse_changes
 
         if args.hierarchy or args.previous:
@@ -874,70 +737,82 @@ def _run(args) -> int:
     instance = load(args.instance, overrides=_overrides(args))
     if changes is not None:
         return _run_whatif(args, instance, changes)
-    if args.command in ("plan", "replay"):
-        return _run_days(args, instance)
-    if args.command == "solve":
-        from allocator.pipeline.run import solve
-        from allocator.report.folder import render_json, render_text, write_outputs
+    from allocator.pipeline.run import solve
+    from allocator.report.folder import render_json, render_text, write_outputs
 
-        memory = None if args.memory_limit is None else args.memory_limit * 2**30
-        if (args.gap or args.workers != 1) and not args.hierarchy or args.workers < 1:
-            print("allocator: error: --gap and --workers N (1 or more) go with --hierarchy", file=sys.stderr)
-            return EXIT_INPUT
-        if args.previous and args.hierarchy:
-            print("allocator: error: --previous goes with a flat solve, not with --hierarchy", file=sys.stderr)
-            return EXIT_INPUT
-        if args.hierarchy:
-            from allocator.pipeline.hierarchy import hierarchy_text, solve_hierarchical
+    memory = None if args.memory_limit is None else args.memory_limit * 2**30
+    if (args.gap or args.workers != 1) and not args.hierarchy or args.workers < 1:
+        print("allocator: error: --gap and --workers N (1 or more) go with --hierarchy", file=sys.stderr)
+        return EXIT_INPUT
+    if args.previous and args.hierarchy:
+        print("allocator: error: --previous goes with a flat solve, not with --hierarchy", file=sys.stderr)
+        return EXIT_INPUT
+    if args.hierarchy:
+        from allocator.pipeline.hierarchy import hierarchy_text, solve_hierarchical
 
-            result = solve_hierarchical(
-                instance,
-                workers=args.workers,
-                gap=args.gap,
-                time_limit=args.time_limit,
-                memory_limit=memory,
-                solver=args.solver,
-            )
-            if args.format == "text":
-                sys.stdout.write(hierarchy_text(result))
-        else:
-            previous = None
-            if args.previous:
-                from allocator.report.reader import read_previous
+        result = solve_hierarchical(
+            instance,
+            workers=args.workers,
+            gap=args.gap,
+            time_limit=args.time_limit,
+            memory_limit=memory,
+            solver=args.solver,
+        )
+        if args.format == "text":
+            sys.stdout.write(hierarchy_text(result))
+    else:
+        previous = None
+        if args.previous:
+            from allocator.report.reader import read_previous
 
-                previous = read_previous(args.previous, instance)
-                for note in previous.unknown:
-                    print(f"warning: --previous {args.previous}: {note}", file=sys.stderr)
-            result = solve(
-                instance,
-                time_limit=args.time_limit,
-                memory_limit=memory,
-                solver=args.solver,
-                previous=previous,
-                explain=not args.no_explain,
-                whole=args.whole,
-            )
+            previous = read_previous(args.previous, instance)
+            for note in previous.unknown:
+                print(f"warning: --previous {args.previous}: {note}", file=sys.stderr)
+        result = solve(
+            instance,
+            time_limit=args.time_limit,
+            memory_limit=memory,
+            solver=args.solver,
+            previous=previous,
+            explain=not args.no_explain,
+            whole=args.whole,
+        )
+    if args.output:
+        from time import perf_counter
+
+        t = perf_counter()
+        written = write_outputs(result, args.output, excel=args.excel)
+        result.timings["write"] = perf_counter() - t
+    if args.report:
+        written_report = _write_html_report(args, instance, lambda folder: write_outputs(result, folder))
+    if args.format == "json":
+        print(render_json(result))
+    else:
+        sys.stdout.write(render_text(result, top=args.top, shipments=args.shipments, regions=args.regions))
         if args.output:
-            from time import perf_counter
-
-            t = perf_counter()
-            written = write_outputs(result, args.output, excel=args.excel)
-            result.timings["write"] = perf_counter() - t
+            print(f"\nwrote {', '.join(str(p) for p in written)}")
         if args.report:
-            written_report = _write_html_report(args, instance, lambda folder: write_outputs(result, folder))
-        if args.format == "json":
-            print(render_json(result))
-        else:
-            sys.stdout.write(render_text(result, top=args.top, shipments=args.shipments, regions=args.regions))
-            if args.output:
-                print(f"\nwrote {', '.join(str(p) for p in written)}")
-            if args.report:
-                print(f"wrote {written_report} ({written_report.stat().st_size:,} bytes)")
-        return EXIT_OK
+            print(f"wrote {written_report} ({written_report.stat().st_size:,} bytes)")
+    return EXIT_OK
 
+
+def _days(args) -> int:
+    """``allocator plan`` and ``allocator replay``: several days at once, or a rolling horizon over them."""
+    from allocator.inputs.validate import load
+
+    instance = load(args.instance, overrides=_overrides(args))
+    return _run_days(args, instance)
+
+
+def _verify(args) -> int:
+    """``allocator verify``: a plan folder (a day's, or a multi-day plan's or replay's) against the rules."""
+    from allocator.inputs.validate import load
+
+    instance = load(args.instance, overrides=_overrides(args))
     from pathlib import Path
 
     from allocator.pipeline.check import verify
+    from allocator.report.compare import quantity_text as _qty
     from allocator.report.reader import KINDS, read_folder, read_plan
 
     folder = Path(args.plan)
@@ -1032,6 +907,24 @@ def _run(args) -> int:
         n_err = int((viol["severity"] == "error").sum())
         print(f"{args.plan}: {'OK' if ver.ok else 'FAILED'}: {n_err} violation(s), {len(viol) - n_err} warning(s)")
     return EXIT_OK if ver.ok else EXIT_VIOLATION
+
+
+COMMANDS = {
+    "solve": _solve,
+    "plan": _days,
+    "replay": _days,
+    "report": _report,
+    "validate": _validate,
+    "generate": _generate,
+    "verify": _verify,
+    "batch": _batch,
+    "bench": _bench,
+}
+
+
+def _run(args) -> int:
+    """One function per subcommand (``COMMANDS``)."""
+    return COMMANDS[args.command](args)
 
 
 if __name__ == "__main__":

@@ -10,7 +10,7 @@ import pandas as pd
 
 from allocator.plan.results import Result
 
-__all__ = ["Comparison", "compare"]
+__all__ = ["Comparison", "compare", "quantity_text", "render_whatif_text"]
 
 _TOL = 1e-9  # differences within this of zero are zero
 
@@ -192,3 +192,168 @@ def _plain(v):
             return None
         return int(round(v)) if abs(v - round(v)) < _TOL and abs(v) < 2**53 else round(v, 6)
     return str(v)
+
+
+def render_whatif_text(base, changed, changes, diff, warnings, *, top: int, shipments: int) -> str:
+    """The changes, compactly: what was set, the objective and totals, then the tiers, demand rows
+    and shipments that changed (largest changes first). No timings: equal runs print equal bytes."""
+    pol = base.instance.policy
+    solvers = base.solver if base.solver == changed.solver else f"base {base.solver}, what-if {changed.solver}"
+    out = [
+        f"allocator: {base.instance.name}: what-if, {len(changes)} change(s); base {base.status}, what-if "
+        f"{changed.status} ({solvers})",
+        f"policy (base): equity {'on' if pol.equity else 'off'}; ICU-grade items for general use: "
+        f"{'allowed' if pol.icu_grade_for_general else 'not allowed'}",
+    ]
+    if base.status != "optimal" or changed.status != "optimal":
+        out.append("note: a plan stopped at the time limit, so the changes below compare plans that are not optimal")
+    for w in warnings[:3]:
+        out.append(f"new warning in the what-if data: {w}")
+    if len(warnings) > 3:
+        out.append(f"... and {len(warnings) - 3} more new warning(s) (all with --format json)")
+    out += [
+        "",
+        "Changes (--set)",
+        _grid(["set", "change", "before", "after"], changes.astype(str).to_numpy().tolist(), right={2, 3}),
+    ]
+
+    rows = []
+    for t in diff.terms.itertuples(index=False):
+        if t.term == "fill_rate":
+            rows.append(["fill rate", _pct(t.base), _pct(t.whatif), _pp(t.change)])
+        else:
+            rows.append(
+                [
+                    t.term.replace("_", " "),
+                    quantity_text(t.base),
+                    quantity_text(t.whatif),
+                    quantity_text(t.change, sign=True),
+                ]
+            )
+    out += ["", "Objective and totals", _grid(["", "base", "what-if", "change"], rows, right={1, 2, 3})]
+
+    tiers = diff.tiers
+    if len(tiers):
+        rows = [
+            [
+                quantity_text(t.weight),
+                _pair(t.base_tier, t.whatif_tier, _int),
+                _pair(t.base_rows, t.whatif_rows, _int),
+                _pair(t.base_demand, t.whatif_demand, quantity_text),
+                _pair(t.base_delivered, t.whatif_delivered, quantity_text),
+                _pair(t.base_fill_rate, t.whatif_fill_rate, _pct),
+                _pp(t.fill_rate_change),
+            ]
+            for t in tiers.itertuples(index=False)
+        ]
+        out += [
+            "",
+            "Fill rate by priority weight, where it changed (base -> what-if)",
+            _grid(["weight", "tier", "rows", "demand", "delivered", "fill_rate", "change"], rows, right=set(range(7))),
+        ]
+    else:
+        out += ["", "Fill rate by priority weight: no change"]
+
+    fill = _largest_first(diff.fill, "delivered_change", ["region", "family", "use"])
+    if len(fill):
+        shown = fill.head(top)
+        rows = [
+            [
+                f.region,
+                f.family,
+                f.use,
+                _pair(f.base_weight, f.whatif_weight, quantity_text),
+                _pair(f.base_demand, f.whatif_demand, quantity_text),
+                _pair(f.base_delivered, f.whatif_delivered, quantity_text),
+                quantity_text(f.delivered_change, sign=True),
+                _pair(f.base_fill_rate, f.whatif_fill_rate, _pct),
+            ]
+            for f in shown.itertuples(index=False)
+        ]
+        out += [
+            "",
+            f"Demand rows that changed ({len(shown)} of {len(fill)} shown, largest change in delivery first; "
+            "base -> what-if; all with --format json)",
+            _grid(
+                ["region", "family", "use", "weight", "demand", "delivered", "change", "fill_rate"],
+                rows,
+                right={3, 4, 5, 6, 7},
+            ),
+        ]
+    else:
+        out += ["", "Demand rows: no change"]
+
+    ships = _largest_first(diff.shipments, "quantity_change", ["source", "region", "product"])
+    if len(ships):
+        shown = ships.head(shipments)
+        rows = [
+            [
+                s.source,
+                s.region,
+                s.product,
+                _pair(s.base_quantity, s.whatif_quantity, quantity_text),
+                quantity_text(s.quantity_change, sign=True),
+            ]
+            for s in shown.itertuples(index=False)
+        ]
+        out += [
+            "",
+            f"Shipments that changed ({len(shown)} of {len(ships)} shown, largest change first; "
+            "all with --format json)",
+            _grid(["source", "region", "product", "quantity", "change"], rows, right={3, 4}),
+        ]
+    else:
+        out += ["", "Shipments: no change"]
+    return "\n".join(out) + "\n"
+
+
+def _largest_first(frame, column: str, key: list[str]):
+    order = frame.assign(_size=-frame[column].abs()).sort_values(["_size", *key], kind="stable")
+    return order.drop(columns="_size").reset_index(drop=True)
+
+
+def _missing(v) -> bool:
+    import pandas as pd
+
+    return v is None or bool(pd.isna(v))
+
+
+def quantity_text(v, sign: bool = False) -> str:
+    if _missing(v):
+        return "-"
+    v = float(v)
+    text = f"{v:,.0f}" if abs(v - round(v)) < 1e-9 else f"{v:,.3f}".rstrip("0").rstrip(".")
+    text = "0" if text in ("-0", "-0.0") else text
+    return f"+{text}" if sign and v > 0 and text != "0" else text
+
+
+def _int(v) -> str:
+    return "-" if _missing(v) else str(int(v))
+
+
+def _pct(v) -> str:
+    return "-" if _missing(v) else f"{float(v):.1%}"
+
+
+def _pp(v) -> str:
+    """A change of a fill rate, in percentage points."""
+    if _missing(v):
+        return "-"
+    text = f"{float(v) * 100:+.1f} pp"
+    return "0.0 pp" if text in ("+0.0 pp", "-0.0 pp") else text
+
+
+def _pair(a, b, fmt) -> str:
+    """``a`` when unchanged, else ``a -> b``."""
+    fa, fb = fmt(a), fmt(b)
+    return fa if fa == fb else f"{fa} -> {fb}"
+
+
+def _grid(header: list[str], rows: list[list[str]], right: set[int]) -> str:
+    """Columns aligned for the terminal: those in ``right`` (numbers) to the right."""
+    widths = [max([len(h)] + [len(r[i]) for r in rows]) for i, h in enumerate(header)]
+
+    def line(cells):
+        return "  ".join(c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths)))
+
+    return "\n".join(line(r).rstrip() for r in [header, ["-" * w for w in widths], *rows])
