@@ -150,3 +150,15 @@ def test_region_table_is_cut_to_the_worst_filled(capsys):
     assert block[0].startswith(" (3 of ") and "all in fill.csv with --output" in block[0]
     assert len(block) == 1 + 2 + 3  # title, header, rule, three regions
     assert block[3].split()[0] == "hubei"  # tier 1 comes first
+
+
+def test_help_names_no_internal_issue_numbers(capsys):
+    import re
+
+    from allocator.cli.main import _parser
+
+    parser = _parser()
+    texts = [parser.format_help()]
+    for action in parser._subparsers._group_actions:  # every subcommand's own --help
+        texts += [sub.format_help() for sub in action.choices.values()]
+    assert not [t for t in texts if re.search(r"#\d+|[Ii]ssue \d+", t)]

@@ -1,4 +1,4 @@
-"""The benchmark (``allocator bench``, issue #5): allocator end to end against the raw solver
+"""The benchmark (``allocator bench``): allocator end to end against the raw solver
 and a naive PuLP + CBC model of the same generated instance, measured in the same run.
 
 For each scale the instance is generated (``allocator.generate``) into a work folder, then
@@ -91,7 +91,8 @@ PATHS = ("allocator", "allocator-equity", "command", "raw", "raw-family", "naive
 RAW_PATHS = ("raw", "raw-family")  # the same network; the ratios use the faster
 REL_TOL = 1e-9  # objective agreement
 INT_LIMIT = 2**62  # int64 magnitudes the raw network may reach, with room for a few sums
-TARGETS = {  # issue #5: (what, limit, "max" if the figure must not exceed it, the scale it is set for: None = every)
+# The speed targets: (what, limit, "max" if the figure must not exceed it, the scale it is set for: None = every).
+TARGETS = {
     "allocator_vs_raw": ("end to end vs the raw solver call", 1.3, "max", "county"),  # the fastest raw path's
     "naive_vs_allocator": ("naive PuLP + CBC time / allocator's", 15.0, "min", "county"),
     "memory_vs_raw": ("peak memory vs the raw solver's", 2.0, "max", "county"),

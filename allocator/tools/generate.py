@@ -1,6 +1,6 @@
 """Generate realistic national instances, reproducibly from a seed (``allocator generate``).
 
-Scales (issue #5): ``province`` (32 regions: the 31 provinces and the Xinjiang Production
+Scales: ``province`` (32 regions: the 31 provinces and the Xinjiang Production
 and Construction Corps, 200 sources, 38 products), ``prefecture`` (about 340 regions, 2,000
 sources), ``county`` (about 2,850 regions, 5,000 sources) and ``village`` (586,000 village
 clinics needing 2 pulse oximeters each, 50 sources, 1,172,000 units: the January 2023 figure
