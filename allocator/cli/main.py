@@ -271,8 +271,7 @@ def _parser() -> argparse.ArgumentParser:
 
     bn = sub.add_parser(
         "bench",
-        help="time allocator end to end against the raw solver and a naive PuLP + CBC "
-        "model on generated instances",
+        help="time allocator end to end against the raw solver and a naive PuLP + CBC model on generated instances",
     )
     bn.add_argument(
         "--scale",
