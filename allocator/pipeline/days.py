@@ -16,6 +16,7 @@ from allocator.build.guard import check_size
 from allocator.build.horizon import Calendar, State, build_horizon
 from allocator.engine.driver import solve_staged
 from allocator.errors import InstanceError, Issue, SolverError
+from allocator.explain.days import day_reasons
 from allocator.inputs.instance import Instance
 from allocator.plan.days import day_plan
 from allocator.plan.results import HorizonResult
@@ -59,6 +60,7 @@ def run_days(
     )
     t2 = time.perf_counter()
     dp = day_plan(model, sol.x)
+    dp.fill["reason"] = day_reasons(instance, model, sol.x, dp.fill, equity=equity).to_numpy()
     result = HorizonResult(
         instance=instance,
         model=model,

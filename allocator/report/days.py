@@ -60,10 +60,12 @@ def _day_lines(result, top: int) -> list[str]:
         )
         short = f.loc[f["shortfall"] > 0].sort_values(["weight", "shortfall", "region"], ascending=[False, False, True])
         if len(short) and top > 0:
-            out.append(
-                "  largest shortfalls: "
-                + "; ".join(f"{r.region} {r.family}/{r.use} {r.shortfall:,.0f}" for r in short.head(top).itertuples())
-            )
+            shown = short.head(top)
+            cols = ["region", "family", "use", "weight", "shortfall", "fill_rate"]
+            cols += ["reason"] if "reason" in shown.columns else []
+            out.append(f"  largest shortfalls and why (top {len(shown)} of {len(short)})")
+            table = table_text(shown[cols], {"weight": "num", "shortfall": "int", "fill_rate": "pct"}, max_width=110)
+            out.append("  " + table.replace("\n", "\n  "))
     return out
 
 
