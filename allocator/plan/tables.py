@@ -53,11 +53,15 @@ def region_table(instance: Instance, fill: pd.DataFrame) -> pd.DataFrame:
 
 def day_tier_table(fill: pd.DataFrame) -> pd.DataFrame:
     """Per day and priority tier: demand, backlog in, delivered, shortfall and fill rate."""
-    f = fill.assign(
-        tier=tier_labels(fill["weight"]) if len(fill) else pd.Series(dtype=np.int64),
-        due=fill["demand"] + fill["backlog_in"],
-    )
+    f = fill.assign(tier=tier_labels(fill["weight"]) if len(fill) else pd.Series(dtype=np.int64))
     g = f.groupby(["day", "tier"])
+    out = _due_sums(g).assign(min_fill=g["fill_rate"].min()).reset_index()
+    return out[["day", "tier", "weight", "demand", "backlog_in", "delivered", "shortfall", "fill_rate", "min_fill"]]
+
+
+def _due_sums(g) -> pd.DataFrame:
+    """Per group: the top weight, demand, backlog in, delivered, shortfall, and the fill rate of what
+    was due (demand and backlog in; 1 where nothing was due)."""
     out = pd.DataFrame(
         {
             "weight": g["weight"].max(),
@@ -65,12 +69,11 @@ def day_tier_table(fill: pd.DataFrame) -> pd.DataFrame:
             "backlog_in": g["backlog_in"].sum(),
             "delivered": g["delivered"].sum(),
             "shortfall": g["shortfall"].sum(),
-            "due": g["due"].sum(),
-            "min_fill": g["fill_rate"].min(),
         }
-    ).reset_index()
-    out["fill_rate"] = np.where(out["due"] > 0, out["delivered"] / out["due"].where(out["due"] > 0, 1.0), 1.0)
-    return out[["day", "tier", "weight", "demand", "backlog_in", "delivered", "shortfall", "fill_rate", "min_fill"]]
+    )
+    due = out["demand"] + out["backlog_in"]
+    out["fill_rate"] = np.where(due > 0, out["delivered"] / due.where(due > 0, 1.0), 1.0)
+    return out
 
 
 def equity_measure(fill: pd.DataFrame) -> float:
@@ -97,16 +100,5 @@ def equity_measure(fill: pd.DataFrame) -> float:
 def tiers_over_days(by_day: pd.DataFrame) -> pd.DataFrame:
     """Per priority tier over all the days of a ``day_tier_table``: what was due (demand and
     backlog in), delivered and short, and the fill rate of what was due."""
-    g = by_day.groupby("tier")
-    out = pd.DataFrame(
-        {
-            "weight": g["weight"].max(),
-            "demand": g["demand"].sum(),
-            "backlog_in": g["backlog_in"].sum(),
-            "delivered": g["delivered"].sum(),
-            "shortfall": g["shortfall"].sum(),
-        }
-    ).reset_index()
-    due = out["demand"] + out["backlog_in"]
-    out["fill_rate"] = np.where(due > 0, out["delivered"] / due.where(due > 0, 1.0), 1.0)
+    out = _due_sums(by_day.groupby("tier")).reset_index()
     return out[["tier", "weight", "demand", "backlog_in", "delivered", "shortfall", "fill_rate"]]
