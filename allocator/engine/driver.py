@@ -16,8 +16,10 @@ structure), the stages are solved again over whole units: branch and bound (``en
 One ``Deadline`` runs through every stage. When it strikes, the best plan found so far is
 returned with ``Status.TIME_LIMIT``, the stage it stopped (``stopped_in``) and a proven lower
 bound on the least weighted shortfall (``shortfall_bound``; ``gap`` is the plan's distance to it).
-A model that is not a network has no plan before its first stage ends: stopped there, it raises
-``SolverError``.
+Under a time limit, a multi-day model whose LP optimum is fractional first gets a whole-unit plan
+near that optimum (``engine.neighbourhood``), and branch and bound starts from it: a stopped
+solve returns that plan (``Method.ROUNDED``) or a better one. A model that is not a network has
+no plan before its first LP stage ends: stopped there, it raises ``SolverError``.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from allocator.engine import side as side_family  # PROVEN_LIMIT read at call ti
 from allocator.engine.daily import solve_model
 from allocator.engine.lp import solve_lexicographic
 from allocator.engine.mip import lexicographic_mip
+from allocator.engine.neighbourhood import near_plan
 from allocator.engine.rounding import NoRoundedPlan, solve_rounded
 from allocator.engine.types import (
     INT_TOL,
@@ -127,10 +130,30 @@ def _escalate(model: StagedModel, *, equity: bool, deadline: Deadline, whole: st
                 log.info("no whole-unit plan near the LP optimum: branch and bound")
     stopped_in = None
     if x is None:
-        mip = lexicographic_mip(model, lex.fair_fill if equity else None, deadline=deadline, partial=True)
-        x, solves, stopped_in = mip.x, mip.solves, mip.stopped_in
+        fair = lex.fair_fill if equity else None
+        near = None
+        if not side and deadline.seconds is not None and hasattr(model, "move_cols"):
+            # Under a time limit, a plan near the LP optimum first: branch and bound starts from it.
+            near = near_plan(model, lex.x, fair, deadline)
+            seconds["near"] = time.perf_counter() - t1
+            log.info("a whole-unit plan near the LP optimum: %s", "found" if near is not None else "none")
+        if near is not None and deadline.expired():
+            mip = near
+            x, solves, method = near.x, near.solves, Method.ROUNDED
+            stopped_in = near.stopped_in or "shortfall"
+        else:
+            mip = lexicographic_mip(
+                model, fair, deadline=deadline, partial=True, start=None if near is None else near.x
+            )
+            x, solves, stopped_in, method = mip.x, mip.solves, mip.stopped_in, Method.MIP
+            c1 = model.cost_vector("shortfall")
+            if near is not None:
+                solves += near.solves
+                if stopped_in == "shortfall" and float(near.x @ c1) <= float(mip.x @ c1) + 1e-9:
+                    # Branch and bound found nothing better in time: the near plan, whose later stages ran.
+                    x, method = near.x, Method.ROUNDED
         seconds["mip"] = time.perf_counter() - t1
-        solver, method = "highs-mip", Method.MIP
+        solver = "highs-mip" if method is Method.MIP else "highs-rounded"
         bound = max(float(lex.weighted_shortfall), mip.bound) if mip.bound is not None else lex.weighted_shortfall
         lex.shortfall_bound = bound
     # A yes/no choice or a shared row may keep a row outside its LP fair box: no box.

@@ -44,6 +44,7 @@ def lexicographic_mip(
     *,
     deadline: Deadline | None = None,
     partial: bool = False,
+    start: np.ndarray | None = None,
 ) -> MipResult:
     """The three stages over whole-unit plans: ``model``'s ``countable_cols()`` integer.
 
@@ -53,7 +54,8 @@ def lexicographic_mip(
 
     When the deadline strikes: without ``partial``, ``SolverError``; with it, the best plan so
     far: in stage 1 the incumbent (if branch and bound found one; else ``SolverError``) with
-    the proven bound, later the plan of the last stage that ended.
+    the proven bound, later the plan of the last stage that ended. ``start``: a whole-unit
+    plan (all of ``model``'s columns) that stage 1 starts from as its first incumbent.
     """
     if deadline is None:
         deadline = Deadline(time_limit)
@@ -73,11 +75,13 @@ def lexicographic_mip(
     integer = np.asarray(countable, dtype=bool)
     solves = 0
 
-    def run(cost: np.ndarray, what: str) -> np.ndarray:
+    def run(cost: np.ndarray, what: str, first: np.ndarray | None = None) -> np.ndarray:
         nonlocal solves
         full = np.zeros(lp.n_cols)
         full[: len(cost)] = cost
         lp.set_costs(full)
+        if first is not None:
+            lp.set_start(first)  # after the costs: changing the model drops a start set before
         solves += 1
         left = deadline.left()
         if left is not None:
@@ -112,7 +116,7 @@ def lexicographic_mip(
 
     c1 = model.cost_vector("shortfall")
     try:
-        x = run(c1, "stage 1 (weighted shortfall)")
+        x = run(c1, "stage 1 (weighted shortfall)", start)
     except _Stopped as stop:
         if not stop.r.has_solution:
             msg = (

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from allocator.report.folder import check_folder, csv_text, places_table, table_text, write_folder
+from allocator.report.folder import check_folder, csv_text, places_table, table_text, time_limit_line, write_folder
 
 __all__ = ["render_plan_text", "write_plan", "render_replay_text", "write_replay", "PLAN_DAY_FILES", "REPLAY_FILES"]
 
@@ -75,13 +75,15 @@ def render_plan_text(result, top: int = 5) -> str:
     pol = result.instance.policy
     lines = [
         f"allocator plan: {result.instance.name}: {len(result.days)} day(s) from {result.days[0]} "
-        f"({sol.method.upper()}, {sol.lp_solves} solver calls, {sum(result.timings.values()):.2f} s)",
+        f"({sol.status}, {sol.solver}, {sol.lp_solves} solver calls, {sum(result.timings.values()):.2f} s)",
         f"policy: equity {'on' if pol.equity else 'off'}; unmet demand {pol.unmet}; ICU-grade items for general "
         f"use {'allowed' if pol.icu_grade_for_general else 'not allowed'}",
-        f"objective: weighted shortfall {s['objective']['weighted_shortfall']:,} (LP bound "
+        f"objective: weighted shortfall {s['objective']['weighted_shortfall']:,} (proven lower bound "
         f"{s['objective']['weighted_shortfall_bound']:,}) | cost {s['objective']['route_cost']:,}",
         "",
     ]
+    if sol.status == "time_limit":
+        lines.insert(1, time_limit_line(s["objective"], sol.method))
     lines += _day_lines(result, top)
     return "\n".join(lines) + "\n"
 

@@ -24,6 +24,7 @@ __all__ = [
     "PLAN_FILES",
     "PLACES_COLUMNS",
     "check_folder",
+    "time_limit_line",
     "places_table",
     "write_folder",
 ]
@@ -342,6 +343,29 @@ def table_text(frame: pd.DataFrame, formats: dict[str, str] | None = None, max_w
     return "\n".join(lines)
 
 
+_STAGE_1 = {
+    "greedy": "this is a greedy plan",
+    "rounded": "this is the best whole-unit plan found near the LP optimum",
+    "mip": "this is branch and bound's best plan so far",
+    "lp": "this is the best plan found so far",
+}
+
+
+def time_limit_line(objective, method: str) -> str:
+    """What a plan the time limit stopped is, in one line (every family's text report)."""
+    o = objective
+    stage = {
+        "shortfall": f"stage 1 (weighted shortfall): {_STAGE_1.get(str(method), _STAGE_1['lp'])}",
+        "equity": "stage 2 (equity): the plan has the least weighted shortfall, fill rates not yet evened",
+        "cost": "stage 3 (route cost): the plan has the least weighted shortfall, route cost not yet least",
+    }
+    return (
+        f"TIME LIMIT reached in {stage[o['stopped_in']]}; weighted shortfall "
+        f"{o['weighted_shortfall']:,} against a proven lower bound of {o['weighted_shortfall_bound']:,} "
+        f"(gap at most {o['weighted_shortfall_gap']:.1%})"
+    )
+
+
 def render_text(result, top: int = 10, shipments: int = 20, regions: int = 40) -> str:
     inst = result.instance
     s = result.summary()
@@ -372,18 +396,7 @@ def render_text(result, top: int = 10, shipments: int = 20, regions: int = 40) -
         }[o["method"]]
         out.append(f"side constraints: {', '.join(o['side_constraints'])}; solved as {how}")
     if result.status == "time_limit":
-        o = result.objective
-        stage = {
-            "shortfall": "stage 1 (weighted shortfall): this is a greedy plan",
-            "equity": "stage 2 (equity): the plan has the least weighted shortfall, fill rates not yet evened",
-            "cost": "stage 3 (route cost): the plan has the least weighted shortfall, route cost not yet least",
-        }
-        out.insert(
-            1,
-            f"TIME LIMIT reached in {stage[o['stopped_in']]}; weighted shortfall "
-            f"{o['weighted_shortfall']:,} against a proven lower bound of {o['weighted_shortfall_bound']:,} "
-            f"(gap at most {o['weighted_shortfall_gap']:.1%})",
-        )
+        out.insert(1, time_limit_line(result.objective, result.method))
     if inst.warnings:
         out.append(f"{len(inst.warnings)} warning(s) in the data; first: {inst.warnings[0]}")
     out += [

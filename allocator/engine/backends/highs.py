@@ -102,6 +102,13 @@ class HighsLP:
         # without presolve both solve to the true optimum.
         self._h.setOptionValue("presolve", "off")
 
+    def set_start(self, x: np.ndarray) -> None:
+        """A feasible plan for the next MIP solve to start from: branch and bound keeps it as its
+        incumbent, so a solve the time limit stops returns at least this plan."""
+        x = np.asarray(x, dtype=np.double)
+        cols = np.arange(len(x), dtype=np.int32)
+        self._h.setSolution(len(x), cols, x)
+
     def set_coefficient(self, row: int, col: int, value: float) -> None:
         """Change one entry of the matrix."""
         self._h.changeCoeff(int(row), int(col), float(value))
