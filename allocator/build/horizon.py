@@ -204,9 +204,9 @@ class HorizonModel:
     def move_cols(self) -> np.ndarray:
         """The columns that move units (shipments and transfers): a plan's decisions, the rest
         (stock, losses, deliveries, shortfalls) follows from them."""
-        return np.concatenate(
-            [self.ship["col"].to_numpy(np.int64), self.transfer["col"].to_numpy(np.int64)]
-        ).astype(np.int64)
+        return np.concatenate([self.ship["col"].to_numpy(np.int64), self.transfer["col"].to_numpy(np.int64)]).astype(
+            np.int64
+        )
 
     def reachable(self, upper: np.ndarray) -> np.ndarray:
         # Every row is left to the filling passes (an unreachable row is frozen at 0 there).
