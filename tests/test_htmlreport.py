@@ -322,3 +322,25 @@ def test_replay_report_flag_is_the_report_of_its_folder(out, tmp_path):
     assert main(["report", str(out / "replay"), "-o", str(tmp_path / "bare.html")]) == 0
     bare = (tmp_path / "bare.html").read_text(encoding="utf-8")
     assert bare.replace("places.csv in the plan folder", "the instance") == flag
+
+
+def test_multi_day_shortfalls_carry_the_reason_of_their_largest_day(out):
+    """A multi-day folder's shortfall table sums each demand row over the days and gives the
+    reason fill.csv states on its largest short day (the earliest of equal ones)."""
+    html = (out / "replay.html").read_text(encoding="utf-8")
+    fill = pd.read_csv(out / "replay" / "fill.csv", keep_default_na=False)
+    short = fill.loc[fill["shortfall"] > 0].sort_values(["shortfall", "day"], ascending=[False, True], kind="stable")
+    assert len(short) and (short["reason"] != "").all(), "every short row of the replay has a reason"
+    key = ["region", "family", "use", "weight"]
+    checked = 0
+    for _, rows in list(short.groupby(key, sort=False))[:5]:
+        top = rows.iloc[0]
+        days = int((fill.set_index(key).loc[tuple(top[key])]["shortfall"] > 0).sum())
+        n = int((fill[key] == top[key]).all(axis=1).sum())
+        q = f"{top['shortfall']:,.0f}" if float(top["shortfall"]).is_integer() else None
+        expected = f"short on {days} of {n} days; on {top['day']}, the largest ({q} short): "
+        import html as h
+
+        assert h.escape(expected + top["reason"], quote=False) in html or (expected + top["reason"]) in html
+        checked += 1
+    assert checked >= 3

@@ -369,6 +369,27 @@ def _glance_section(plan: PlanFolder, fill: pd.DataFrame) -> str:
     )
 
 
+def _days_reasons(fill: pd.DataFrame, g: pd.DataFrame) -> list[str]:
+    """Per demand row of a multi-day plan: on how many days it is short, and the reason
+    ``fill.csv`` gives on its largest short day (the earliest of equal ones)."""
+    key = ["region", "family", "use", "tier", "weight"]
+    worst: dict[tuple, tuple[str, float, str]] = {}
+    if "reason" in fill.columns and "day" in fill.columns:
+        short = fill.loc[fill["shortfall"] > 0].sort_values(
+            ["shortfall", "day"], ascending=[False, True], kind="stable"
+        )
+        for row in short.drop_duplicates(key).itertuples(index=False):
+            worst[tuple(getattr(row, k) for k in key)] = (str(row.day), float(row.shortfall), str(row.reason or ""))
+    out = []
+    for row in g.itertuples(index=False):
+        text = f"short on {row.days_short} of {row.days} days"
+        day, qty, why = worst.get(tuple(getattr(row, k) for k in key), ("", 0.0, ""))
+        if why and why != "nan":
+            text += f"; on {day}, the largest ({fmt_qty(qty)} short): {why}"
+        out.append(text)
+    return out
+
+
 def _shortfalls(plan: PlanFolder, fill: pd.DataFrame) -> str:
     if plan.kind == "day":
         f = fill.loc[fill["shortfall"] > 0].sort_values(
@@ -391,7 +412,7 @@ def _shortfalls(plan: PlanFolder, fill: pd.DataFrame) -> str:
         g = g.loc[g["shortfall"] > 0]
         total = len(g)
         g["fill_rate"] = np.where(g["demand"] > 0, g["delivered"] / g["demand"].where(g["demand"] > 0, 1), np.nan)
-        g["reason"] = [f"short on {a} of {b} days" for a, b in zip(g["days_short"], g["days"])]
+        g["reason"] = _days_reasons(fill, g)
         table = g.sort_values(["shortfall", "tier", "region"], ascending=[False, True, True]).head(TOP_SHORTFALLS)[
             ["region", "family", "use", "tier", "weight", "demand", "delivered", "shortfall", "fill_rate", "reason"]
         ]
