@@ -134,7 +134,8 @@ def test_csv_text_is_what_csv_writer_gives():
     import pandas as pd
 
     from allocator.inputs.files import neutralise
-    from allocator.report.folder import _fmt_num, csv_text
+    from allocator.numbers import csv_number as _fmt_num
+    from allocator.report.folder import csv_text
 
     def by_rows(frame):
         buf = io.StringIO()

@@ -31,7 +31,7 @@ explain_module = importlib.import_module("allocator.explain.reasons")
 
 def _ref_n(x: float) -> str:
     x = float(x)
-    return f"{x:,.0f}" if x == round(x) else f"{x:,.4g}"
+    return f"{x:,.0f}" if x == round(x) else f"{x:,.6f}".rstrip("0").rstrip(".")  # numbers.quantity_text(x, 6)
 
 
 def _ref_delivered_by_demand(instance, allocation_by):
@@ -389,7 +389,7 @@ def _ref_reasons(instance, model, x, fill):
     higher_groups = {d: g for d, g in higher_by.groupby("d")}
 
     def n(x):
-        return f"{x:,.0f}" if abs(x - round(x)) < 1e-6 else f"{x:,.2f}"
+        return f"{x:,.0f}" if abs(x - round(x)) < 1e-6 else f"{x:,.2f}".rstrip("0").rstrip(".")
 
     for pos, d in zip(short_pos, short_d):
         row = demand.iloc[d]

@@ -472,6 +472,9 @@ def _daily_text(instance: str, folder: Path) -> str:
     from allocator.pipeline.check import verify
     from allocator.report.reader import read_plan
 
+    def q(x: float) -> str:  # thousands separators, at most six decimals, never exponent form
+        return f"{x:,.0f}" if x == round(x) else f"{x:,.6f}".rstrip("0").rstrip(".")
+
     dispatch, fill = read_plan(folder)
     ver = verify(allocator.load(instance), dispatch, fill=fill, optimality=True)
     viol, m = ver.violations, ver.metrics
@@ -481,10 +484,10 @@ def _daily_text(instance: str, folder: Path) -> str:
         where = ", ".join(x for x in (rec.file, row) if x)
         lines.append(f"{rec.severity}: [{rec.rule}] {where + ': ' if where else ''}{rec.detail}")
     lines.append(
-        f"weighted shortfall {m['weighted_shortfall']:,.6g}"
-        + (f" (optimum {m['optimal_weighted_shortfall']:,.6g})" if "optimal_weighted_shortfall" in m else "")
-        + f"; route cost {m['route_cost']:,.6g}"
-        + (f" (least {m['optimal_route_cost']:,.6g})" if "optimal_route_cost" in m else "")
+        f"weighted shortfall {q(m['weighted_shortfall'])}"
+        + (f" (optimum {q(m['optimal_weighted_shortfall'])})" if "optimal_weighted_shortfall" in m else "")
+        + f"; route cost {q(m['route_cost'])}"
+        + (f" (least {q(m['optimal_route_cost'])})" if "optimal_route_cost" in m else "")
     )
     n_err = int((viol["severity"] == "error").sum())
     lines.append(f"{folder}: {'OK' if ver.ok else 'FAILED'}: {n_err} violation(s), {len(viol) - n_err} warning(s)")

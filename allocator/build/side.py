@@ -38,6 +38,7 @@ import pandas as pd
 
 from allocator.build.daily import FlowModel
 from allocator.inputs.instance import Instance
+from allocator.numbers import figure_text
 
 __all__ = ["SideModel", "build_side", "has_side_constraints", "side_features"]
 
@@ -478,4 +479,4 @@ def _arc_most(flow: FlowModel, upper: np.ndarray) -> np.ndarray:
 
 
 def _n(x: float) -> str:
-    return f"{x:,.0f}" if float(x).is_integer() else f"{x:,.6g}"
+    return figure_text(x)

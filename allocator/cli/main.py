@@ -810,8 +810,9 @@ def _verify(args) -> int:
     instance = load(args.instance, overrides=_overrides(args))
     from pathlib import Path
 
+    from allocator.numbers import figure_text
+    from allocator.numbers import quantity_text as _qty
     from allocator.pipeline.check import verify
-    from allocator.report.compare import quantity_text as _qty
     from allocator.report.reader import KINDS, read_folder, read_plan
 
     folder = Path(args.plan)
@@ -897,11 +898,15 @@ def _verify(args) -> int:
             where = ", ".join(x for x in (rec.file, row) if x)
             print(f"{rec.severity}: [{rec.rule}] {where + ': ' if where else ''}{rec.detail}")
         m = ver.metrics
+
+        def q(key: str) -> str:
+            return figure_text(m[key])
+
         print(
-            f"weighted shortfall {m['weighted_shortfall']:,.6g}"
-            + (f" (optimum {m['optimal_weighted_shortfall']:,.6g})" if "optimal_weighted_shortfall" in m else "")
-            + f"; route cost {m['route_cost']:,.6g}"
-            + (f" (least {m['optimal_route_cost']:,.6g})" if "optimal_route_cost" in m else "")
+            f"weighted shortfall {q('weighted_shortfall')}"
+            + (f" (optimum {q('optimal_weighted_shortfall')})" if "optimal_weighted_shortfall" in m else "")
+            + f"; route cost {q('route_cost')}"
+            + (f" (least {q('optimal_route_cost')})" if "optimal_route_cost" in m else "")
         )
         n_err = int((viol["severity"] == "error").sum())
         print(f"{args.plan}: {'OK' if ver.ok else 'FAILED'}: {n_err} violation(s), {len(viol) - n_err} warning(s)")

@@ -27,6 +27,7 @@ import pandas as pd
 from allocator.build.side import SideModel
 from allocator.engine.backends import Status, make_lp
 from allocator.inputs.instance import Instance
+from allocator.numbers import figure_text
 
 __all__ = ["CONFLICT_COLUMNS", "find_conflicts"]
 
@@ -260,4 +261,4 @@ def _candidates(instance: Instance, model: SideModel) -> list[_Candidate]:
 
 
 def _n(x: float) -> str:
-    return f"{x:,.0f}" if float(x).is_integer() else f"{x:,.6g}"
+    return figure_text(x)

@@ -48,6 +48,7 @@ from allocator.engine.types import (
     fractional,
 )
 from allocator.errors import SolverError, UsageError
+from allocator.numbers import figure_text
 
 __all__ = ["solve_staged"]
 
@@ -107,8 +108,8 @@ def _escalate(model: StagedModel, *, equity: bool, deadline: Deadline, whole: st
         # Out of time after stage 1 with a fractional LP plan: no whole-unit plan to give.
         msg = (
             f"the time limit stopped the {lex.stopped_in} stage before a whole-unit plan was found (the LP "
-            f"optimum is fractional; its weighted shortfall {lex.weighted_shortfall:,.6g} is a lower bound): "
-            "raise --time-limit"
+            f"optimum is fractional; its weighted shortfall {figure_text(lex.weighted_shortfall)} is a lower "
+            "bound): raise --time-limit"
         )
         raise SolverError(msg)
     off = fractional(model, lex.x)

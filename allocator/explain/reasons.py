@@ -21,6 +21,7 @@ import pandas as pd
 from allocator.build.daily import FlowModel
 from allocator.inputs.instance import Instance
 from allocator.inputs.reach import eligible_pairs, substitute_rows
+from allocator.numbers import quantity_text
 from allocator.plan.daily import group_sums, rows_sorted
 
 __all__ = ["shortfall_reasons"]
@@ -469,5 +470,4 @@ def _stocked_labels(instance: Instance) -> np.ndarray:
 
 
 def _n(x: float) -> str:
-    x = float(x)
-    return f"{x:,.0f}" if abs(x - round(x)) < 1e-6 else f"{x:,.2f}"
+    return quantity_text(x, 2)

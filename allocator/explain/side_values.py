@@ -36,6 +36,7 @@ from allocator.engine.backends import Status, make_lp
 from allocator.explain.limits import blocked_arcs
 from allocator.explain.values import ACCOUNT_COLUMNS, MARGINAL_COLUMNS, source_accounts
 from allocator.inputs.instance import Instance
+from allocator.numbers import figure_text
 
 __all__ = ["MAX_SOLVES", "MAX_SOLVES_MIP", "SIDE_ACCOUNT_CODES", "side_value_tables"]
 
@@ -311,4 +312,4 @@ def _clean(v: np.ndarray) -> np.ndarray:
 
 
 def _n(x: float) -> str:
-    return f"{x:,.0f}" if float(x).is_integer() else f"{x:,.6g}"
+    return figure_text(x)

@@ -79,6 +79,7 @@ from allocator.build.daily import FlowModel
 from allocator.explain.reasons import key_join
 from allocator.inputs.instance import Instance
 from allocator.inputs.reach import eligible_pairs
+from allocator.numbers import quantity_text
 
 __all__ = ["ACCOUNT_COLUMNS", "MARGINAL_COLUMNS", "ACCOUNT_CODES", "marginal_values", "source_accounts", "value_tables"]
 
@@ -861,5 +862,4 @@ def _rank(*keys: np.ndarray) -> np.ndarray:
 
 
 def _n(x: float) -> str:
-    x = float(x)
-    return f"{x:,.0f}" if abs(x - round(x)) < 1e-6 else f"{x:,.3f}".rstrip("0").rstrip(".")
+    return quantity_text(x, 3)

@@ -34,6 +34,7 @@ from allocator.inputs.instance import Instance
 from allocator.inputs.policy import Policy
 from allocator.inputs.schema import MAX_QUANTITY, TABLES, USES
 from allocator.inputs.validate import from_frames
+from allocator.numbers import figure_text
 
 __all__ = ["Change", "WhatIf", "SYNTAX", "parse_changes", "apply_changes"]
 
@@ -374,8 +375,7 @@ _APPLY = {"supply": _supply, "demand": _demand, "weight": _weight, "flags": _fla
 
 
 def _num(x: float) -> str:
-    x = float(x)
-    return f"{x:,.0f}" if abs(x - round(x)) < _TOL else f"{x:,.6f}".rstrip("0").rstrip(".")
+    return figure_text(x)
 
 
 # --- comparing -----------------------------------------------------------------------------

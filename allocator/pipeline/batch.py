@@ -37,6 +37,7 @@ import pandas as pd
 
 from allocator.errors import BatchError, InstanceError, Issue, PolicyError, SolverError
 from allocator.inputs.policy import Policy
+from allocator.numbers import percent_text, quantity_text
 
 __all__ = [
     "BatchError",
@@ -510,8 +511,8 @@ def render_text(table: pd.DataFrame, wall: float, where: str) -> str:
         "status": table["status"],
     }
     for col in ("weighted_shortfall", "route_cost", "delivered"):
-        text[col] = table[col].map(lambda v: "" if pd.isna(v) else f"{v:,.2f}" if v != round(v) else f"{v:,.0f}")
-    text["fill_rate"] = table["fill_rate"].map(lambda v: "" if pd.isna(v) else f"{v:.1%}")
+        text[col] = table[col].map(lambda v: quantity_text(v, 2, missing=""))
+    text["fill_rate"] = table["fill_rate"].map(lambda v: percent_text(v, missing=""))
     text["shipments"] = table["shipments"].map(lambda v: "" if pd.isna(v) else f"{int(v):,}")
     text["seconds"] = table["seconds"].map(lambda v: "" if pd.isna(v) else f"{v:.2f}")
     text["attempts"] = table["attempts"].map(str)

@@ -65,7 +65,7 @@ from allocator.errors import InstanceError, Issue, SolverError, UsageError
 from allocator.inputs.instance import Instance
 from allocator.inputs.policy import Policy
 from allocator.inputs.reach import eligible_pairs, substitute_rows
-from allocator.numbers import json_number
+from allocator.numbers import figure_text, json_number
 from allocator.pipeline.run import check_plan, solve
 from allocator.plan.daily import Plan, fill_table
 from allocator.plan.results import Result
@@ -617,8 +617,9 @@ def hierarchy_text(result: HierResult) -> str:
         f"TWO-LEVEL PLAN (not the flat optimum): level 1 over {len(prov)} top regions "
         f"({int(prov['groups'].sum()) if len(prov) else 0} aggregated regions), then each top region over its "
         f"{int(prov['leaves'].sum()) if len(prov) else 0} leaf regions; workers {result.workers}",
-        f"two-level: weighted shortfall {o['weighted_shortfall']:,} | route cost {o['route_cost']:,} | level-1 "
-        f"lower bound on the flat optimum {o['level1_weighted_shortfall']:,} (gap at most {o['gap_bound']:.2%})",
+        f"two-level: weighted shortfall {figure_text(o['weighted_shortfall'])} | route cost "
+        f"{figure_text(o['route_cost'])} | level-1 lower bound on the flat optimum "
+        f"{figure_text(o['level1_weighted_shortfall'])} (gap at most {o['gap_bound']:.2%})",
         f"two-level: level 1 {t.get('level1_solve', 0.0):.2f} s, level 2 {t.get('level2_solve', 0.0):.2f} s, "
         f"total {result.seconds:.2f} s",
     ]
@@ -630,8 +631,8 @@ def hierarchy_text(result: HierResult) -> str:
 
         lines.append(
             f"gap vs flat: weighted shortfall {pct(g['weighted_shortfall_gap'])} (flat "
-            f"{g['flat_weighted_shortfall']:,}), route cost {pct(g['route_cost_gap'])} (flat "
-            f"{g['flat_route_cost']:,}); flat {g['flat_seconds']:.2f} s, two-level "
+            f"{figure_text(g['flat_weighted_shortfall'])}), route cost {pct(g['route_cost_gap'])} (flat "
+            f"{figure_text(g['flat_route_cost'])}); flat {g['flat_seconds']:.2f} s, two-level "
             f"{g['two_level_seconds']:.2f} s"
         )
     return "\n".join(lines) + "\n\n"

@@ -20,6 +20,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from allocator.numbers import compact_text, quantity_text
+
 if TYPE_CHECKING:  # pragma: no cover
     from allocator.plan.results import ReplayResult
 
@@ -176,15 +178,11 @@ def _unit(inst) -> str:
 
 
 def _quantity_label(v: float, _pos=None) -> str:
-    if abs(v) >= 1e6:
-        return f"{v / 1e6:,.4g}M"
-    if abs(v) >= 1000:
-        return f"{v:,.0f}"
-    return f"{v:g}"
+    return compact_text(v) if abs(v) >= 1e5 else quantity_text(v)
 
 
 def _amount(v: float) -> str:
-    return f"{v:,.0f}" if abs(v) >= 100 or float(v).is_integer() else f"{v:,.3g}"
+    return quantity_text(v) if abs(v) >= 100 else quantity_text(v, 2)
 
 
 def _markers(n: int) -> dict:

@@ -8,9 +8,10 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from allocator.numbers import quantity_text
 from allocator.plan.results import Result
 
-__all__ = ["Comparison", "compare", "quantity_text", "render_whatif_text"]
+__all__ = ["Comparison", "compare", "render_whatif_text"]
 
 _TOL = 1e-9  # differences within this of zero are zero
 
@@ -316,15 +317,6 @@ def _missing(v) -> bool:
     import pandas as pd
 
     return v is None or bool(pd.isna(v))
-
-
-def quantity_text(v, sign: bool = False) -> str:
-    if _missing(v):
-        return "-"
-    v = float(v)
-    text = f"{v:,.0f}" if abs(v - round(v)) < 1e-9 else f"{v:,.3f}".rstrip("0").rstrip(".")
-    text = "0" if text in ("-0", "-0.0") else text
-    return f"+{text}" if sign and v > 0 and text != "0" else text
 
 
 def _int(v) -> str:

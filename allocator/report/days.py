@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from allocator.numbers import figure_text, percent_text, quantity_text
 from allocator.report.folder import check_folder, csv_text, places_table, table_text, time_limit_line, write_folder
 
 __all__ = ["render_plan_text", "write_plan", "render_replay_text", "write_replay", "PLAN_DAY_FILES", "REPLAY_FILES"]
@@ -38,8 +39,8 @@ def _day_lines(result, top: int) -> list[str]:
         rate = got / due if due > 0 else 1.0
         s = ships.loc[ships["day"] == day]
         out.append(
-            f"{day}: due {due:,.0f} | delivered {got:,.0f} ({rate:.1%}) | short {f['shortfall'].sum():,.0f} "
-            f"| {len(s)} shipments ({s['quantity'].sum():,.0f} units)"
+            f"{day}: due {quantity_text(due)} | delivered {quantity_text(got)} ({percent_text(rate)}) | short "
+            f"{quantity_text(f['shortfall'].sum())} | {len(s)} shipments ({quantity_text(s['quantity'].sum())} units)"
         )
         tiers = by_day.loc[
             by_day["day"] == day, ["tier", "weight", "demand", "backlog_in", "delivered", "shortfall", "fill_rate"]
@@ -78,8 +79,9 @@ def render_plan_text(result, top: int = 5) -> str:
         f"({sol.status}, {sol.solver}, {sol.lp_solves} solver calls, {sum(result.timings.values()):.2f} s)",
         f"policy: equity {'on' if pol.equity else 'off'}; unmet demand {pol.unmet}; ICU-grade items for general "
         f"use {'allowed' if pol.icu_grade_for_general else 'not allowed'}",
-        f"objective: weighted shortfall {s['objective']['weighted_shortfall']:,} (proven lower bound "
-        f"{s['objective']['weighted_shortfall_bound']:,}) | cost {s['objective']['route_cost']:,}",
+        f"objective: weighted shortfall {figure_text(s['objective']['weighted_shortfall'])} (proven lower "
+        f"bound {figure_text(s['objective']['weighted_shortfall_bound'])}) | cost "
+        f"{figure_text(s['objective']['route_cost'])}",
         "",
     ]
     if sol.status == "time_limit":
@@ -109,8 +111,9 @@ def render_replay_text(result, *, every: int = 7) -> str:
         f"allocator replay: {result.instance.name}: {s['days'][0]} to {s['days'][-1]}, horizon {result.horizon} "
         f"day(s), forecast {result.forecast} ({result.seconds:.2f} s; days solved as LP {s['methods'].get('lp', 0)}, "
         f"as MIP {s['methods'].get('mip', 0)})",
-        f"demand {t['demand']:,.0f} | delivered {t['delivered']:,.0f} ({t['fill_rate']:.1%}) | weighted shortfall "
-        f"{o['weighted_shortfall']:,.6g} | equity (Jain) {o['jain_index']:.4f} | cost {o['route_cost']:,.6g}",
+        f"demand {quantity_text(t['demand'])} | delivered {quantity_text(t['delivered'])} "
+        f"({percent_text(t['fill_rate'])}) | weighted shortfall {figure_text(o['weighted_shortfall'])} | "
+        f"equity (Jain) {o['jain_index']:.4f} | cost {figure_text(o['route_cost'])}",
         "fill by tier: " + ", ".join(f"tier {r['tier']} {r['fill_rate']:.1%}" for r in s["by_tier"]),
         "",
     ]

@@ -13,6 +13,7 @@ import pandas as pd
 
 from allocator.errors import OutputError
 from allocator.inputs.files import FORMULA_START, neutralise
+from allocator.numbers import csv_number, csv_numbers, figure_text, percent_text, quantity_text
 
 __all__ = [
     "render_text",
@@ -28,21 +29,6 @@ __all__ = [
     "places_table",
     "write_folder",
 ]
-
-
-def _fmt_num(v) -> str:
-    if v is None or (isinstance(v, float) and np.isnan(v)):
-        return ""
-    if isinstance(v, (bool, np.bool_)):
-        return "true" if v else "false"
-    if isinstance(v, (int, np.integer)):
-        return str(int(v))
-    if isinstance(v, (float, np.floating)):
-        v = float(v)
-        if abs(v - round(v)) < 1e-9 and abs(v) < 1e15:
-            return str(int(round(v)))
-        return f"{v:.6f}".rstrip("0").rstrip(".")
-    return str(v)
 
 
 # A cell a spreadsheet would run as a formula (OWASP "CSV injection").
@@ -141,19 +127,11 @@ def _column_text(col: pd.Series) -> list[str]:
     if values.dtype.kind in "iu":
         return list(map(str, values.tolist()))
     if values.dtype.kind == "f":
-        out = np.full(len(values), "", dtype=object)
-        finite = ~np.isnan(values)
-        with np.errstate(invalid="ignore"):
-            whole = finite & (np.abs(values - np.round(values)) < 1e-9) & (np.abs(values) < 1e15)
-        out[whole] = list(map(str, np.round(values[whole]).astype(np.int64).tolist()))
-        rest = np.flatnonzero(finite & ~whole)
-        if len(rest):  # as _fmt_num: six decimals, trailing zeros dropped
-            out[rest] = [f"{v:.6f}".rstrip("0").rstrip(".") for v in values[rest].tolist()]
-        return out.tolist()
+        return csv_numbers(values)
     # Text: few distinct values in many rows (names, products, reasons); each formatted once.
     codes, distinct = pd.factorize(np.asarray(values, dtype=object), use_na_sentinel=True)
     cells = [
-        ("'" + v if v[:1] in _FORMULA_SET else v) if isinstance(v, str) else _fmt_num(v) for v in distinct.tolist()
+        ("'" + v if v[:1] in _FORMULA_SET else v) if isinstance(v, str) else csv_number(v) for v in distinct.tolist()
     ]
     return np.asarray(_quoted(cells) + [""], dtype=object)[codes].tolist()  # code -1 (missing): ""
 
@@ -317,15 +295,11 @@ def table_text(frame: pd.DataFrame, formats: dict[str, str] | None = None, max_w
         for col, v in zip(cols, row):
             f = formats.get(col)
             if f == "pct":
-                s = f"{float(v):.1%}"
+                s = percent_text(v)
             elif f == "int":
-                s = f"{float(v):,.0f}"
+                s = quantity_text(round(float(v)))
             elif f == "num":
-                s = (
-                    f"{float(v):,.2f}".rstrip("0").rstrip(".")
-                    if abs(float(v) - round(float(v))) > 1e-9
-                    else f"{float(v):,.0f}"
-                )
+                s = quantity_text(v, 2)
             else:
                 s = "" if v is None or (isinstance(v, float) and np.isnan(v)) else str(v)
             if len(s) > max_width:
@@ -361,7 +335,8 @@ def time_limit_line(objective, method: str) -> str:
     }
     return (
         f"TIME LIMIT reached in {stage[o['stopped_in']]}; weighted shortfall "
-        f"{o['weighted_shortfall']:,} against a proven lower bound of {o['weighted_shortfall_bound']:,} "
+        f"{figure_text(o['weighted_shortfall'])} against a proven lower bound of "
+        f"{figure_text(o['weighted_shortfall_bound'])} "
         f"(gap at most {o['weighted_shortfall_gap']:.1%})"
     )
 
@@ -376,19 +351,22 @@ def render_text(result, top: int = 10, shipments: int = 20, regions: int = 40) -
         f"{sum(result.timings.values()):.2f} s)",
         f"policy: equity {'on' if pol.equity else 'off'}; ICU-grade items for general use: "
         f"{'allowed' if pol.icu_grade_for_general else 'not allowed'}",
-        f"supply {tot['supply']:,} | demand {tot['demand']:,} | delivered {tot['delivered']:,} "
-        f"({tot['fill_rate']:.1%}) | short {tot['shortfall']:,} | {tot['shipments']} shipments",
-        f"objective: weighted shortfall {result.objective['weighted_shortfall']:,} | route cost "
-        f"{result.objective['route_cost']:,}",
+        f"supply {figure_text(tot['supply'])} | demand {figure_text(tot['demand'])} | delivered "
+        f"{figure_text(tot['delivered'])} "
+        f"({tot['fill_rate']:.1%}) | short {figure_text(tot['shortfall'])} | {tot['shipments']} shipments",
+        f"objective: weighted shortfall {figure_text(result.objective['weighted_shortfall'])} | route cost "
+        f"{figure_text(result.objective['route_cost'])}",
     ]
     if "substituted" in result.objective:  # substitutes.csv: units served by substitutes (fill.csv, allocation.csv)
         out[-1] += (
-            f" | substituted {result.objective['substituted']:,} units (charge "
-            f"{result.objective['substitution_charge']:,}, not in route cost)"
+            f" | substituted {figure_text(result.objective['substituted'])} units (charge "
+            f"{figure_text(result.objective['substitution_charge'])}, not in route cost)"
         )
     if "side_constraints" in result.objective:  # capacity.csv, commitments.csv, lots, destination limits
         o = result.objective
-        bound = f"LP bound {o['lp_weighted_shortfall']:,}, integrality gap {o['integrality_gap']:,}"
+        bound = (
+            f"LP bound {figure_text(o['lp_weighted_shortfall'])}, integrality gap {figure_text(o['integrality_gap'])}"
+        )
         how = {
             "lp": "an LP whose optimum is whole (gap 0)",
             "mip": f"a MIP over whole units, proven optimal; {bound}",

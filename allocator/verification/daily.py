@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from allocator.inputs.instance import Instance
+from allocator.numbers import figure_text
 from allocator.plan.daily import Plan, group_sums, rows_sorted
 
 __all__ = ["Verification", "verify", "delivered_by_demand"]
@@ -1171,5 +1172,4 @@ class _Split:
 
 
 def _n(x: float) -> str:
-    x = float(x)
-    return f"{x:,.0f}" if x == round(x) else f"{x:,.4g}"
+    return figure_text(x)

@@ -22,6 +22,7 @@ from allocator.build.horizon import Calendar
 from allocator.inputs.geo import great_circle_km
 from allocator.inputs.instance import Instance
 from allocator.inputs.reach import eligible_pairs
+from allocator.numbers import figure_text
 from allocator.verification.daily import Verification
 
 __all__ = ["check_days", "verify_days"]
@@ -158,8 +159,7 @@ def verify_days(
 
 
 def _n(x: float) -> str:
-    x = float(x)
-    return f"{x:,.0f}" if x == round(x) else f"{x:,.6g}"
+    return figure_text(x)
 
 
 def _close(a: float, b: float, tol: float) -> bool:

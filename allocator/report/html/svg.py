@@ -10,6 +10,8 @@ from __future__ import annotations
 import html
 import math
 
+from allocator.numbers import compact_text, percent_text, quantity_text
+
 __all__ = [
     "esc",
     "fmt_qty",
@@ -57,33 +59,18 @@ def n(v: float) -> str:
 
 
 def fmt_qty(v) -> str:
-    """A quantity: thousands separators, whole numbers without decimals, others to 3 decimals."""
-    if v is None or (isinstance(v, float) and math.isnan(v)):
-        return ""
-    v = float(v)
-    if abs(v - round(v)) < 1e-9:
-        return f"{round(v):,}"
-    return f"{v:,.3f}".rstrip("0").rstrip(".")
+    """A quantity on the page (``numbers.quantity_text``; empty when missing)."""
+    return quantity_text(v, missing="")
 
 
 def fmt_compact(v) -> str:
-    """A quantity in a few characters: whole below 100,000, then thousands (k), millions (M) or billions (bn)."""
-    if v is None or (isinstance(v, float) and math.isnan(v)):
-        return ""
-    v = float(v)
-    if abs(v) < 1e5:
-        return f"{round(v):,}"
-    for div, unit in ((1e3, " k"), (1e6, " M"), (1e9, " bn")):
-        s = f"{v / div:.3g}"
-        if "e" not in s and abs(float(s)) < 1000:
-            return s + unit
-    return f"{v / 1e9:,.0f} bn"
+    """A quantity in a few characters (``numbers.compact_text``)."""
+    return compact_text(v)
 
 
 def fmt_pct(v) -> str:
-    if v is None or (isinstance(v, float) and math.isnan(v)):
-        return "n/a"
-    return f"{100 * float(v):.1f}%"
+    """A share as a percentage (``numbers.percent_text``; n/a when missing)."""
+    return percent_text(v, missing="n/a")
 
 
 def fill_colour(rate) -> str:
