@@ -68,6 +68,7 @@ from allocator.inputs.reach import eligible_pairs, substitute_rows
 from allocator.numbers import figure_text, json_number
 from allocator.pipeline.run import check_plan, solve
 from allocator.plan.daily import Plan, fill_table
+from allocator.plan.objective import EQUITY_ON, Objective
 from allocator.plan.results import Result
 from allocator.plan.tables import region_table, tier_table
 
@@ -460,15 +461,15 @@ def solve_hierarchical(
         raise SolverError(msg)
     statuses = [l1.status] + [o["status"] for o in outs]
     n_limit = sum(s != "optimal" for s in statuses)
-    objective = {
-        "weighted_shortfall": json_number(w_plan),
-        "route_cost": json_number(c_plan),
-        "equity": (
-            "max-min fair fill rates within each tier, within each province" if instance.policy.equity else "off"
-        ),
-        "level1_weighted_shortfall": json_number(bound),
-        "gap_bound": json_number((w_plan - bound) / w_plan if w_plan > 0 else 0.0),
-    }
+    objective = Objective(
+        w_plan,
+        c_plan,
+        f"{EQUITY_ON}, within each province" if instance.policy.equity else "off",
+        extra={
+            "level1_weighted_shortfall": json_number(bound),
+            "gap_bound": json_number((w_plan - bound) / w_plan if w_plan > 0 else 0.0),
+        },
+    )
     prov = _province_table(leaves, received, outs, plan.fill)
     result = HierResult(
         instance=instance,

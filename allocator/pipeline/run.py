@@ -14,7 +14,6 @@ import pandas as pd
 from allocator.build.daily import build
 from allocator.build.guard import check_size
 from allocator.engine.driver import solve_staged
-from allocator.engine.types import Status
 from allocator.errors import ConflictError, InstanceError, Issue, SolverError
 from allocator.explain.reasons import shortfall_reasons
 from allocator.inputs.instance import Instance
@@ -22,6 +21,7 @@ from allocator.inputs.policy import Policy
 from allocator.inputs.reach import substitute_rows
 from allocator.numbers import json_number
 from allocator.plan.daily import Plan, plan_from_solution
+from allocator.plan.objective import Objective
 from allocator.plan.results import Result
 from allocator.plan.tables import region_table, tier_table
 
@@ -117,11 +117,7 @@ def solve(
         _add_side_limits(side, sol.x, plan.fill)
     fair = sol.fair_fill
     timings["plan"] = time.perf_counter() - t
-    objective = {
-        "weighted_shortfall": json_number(sol.weighted_shortfall),
-        "route_cost": json_number(sol.route_cost),
-        "equity": "max-min fair fill rates within each tier" if pol.equity else "off",
-    }
+    objective = Objective.of(sol, pol.equity)
     if side is not None:
         objective["side_constraints"] = side.features
         objective["method"] = str(sol.method)
@@ -132,15 +128,6 @@ def solve(
         serve_q = sol.x[model.n_ship : model.n_ship + model.n_serve]
         objective["substituted"] = json_number(serve_q[model.serve["preference"].to_numpy() > 0].sum())
         objective["substitution_charge"] = json_number(serve_q @ model.serve_charges())
-    if sol.status is not Status.OPTIMAL:
-        bound = float(sol.shortfall_bound or 0.0)
-        objective["stopped_in"] = sol.stopped_in
-        objective["weighted_shortfall_bound"] = json_number(bound)
-        objective["weighted_shortfall_gap"] = json_number(
-            (sol.weighted_shortfall - bound) / sol.weighted_shortfall if sol.weighted_shortfall > 0 else 0.0
-        )
-        if sol.stopped_in != "shortfall":
-            objective["equity"] = "not reached (time limit)" if pol.equity else "off"
     stability = None
     if previous is not None:
         from allocator.build.previous import pair_changes

@@ -18,6 +18,7 @@ from allocator.inputs.instance import Instance
 from allocator.numbers import json_number
 from allocator.plan.daily import Plan
 from allocator.plan.days import DayPlan, state_after
+from allocator.plan.objective import EQUITY_ON, Objective
 from allocator.plan.summary import tier_records
 from allocator.plan.tables import equity_measure, tiers_over_days
 
@@ -31,7 +32,7 @@ class Result:
     instance: Instance
     plan: Plan
     status: str
-    objective: dict
+    objective: Objective  # a mapping with summary.json's objective keys
     fair_fill: np.ndarray
     by_tier: pd.DataFrame
     by_region: pd.DataFrame
@@ -64,7 +65,7 @@ class Result:
             "solver": self.solver,
             "lp_solves": self.lp_solves,
             "policy": inst.policy.to_dict(),
-            "objective": self.objective,
+            "objective": dict(self.objective),
             "totals": {
                 "supply": json_number(inst.supply["quantity"].sum()),
                 "demand": json_number(fill["demand"].sum()),
@@ -93,6 +94,11 @@ class HorizonResult:
     def days(self) -> list[str]:
         return self.model.days
 
+    @property
+    def objective(self) -> Objective:
+        """The plan's objective, with the proven bound and gap (always shown for several days)."""
+        return Objective.of(self.solution, self.instance.policy.equity, show_bound=True)
+
     def end_state(self) -> State:
         """The state after the first day, as a replay commits it."""
         return state_after(self.model, self.solution.x, self.plan, self.instance.policy.unmet == "backlog")
@@ -102,15 +108,7 @@ class HorizonResult:
         due = float((fill["demand"] + fill["backlog_in"]).sum())
         sol = self.solution
         pol = self.instance.policy
-        objective = {
-            "weighted_shortfall": json_number(sol.weighted_shortfall),
-            "route_cost": json_number(sol.route_cost),
-            "equity": "max-min fair fill rates within each tier" if pol.equity else "off",
-            "weighted_shortfall_bound": json_number(sol.lp_weighted_shortfall),
-            "weighted_shortfall_gap": json_number(sol.gap),
-        }
-        if sol.stopped_in is not None:
-            objective["stopped_in"] = sol.stopped_in
+        objective = dict(self.objective)
         return {
             "kind": "plan",
             "instance": self.instance.name,
@@ -153,6 +151,17 @@ class ReplayResult:
     seconds: float = 0.0
     warnings: list[str] = field(default_factory=list)
 
+    @property
+    def objective(self) -> Objective:
+        """The committed days' objective at their own weights, with Jain's index of fill rates."""
+        pol = self.instance.policy
+        return Objective(
+            self.weighted_shortfall,
+            self.cost,
+            EQUITY_ON if pol.equity else "off",
+            extra={"jain_index": round(equity_measure(self.fill), 6)},
+        )
+
     def region_series(self) -> pd.DataFrame:
         """Per day and region: demand, delivered, shortfall, fill rate, stock at the end of the day."""
         f = self.fill.assign(due=self.fill["demand"] + self.fill["backlog_in"])
@@ -185,12 +194,7 @@ class ReplayResult:
             "solver": self.solver,
             "lp_solves": self.lp_solves,
             "policy": self.instance.policy.to_dict(),
-            "objective": {
-                "weighted_shortfall": round(self.weighted_shortfall, 6),
-                "route_cost": round(self.cost, 6),
-                "equity": "max-min fair fill rates within each tier" if self.instance.policy.equity else "off",
-                "jain_index": round(equity_measure(self.fill), 6),
-            },
+            "objective": dict(self.objective),
             "totals": {
                 "demand": json_number(f["demand"].sum()),
                 "delivered": json_number(f["delivered"].sum()),
