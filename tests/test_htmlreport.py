@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import json
 import shutil
+from html import escape
 from pathlib import Path
 
 import numpy as np
@@ -334,13 +335,10 @@ def test_multi_day_shortfalls_carry_the_reason_of_their_largest_day(out):
     key = ["region", "family", "use", "weight"]
     checked = 0
     for _, rows in list(short.groupby(key, sort=False))[:5]:
-        top = rows.iloc[0]
-        days = int((fill.set_index(key).loc[tuple(top[key])]["shortfall"] > 0).sum())
-        n = int((fill[key] == top[key]).all(axis=1).sum())
-        q = f"{top['shortfall']:,.0f}" if float(top["shortfall"]).is_integer() else None
-        expected = f"short on {days} of {n} days; on {top['day']}, the largest ({q} short): "
-        import html as h
-
-        assert h.escape(expected + top["reason"], quote=False) in html or (expected + top["reason"]) in html
+        top = rows.iloc[0]  # the row's largest short day (the earliest of equal ones)
+        same = (fill[key] == top[key]).all(axis=1)
+        days, n = int((fill.loc[same, "shortfall"] > 0).sum()), int(same.sum())
+        expected = f"short on {days} of {n} days; on {top['day']}, the largest ({top['shortfall']:,.0f} short): "
+        assert escape(expected + top["reason"], quote=True) in html
         checked += 1
     assert checked >= 3

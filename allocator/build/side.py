@@ -42,6 +42,8 @@ from allocator.numbers import figure_text
 
 __all__ = ["SideModel", "build_side", "has_side_constraints", "side_features"]
 
+_n = figure_text  # numbers in messages: allocator.numbers' rule for figures
+
 _SIZE_COLUMN = {"pallets": "per_pallet", "trucks": "per_truck", "volume": "unit_volume", "mass": "unit_mass"}
 
 
@@ -476,7 +478,3 @@ def _arc_most(flow: FlowModel, upper: np.ndarray) -> np.ndarray:
     n_ship = flow.n_ship
     supply_row = flow.index[0 : 2 * n_ship : 2].astype(np.int64)  # each ship column's first entry: its supply row
     return np.minimum(upper[:n_ship], flow.row_upper[supply_row])
-
-
-def _n(x: float) -> str:
-    return figure_text(x)

@@ -31,6 +31,8 @@ from allocator.numbers import figure_text
 
 __all__ = ["CONFLICT_COLUMNS", "find_conflicts"]
 
+_n = figure_text  # numbers in messages: allocator.numbers' rule for figures
+
 CONFLICT_COLUMNS = ["file", "line", "column", "what"]
 
 
@@ -258,7 +260,3 @@ def _candidates(instance: Instance, model: SideModel) -> list[_Candidate]:
     for line, row, what in zip(part["line"], part["lp_row"], part["what"]):
         rows_only("commitments.csv", line, "minimum", what, [row], [-np.inf], [np.inf])
     return out
-
-
-def _n(x: float) -> str:
-    return figure_text(x)

@@ -40,6 +40,8 @@ from allocator.numbers import figure_text
 
 __all__ = ["MAX_SOLVES", "MAX_SOLVES_MIP", "SIDE_ACCOUNT_CODES", "side_value_tables"]
 
+_n = figure_text  # numbers in messages: allocator.numbers' rule for figures
+
 MAX_SOLVES = 2000
 MAX_SOLVES_MIP = 200
 SIDE_ACCOUNT_CODES = {
@@ -309,7 +311,3 @@ def _totals(instance: Instance, flow, x: np.ndarray, not_sent: pd.DataFrame) -> 
 def _clean(v: np.ndarray) -> np.ndarray:
     v = np.where(np.abs(v) < 1e-9, 0.0, v)
     return np.round(v, 9)
-
-
-def _n(x: float) -> str:
-    return figure_text(x)

@@ -38,6 +38,8 @@ from allocator.numbers import figure_text
 
 __all__ = ["Change", "WhatIf", "SYNTAX", "parse_changes", "apply_changes"]
 
+_num = figure_text  # numbers in messages: allocator.numbers' rule for figures
+
 SYNTAX = (
     "supply:SOURCE:PRODUCT, demand:REGION:FAMILY[:USE], weight:REGION, flags:REGION or policy:KEY, "
     "then =VALUE, +=N or -=N (e.g. supply:sanqi:gb_suit+=5000)"
@@ -372,10 +374,6 @@ def _policy_value(policy: Policy, key: str) -> str:
 
 
 _APPLY = {"supply": _supply, "demand": _demand, "weight": _weight, "flags": _flags, "policy": _policy}
-
-
-def _num(x: float) -> str:
-    return figure_text(x)
 
 
 # --- comparing -----------------------------------------------------------------------------

@@ -57,12 +57,13 @@ class Objective(dict[str, Any]):
         """The objective of a staged solve's plan. ``show_bound``: record the bound always
         (True), never (False), or only when a time limit stopped the solve (None: a day's plan)."""
         stopped = sol.status is not Status.OPTIMAL
-        if sol.shortfall_bound is not None:
-            bound = float(sol.shortfall_bound)
-        else:  # optimal: the plan's own; stopped with nothing proven: 0, the trivial bound
-            bound = 0.0 if stopped else float(sol.weighted_shortfall)
         w = float(sol.weighted_shortfall)
-        gap = max(0.0, (w - bound) / w) if w > 0 else 0.0
+        if sol.shortfall_bound is not None:
+            bound, gap = float(sol.shortfall_bound), sol.gap
+        elif stopped:  # nothing proven: 0, the trivial bound
+            bound, gap = 0.0, 1.0 if w > 0 else 0.0
+        else:  # optimal: the plan's own
+            bound, gap = w, 0.0
         if not equity:
             how = "off"
         elif stopped and sol.stopped_in in ("shortfall", "equity"):  # the equity stage did not finish

@@ -23,6 +23,8 @@ from allocator.plan.daily import Plan, group_sums, rows_sorted
 
 __all__ = ["Verification", "verify", "delivered_by_demand"]
 
+_n = figure_text  # numbers in messages: allocator.numbers' rule for figures
+
 _COLUMNS = ["rule", "file", "row", "detail", "severity"]
 
 
@@ -1169,7 +1171,3 @@ class _Split:
         y = x[: self.n_e]
         self.substituted = float(y[self.pair_sub].sum())
         return float(y @ self.charge)
-
-
-def _n(x: float) -> str:
-    return figure_text(x)

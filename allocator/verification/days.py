@@ -27,6 +27,8 @@ from allocator.verification.daily import Verification
 
 __all__ = ["check_days", "verify_days"]
 
+_n = figure_text  # numbers in messages: allocator.numbers' rule for figures
+
 
 def check_days(instance: Instance, result, tol: float = 1e-6) -> list[str]:
     """Every invariant of a multi-day plan, from its tables (not from the LP):
@@ -156,10 +158,6 @@ def verify_days(
     ``route_cost`` and ``by_day`` (day, due, delivered, shortfall, weighted_shortfall).
     """
     return _DaysCheck(instance, tables, summary if isinstance(summary, dict) else {}, tol).run()
-
-
-def _n(x: float) -> str:
-    return figure_text(x)
 
 
 def _close(a: float, b: float, tol: float) -> bool:
